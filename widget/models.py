@@ -1,0 +1,1 @@
+"""Database models. Every table is keyed by installation (added by the lifecycle work)."""

@@ -1,0 +1,4 @@
+"""(placeholder, being written)"""
+from flask import Blueprint
+
+bp = Blueprint("oauth", __name__)
