@@ -1,0 +1,128 @@
+"""The HTTP layer both outside-service clients share: typed errors, retries and client-side pacing.
+
+A client passes its own `classify(response)` that turns an error response into one of the typed
+errors below (each service has its own error bodies); `send()` retries what is transient —
+rate limits (honouring `Retry-After`), 5xx, timeouts and dropped connections — with capped
+exponential backoff and jitter, and raises the rest at once.
+"""
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import requests
+
+
+class ServiceError(Exception):
+    """An outside service answered with an error. `code` is the service's own error string."""
+
+    def __init__(self, message, status=None, code=None, body=None):
+        super().__init__(message)
+        self.message, self.status, self.code, self.body = message, status, code, body
+
+
+class AuthenticationError(ServiceError):
+    """Credentials were refused (expired, revoked or wrong): the admin must re-authorize."""
+
+
+class PermissionDenied(ServiceError):
+    """The credentials are valid but not allowed to do this (scope, role, plan)."""
+
+
+class NotFound(ServiceError):
+    """The object does not exist."""
+
+
+class InvalidRequest(ServiceError):
+    """The request was refused as invalid (4xx); `details` names the fields when the service says."""
+
+    def __init__(self, message, status=None, code=None, body=None, details=None):
+        super().__init__(message, status, code, body)
+        self.details = details or {}
+
+
+class RateLimited(ServiceError):
+    """Too many requests; `retry_after` is the wait in seconds the service asked for (or None)."""
+
+    def __init__(self, message, status=429, code=None, body=None, retry_after=None):
+        super().__init__(message, status, code, body)
+        self.retry_after = retry_after
+
+
+class ServerError(ServiceError):
+    """The service failed (5xx)."""
+
+
+class NetworkError(ServiceError):
+    """No usable answer: timeout, refused or dropped connection."""
+
+
+TRANSIENT = (RateLimited, ServerError, NetworkError)
+
+
+def retry_after_seconds(response):
+    """`Retry-After` as seconds (integer form; the HTTP-date form is treated as absent)."""
+    value = response.headers.get("Retry-After")
+    try:
+        return max(float(value), 0.0) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass
+class RetryPolicy:
+    """How hard to try: attempts in all, backoff bounds, and the sleep function (tests may shorten it)."""
+
+    attempts: int = 6
+    base_delay: float = 0.5
+    max_delay: float = 30.0
+    timeout: float = 30.0
+    sleep: callable = time.sleep
+
+    def delay(self, attempt, error):
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return min(error.retry_after, self.max_delay * 4)
+        backoff = min(self.max_delay, self.base_delay * 2 ** attempt)
+        return backoff / 2 + random.uniform(0, backoff / 2)
+
+
+def send(session, method, url, classify, policy=None, **kwargs):
+    """Send a request with retries. `classify(response)` returns a ServiceError for an error response
+    (or None when the response is a success). Returns the successful `requests.Response`."""
+    policy = policy or RetryPolicy()
+    kwargs.setdefault("timeout", policy.timeout)
+    for attempt in range(policy.attempts):
+        try:
+            response = session.request(method, url, **kwargs)
+            error = classify(response)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            error = NetworkError(f"{method} {url}: {type(exc).__name__}")
+        if error is None:
+            return response
+        if not isinstance(error, TRANSIENT) or attempt == policy.attempts - 1:
+            raise error
+        policy.sleep(policy.delay(attempt, error))
+    raise AssertionError("unreachable")
+
+
+class CallPacer:
+    """At most `calls` calls in any `period` seconds, across threads (client side of a rate limit)."""
+
+    def __init__(self, calls, period=60.0, clock=time.monotonic, sleep=time.sleep):
+        self.calls, self.period, self.clock, self.sleep = calls, period, clock, sleep
+        self.sent = deque()
+        self.lock = threading.Lock()
+
+    def wait(self):
+        """Block until one more call is allowed, then count it."""
+        while True:
+            with self.lock:
+                now = self.clock()
+                while self.sent and self.sent[0] <= now - self.period:
+                    self.sent.popleft()
+                if len(self.sent) < self.calls:
+                    self.sent.append(now)
+                    return
+                pause = self.sent[0] + self.period - now
+            self.sleep(pause)
