@@ -2,6 +2,7 @@
 import os
 
 from flask import Flask, request
+from flask_babel import get_locale
 
 from . import config as config_module
 from .extensions import babel, csrf, db, htmx, migrate
@@ -33,11 +34,30 @@ def create_app(overrides=None):
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale
 
     from . import models  # noqa: F401  (tables must be known to Alembic)
     from .cli import register_cli
+    from .lifecycle import bp as lifecycle_bp
     from .ops import bp as ops_bp
+    from .record import bp as record_bp
 
-    app.register_blueprint(ops_bp)
+    for blueprint in (ops_bp, lifecycle_bp, record_bp):
+        app.register_blueprint(blueprint)
+    app.after_request(frame_ancestors)
     register_cli(app)
     return app
+
+
+# The CRM web origins of the supported data centres (F3), the only pages allowed to frame ours.
+CRM_ORIGINS = ("https://crm.zoho.com", "https://crm.zoho.jp", "https://crm.zoho.in", "https://crm.zoho.com.au",
+               "https://crm.zohocloud.ca", "https://crm.zoho.sa")
+
+
+def frame_ancestors(response):
+    """DESIGN §4: only the CRM (and the configured sandbox origin) may embed our pages."""
+    from flask import current_app
+
+    origins = CRM_ORIGINS + tuple(o for o in current_app.config["SANDBOX_ORIGIN"].split() if o)
+    response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(origins)
+    return response

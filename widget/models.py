@@ -1,1 +1,42 @@
-"""Database models. Every table is keyed by installation (added by the lifecycle work)."""
+"""Database models. Every table is keyed by installation."""
+import secrets
+from datetime import datetime, timezone
+
+from .extensions import db
+
+SCOPE_TYPES = ("admins", "all", "profiles")
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class Installation(db.Model):
+    """One CRM org's installation of the extension."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    org_id = db.Column(db.String(64), nullable=False, unique=True)
+    org_name = db.Column(db.String(255), nullable=False, default="")
+    data_center = db.Column(db.String(8), nullable=False)
+    scope_type = db.Column(db.String(16), nullable=False, default="admins")
+    scope_profiles = db.Column(db.JSON, nullable=False, default=list)
+    status = db.Column(db.String(16), nullable=False, default="installed")
+    # Shared with the CRM side, which signs widget contexts (HS256) with it (DESIGN §4).
+    context_secret = db.Column(db.String(64), nullable=False, default=lambda: secrets.token_urlsafe(32))
+    # Unguessable key in webhook URLs (/webhooks/zendesk/<key>), never the numeric id.
+    installation_key = db.Column(db.String(48), nullable=False, unique=True,
+                                 default=lambda: secrets.token_urlsafe(24))
+    installer_id = db.Column(db.String(64), nullable=False, default="")
+    installer_email = db.Column(db.String(255), nullable=False, default="")
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+    def allows(self, user):
+        """F4: is this CRM user (the widget context's `user` claim) inside the install scope?"""
+        if user.get("is_admin"):
+            return True
+        if self.scope_type == "all":
+            return True
+        if self.scope_type == "profiles":
+            return user.get("profile") in (self.scope_profiles or [])
+        return False

@@ -1,0 +1,72 @@
+"""Every widget request is authorised from the signed context alone (DESIGN §4, F4)."""
+import time
+
+import pytest
+from bs4 import BeautifulSoup
+
+from tests.helpers import ADMIN, REP, context_for, install, lifecycle
+from widget.security import mint_context
+
+URL = "/record/Contacts/42/tickets"
+
+
+def test_admin_sees_the_related_list_without_any_cookie(client):
+    installed = install(client)
+    response = client.get(URL, query_string={"ctx": context_for(installed)})
+    assert response.status_code == 200
+    page = BeautifulSoup(response.data, "html.parser")
+    assert page.select_one("#ticket-list h1").get_text() == "Zendesk Tickets"
+    assert "X-Widget-Context" in page.body["hx-headers"]
+    assert "Set-Cookie" not in response.headers
+    assert "frame-ancestors" in response.headers["Content-Security-Policy"]
+
+
+def test_context_in_header_works_too(client):
+    installed = install(client)
+    response = client.get(URL, headers={"X-Widget-Context": context_for(installed)})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("scope,rep_allowed", [({"type": "admins"}, False), ({"type": "all"}, True),
+                                               ({"type": "profiles", "profiles": ["Sales Rep"]}, True),
+                                               ({"type": "profiles", "profiles": ["Standard"]}, False)])
+def test_scope_is_enforced_on_widget_requests(client, scope, rep_allowed):
+    installed = install(client, scope=scope)
+    response = client.get(URL, query_string={"ctx": context_for(installed, user=REP)})
+    assert response.status_code == (200 if rep_allowed else 403)
+    if not rep_allowed:
+        assert b"does not have access" in response.data
+
+
+def test_permission_change_applies_to_the_next_request(client):
+    installed = install(client, scope={"type": "all"})
+    ctx = context_for(installed, user=REP)
+    assert client.get(URL, query_string={"ctx": ctx}).status_code == 200
+    lifecycle(client, "permissions", {"org_id": "org-1", "changed_by": ADMIN, "scope": {"type": "admins"}})
+    assert client.get(URL, query_string={"ctx": ctx}).status_code == 403
+
+
+def test_bad_contexts_are_refused(client):
+    installed = install(client)
+    now = int(time.time())
+    forged = mint_context("x" * 43, "org-1", ADMIN, "Contacts", "42")
+    expired = context_for(installed, now=now - 3600)
+    too_long = context_for(installed, lifetime=3600)
+    other_org = mint_context(installed["context_secret"], "org-2", ADMIN, "Contacts", "42")
+    for token in (None, "garbage", forged, expired, too_long, other_org):
+        response = client.get(URL, query_string={"ctx": token} if token else {})
+        assert response.status_code == 401, token
+
+
+def test_context_of_one_org_cannot_open_another(client):
+    first = install(client, org_id="org-1")
+    install(client, org_id="org-2")
+    # Signed with org-1's secret but claiming org-2: refused.
+    token = mint_context(first["context_secret"], "org-2", ADMIN, "Contacts", "42")
+    assert client.get(URL, query_string={"ctx": token}).status_code == 401
+
+
+def test_unknown_entity_is_not_found(client):
+    installed = install(client)
+    response = client.get("/record/Cases/1/tickets", query_string={"ctx": context_for(installed, entity=None)})
+    assert response.status_code == 404

@@ -1,0 +1,72 @@
+"""Request authentication: marketplace lifecycle signatures and the signed widget context."""
+import hashlib
+import hmac
+import time
+
+import jwt
+
+SIGNATURE_MAX_AGE = 300  # seconds (DESIGN §4: older than 5 minutes → 401)
+CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (DESIGN §4: `exp` at most 15 minutes after `iat`)
+ENTITIES = ("Leads", "Contacts", "Accounts", "Deals")
+
+
+def marketplace_signature(secret, timestamp, body):
+    """`sha256=` + hex HMAC-SHA256 of `timestamp + "." + raw body` (DESIGN §4)."""
+    message = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def marketplace_headers(secret, body, timestamp=None):
+    """The headers the marketplace (the CRM sandbox, tests) sends with a lifecycle call."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {"X-Marketplace-Timestamp": str(timestamp),
+            "X-Marketplace-Signature": marketplace_signature(secret, timestamp, body),
+            "Content-Type": "application/json"}
+
+
+def verify_marketplace_request(secret, headers, body, now=None):
+    """True when the lifecycle request is signed with `secret` and at most 5 minutes old."""
+    timestamp, signature = headers.get("X-Marketplace-Timestamp", ""), headers.get("X-Marketplace-Signature", "")
+    if not timestamp.isdigit() or not signature:
+        return False
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    return hmac.compare_digest(marketplace_signature(secret, timestamp, body), signature)
+
+
+class ContextError(Exception):
+    """The widget context is missing, forged, expired or malformed."""
+
+
+def mint_context(secret, org_id, user, entity=None, entity_id=None, lifetime=CONTEXT_MAX_LIFETIME, now=None):
+    """Sign a widget context as the CRM side does (DESIGN §4)."""
+    now = int(time.time() if now is None else now)
+    claims = {"iss": str(org_id), "sub": str(user["id"]), "iat": now, "exp": now + lifetime,
+              "user": user, "entity": entity, "entity_id": None if entity_id is None else str(entity_id)}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def read_context_claims(token):
+    """The unverified claims (to find the installation whose secret verifies them)."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise ContextError("malformed widget context") from exc
+
+
+def verify_context(token, secret, org_id):
+    """Verify signature, issuer, expiry and the 15-minute lifetime; return the claims."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=str(org_id),
+                            options={"require": ["iss", "sub", "iat", "exp"]})
+    except jwt.PyJWTError as exc:
+        raise ContextError(str(exc)) from exc
+    if claims["exp"] - claims["iat"] > CONTEXT_MAX_LIFETIME:
+        raise ContextError("widget context lives longer than 15 minutes")
+    user = claims.get("user")
+    if not isinstance(user, dict) or str(user.get("id")) != claims["sub"]:
+        raise ContextError("widget context has no matching user")
+    if claims.get("entity") not in (None,) + ENTITIES:
+        raise ContextError("unknown entity in widget context")
+    return claims
