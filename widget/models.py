@@ -2,6 +2,7 @@
 import secrets
 from datetime import datetime, timezone
 
+from .crypto import decrypt_json, encrypt_json
 from .extensions import db
 
 SCOPE_TYPES = ("admins", "all", "profiles")
@@ -40,3 +41,34 @@ class Installation(db.Model):
         if self.scope_type == "profiles":
             return user.get("profile") in (self.scope_profiles or [])
         return False
+
+
+class Connection(db.Model):
+    """An OAuth grant to an outside service (`zendesk` or `crm`), its tokens encrypted at rest."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "service"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = db.Column(db.Integer, db.ForeignKey("installation.id", ondelete="CASCADE"), nullable=False)
+    service = db.Column(db.String(16), nullable=False)
+    # Where the grant lives: the Zendesk subdomain, or the CRM accounts server / API domain.
+    account = db.Column(db.String(255), nullable=False, default="")
+    api_base = db.Column(db.String(255), nullable=False, default="")
+    status = db.Column(db.String(16), nullable=False, default="active")  # active | revoked
+    token_ciphertext = db.Column(db.Text, nullable=False)
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+    installation = db.relationship(Installation, backref=db.backref("connections", cascade="all, delete-orphan",
+                                                                    passive_deletes=True))
+
+    @property
+    def token(self):
+        """The OAuth token dict (access_token, refresh_token, expires_at, ...)."""
+        return decrypt_json(self.token_ciphertext)
+
+    @token.setter
+    def token(self, value):
+        self.token_ciphertext = encrypt_json(value)
+
+    def __repr__(self):  # never show tokens in logs or tracebacks
+        return f"<Connection {self.service} installation={self.installation_id} status={self.status}>"
