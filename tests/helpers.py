@@ -4,7 +4,7 @@ import json
 from widget.security import marketplace_headers, mint_context
 
 ADMIN = {"id": "u1", "name": "Aiko Admin", "email": "admin@example.jp", "is_admin": True,
-         "profile": "Administrator", "locale": "ja_JP"}
+         "profile": "Administrator", "locale": "en_US"}
 REP = {"id": "u2", "name": "Ren Rep", "email": "rep@example.jp", "is_admin": False,
        "profile": "Sales Rep", "locale": "en_US"}
 

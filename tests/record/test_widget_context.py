@@ -70,3 +70,13 @@ def test_unknown_entity_is_not_found(client):
     installed = install(client)
     response = client.get("/record/Cases/1/tickets", query_string={"ctx": context_for(installed, entity=None)})
     assert response.status_code == 404
+
+
+def test_the_widget_speaks_the_users_language(client):
+    installed = install(client)
+    ja_admin = dict(ADMIN, locale="ja_JP")
+    en_admin = dict(ADMIN, locale="en_US")
+    ja = client.get(URL, query_string={"ctx": context_for(installed, user=ja_admin)})
+    en = client.get(URL, query_string={"ctx": context_for(installed, user=en_admin)})
+    assert "Zendesk チケット" in ja.get_data(as_text=True) and 'lang="ja"' in ja.get_data(as_text=True)
+    assert "Zendesk Tickets" in en.get_data(as_text=True) and 'lang="en"' in en.get_data(as_text=True)
