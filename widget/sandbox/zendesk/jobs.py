@@ -1,0 +1,121 @@
+"""Bulk jobs (`create_many`, `update_many`, `create_or_update_many`): answered at once with a queued
+job_status, then run by one background worker thread per sandbox app, moving `queued` → `working` →
+`completed` (or `failed`) while clients poll `/api/v2/job_statuses/{id}` (zendesk-api.md §2.5, §5).
+"""
+import queue
+import secrets
+import threading
+import time
+
+from flask import current_app
+
+from .state import RecordInvalid
+
+JOB_TTL = 3600  # "jobs expire within an hour" (zendesk-api.md §2.5)
+LISTED_JOBS = 100  # "only the last 100 are listed"
+
+_runner_lock = threading.Lock()
+
+
+class ItemFailed(Exception):
+    """One item of a bulk job could not be processed; the job goes on with the others."""
+
+    def __init__(self, error, details, record_id=None, action=None):
+        super().__init__(details)
+        self.error, self.details, self.record_id, self.action = error, details, record_id, action
+
+
+def failure_from(invalid, record_id=None, action=None):
+    """A RecordInvalid as a per-item failure: the first error code, and the descriptions as text."""
+    problems = [problem for problems in invalid.details.values() for problem in problems]
+    error = problems[0].get("error", "RecordInvalid") if problems else "RecordInvalid"
+    details = " ".join(problem["description"] for problem in problems)
+    return ItemFailed(error, details, record_id, action)
+
+
+class JobRunner:
+    """A queue of jobs and the daemon thread that works through it (started on first use)."""
+
+    def __init__(self):
+        self.queue = queue.Queue()
+        self.thread = None
+        self.start_lock = threading.Lock()
+
+    def submit(self, account, kind, items, work, action):
+        """Queue `work(index, item) -> result dict` over `items` (of `kind`: tickets, users...);
+        returns the stored job (queued)."""
+        # NB: a queued job reports `total` and `progress` as null ([ZENPY-CASS] create_many).
+        job = {"id": f"V3-{secrets.token_hex(16)}", "total": None, "progress": None, "status": "queued",
+               "message": None, "results": None, "_created": account.now(), "_kind": kind}
+        with account.lock:
+            account.job_statuses[job["id"]] = job
+        self.queue.put((account, job, list(items), work, action))
+        self._ensure_started()
+        return job
+
+    def _ensure_started(self):
+        with self.start_lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._work_forever, daemon=True, name="zendesk-sandbox-jobs")
+                self.thread.start()
+
+    def _work_forever(self):
+        while True:
+            self._run(*self.queue.get())
+
+    @staticmethod
+    def _run(account, job, items, work, action):
+        with account.lock:
+            job.update(status="working", total=len(items), progress=0, results=[])
+        try:
+            for index, item in enumerate(items):
+                result = _attempt(index, item, work, action)
+                with account.lock:
+                    job["results"].append(result)
+                    job["progress"] = index + 1
+        except Exception as error:  # noqa: BLE001 - a broken job is reported as `failed`, like Zendesk does
+            with account.lock:
+                job.update(status="failed", message=f"Failed: {error}")
+            return
+        with account.lock:
+            job.update(status="completed",
+                       message="Completed at " + time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(account.now())))
+
+
+def _attempt(index, item, work, action):
+    try:
+        return work(index, item)
+    except RecordInvalid as invalid:
+        failed = failure_from(invalid, action=action)
+    except ItemFailed as error:
+        failed = error
+    result = {"index": index}
+    if failed.record_id is not None:
+        result["id"] = failed.record_id
+    result.update(action=failed.action or action, error=failed.error, details=failed.details, success=False)
+    return result
+
+
+def runner():
+    """This sandbox app's job runner."""
+    app = current_app._get_current_object()
+    with _runner_lock:
+        return app.extensions.setdefault("zendesk_sandbox_jobs", JobRunner())
+
+
+def visible_jobs(account):
+    """The account's unexpired jobs, oldest first, at most the last 100."""
+    cutoff = account.now() - JOB_TTL
+    with account.lock:
+        for job_id in [j for j, job in account.job_statuses.items() if job["_created"] < cutoff]:
+            del account.job_statuses[job_id]
+        return list(account.job_statuses.values())[-LISTED_JOBS:]
+
+
+def snapshot(account, job):
+    """A consistent copy of a job while the worker may be changing it."""
+    with account.lock:
+        copy = dict(job)
+        if copy["results"] is not None:
+            copy["results"] = [dict(result) for result in copy["results"]]
+        return copy
