@@ -82,12 +82,16 @@ def create_app(state):
     from .agent import bp as agent_bp
     from .control import bp as control_bp
     from .delivery import WebhookDelivery
+    from .incremental import bp as incremental_bp
     from .oauth import bp as oauth_bp
+    from .webhooks import bp as webhooks_bp
 
     app.register_blueprint(api_bp)
     app.register_blueprint(oauth_bp)
     app.register_blueprint(agent_bp)
     app.register_blueprint(control_bp)
+    app.register_blueprint(incremental_bp)
+    app.register_blueprint(webhooks_bp)
     state.listeners.append(WebhookDelivery(state))
 
     @app.before_request

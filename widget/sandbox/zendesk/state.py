@@ -7,6 +7,7 @@ record ticket events and notify webhook listeners the same way.
 Objects are stored as plain dicts shaped like the API's (without `url`, added on rendering).
 """
 import bisect
+import copy
 import itertools
 import secrets
 import threading
@@ -144,6 +145,12 @@ class Account:
         for listener in list(self.state.listeners):
             listener(self, event_type, subject_kind, obj, previous, current)
 
+    def _emit_changes(self, kind, obj, previous, event_names):
+        """One event per changed field that has a real event type (fields without one emit nothing)."""
+        for key, old in previous.items():
+            if key in event_names and obj.get(key) != old:
+                self.emit(f"zen:event-type:{kind}.{event_names[key]}", kind, obj, {key: old}, {key: obj.get(key)})
+
     # ---- organizations ------------------------------------------------------------------------
     def create_organization(self, fields, ts=None, notify=True):
         ts = self.now() if ts is None else ts
@@ -178,7 +185,7 @@ class Account:
     def update_organization(self, org, fields, ts=None):
         ts = self.now() if ts is None else ts
         with self.lock:
-            previous = {k: org.get(k) for k in fields if k in org}
+            previous = {k: copy.deepcopy(org.get(k)) for k in fields if k in org}
             name = fields.get("name")
             if name is not None:
                 name = name.strip()
@@ -209,8 +216,7 @@ class Account:
             old_key = (org["_ts"], org["id"])
             org["_ts"], org["updated_at"] = int(ts), iso(ts)
             self.org_index.put(old_key, (org["_ts"], org["id"]))
-        self.emit("zen:event-type:organization.updated", "organization", org, previous,
-                  {k: org.get(k) for k in previous})
+        self._emit_changes("organization", org, previous, _ORGANIZATION_CHANGE_EVENTS)
         return org
 
     # ---- users --------------------------------------------------------------------------------
@@ -267,7 +273,7 @@ class Account:
         the primary one only when the user has none."""
         ts = self.now() if ts is None else ts
         with self.lock:
-            previous = {k: user.get(k) for k in fields if k in user}
+            previous = {k: copy.deepcopy(user.get(k)) for k in fields if k in user}
             if "name" in fields and not (fields["name"] or "").strip():
                 raise invalid("name", "Name: cannot be blank", "BlankValue")
             if "role" in fields and fields["role"] not in USER_ROLES:
@@ -300,7 +306,7 @@ class Account:
             old_key = (user["_ts"], user["id"])
             user["_ts"], user["updated_at"] = int(ts), iso(ts)
             self.user_index.put(old_key, (user["_ts"], user["id"]))
-        self.emit("zen:event-type:user.updated", "user", user, previous, {k: user.get(k) for k in previous})
+        self._emit_changes("user", user, previous, _USER_CHANGE_EVENTS)
         return user
 
     def find_user(self, email=None, external_id=None):
@@ -376,9 +382,7 @@ class Account:
                 ticket["custom_fields"] = list(by_id.values())
             new_comment = self._add_comment(ticket, comment, author_id, ts) if comment else None
             self._touch_ticket(ticket, ticket["generated_timestamp"], ts, author_id, "Update", changes, new_comment)
-        for key, old in previous.items():
-            self.emit(f"zen:event-type:ticket.{_TICKET_CHANGE_EVENTS.get(key, 'updated')}", "ticket", ticket,
-                      {key: old}, {key: ticket[key]})
+        self._emit_changes("ticket", ticket, previous, _TICKET_CHANGE_EVENTS)
         if new_comment is not None:
             self.emit("zen:event-type:ticket.comment_added", "ticket", ticket, None, {"comment": new_comment})
         return ticket, new_comment
@@ -439,6 +443,19 @@ _TICKET_CHANGE_EVENTS = {
     "subject": "subject_changed", "tags": "tags_changed", "type": "type_changed",
     "external_id": "external_id_changed", "requester_id": "requester_changed",
     "organization_id": "organization_changed", "group_id": "group_assignment_changed",
+}
+
+
+# User/organization field -> its zen:event-type name (webhooks user-events and organization-events
+# docs, zendesk-api.md §8.3). Real Zendesk has no generic "updated" event type.
+_USER_CHANGE_EVENTS = {
+    "name": "name_changed", "external_id": "external_id_changed", "role": "role_changed",
+    "tags": "tags_changed", "alias": "alias_changed", "details": "details_changed", "notes": "notes_changed",
+    "user_fields": "custom_field_changed",
+}
+_ORGANIZATION_CHANGE_EVENTS = {
+    "name": "name_changed", "external_id": "external_id_changed", "tags": "tags_changed",
+    "organization_fields": "custom_field_changed",
 }
 
 
