@@ -1,0 +1,485 @@
+"""Zoho CRM API v8 client: OAuth per data centre, records, metadata, custom modules, notifications.
+
+Built on the shared HTTP layer (`widget.clients.http`): `classify()` below turns the CRM's error
+envelopes into its typed errors, `send()` retries rate limits, 5xx and network errors with back-off.
+
+OAuth: we use oauthlib's `WebApplicationClient` — the engine inside requests-oauthlib — to build the
+token requests and to parse token answers (errors, `expires_at`), and send those requests ourselves
+over the injected session. `OAuth2Session` itself is not used because (a) it sends
+`Authorization: Bearer`, while the CRM wants `Zoho-oauthtoken` (zoho-crm-api.md §1.5); (b) it refuses
+every http:// URL unless a process-wide environment variable is set, and the sandbox is http://;
+(c) it is its own `requests.Session`, so the injected session, timeouts and retry policy would not
+apply; (d) its auto-refresh is not safe when parallel upserts all see the token expire at once.
+API calls therefore add the `Zoho-oauthtoken` header themselves (`CrmClient._request`).
+"""
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
+
+from .http import (AuthenticationError, InvalidRequest, NotFound, PermissionDenied, RateLimited, RetryPolicy,
+                   ServerError, ServiceError, send)
+
+API_PATH = "/crm/v8"
+MAX_RECORDS_PER_CALL = 100  # insert/update/upsert/delete (zoho-crm-api.md §2.3–2.6)
+MAX_PER_PAGE = 200
+DISCRETE_PAGING_LIMIT = 2000  # page/per_page reach only the first 2000 records, then page_token (§2.2)
+SUB_CONCURRENCY = 10  # heavy calls (writes of more than 10 records, COQL) in flight, all editions (§4)
+REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
+
+# Concurrent calls allowed per org and app, by edition (zoho-crm-api.md §4, Kaizen #203).
+EDITION_CONCURRENCY = {"free": 5, "standard": 10, "professional": 15, "enterprise": 20, "ultimate": 25}
+
+
+@dataclass(frozen=True)
+class DataCentre:
+    """Where one data centre's OAuth grants and API live."""
+
+    accounts_server: str
+    api_domain: str
+
+
+# Production data centres (zoho-crm-api.md §1.1). NB: Canada's accounts server is *zohocloud*.ca.
+DATA_CENTRES = {
+    "us": DataCentre("https://accounts.zoho.com", "https://www.zohoapis.com"),
+    "eu": DataCentre("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
+    "in": DataCentre("https://accounts.zoho.in", "https://www.zohoapis.in"),
+    "au": DataCentre("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
+    "jp": DataCentre("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
+    "cn": DataCentre("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
+    "ca": DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
+    "sa": DataCentre("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+}
+
+
+def sandbox_data_centres(base_url):
+    """The CRM sandbox's data centres: every DC on one port, under path prefixes
+    (`{base}/accounts/{dc}` and `{base}/api/{dc}`, see widget/sandbox/crm/http.py)."""
+    base = base_url.rstrip("/")
+    return {dc: DataCentre(f"{base}/accounts/{dc}", f"{base}/api/{dc}") for dc in DATA_CENTRES}
+
+
+def data_centres(sandbox_url=""):
+    """The DC map to use: production, or the sandbox's when `sandbox_url` is configured."""
+    return sandbox_data_centres(sandbox_url) if sandbox_url else DATA_CENTRES
+
+
+# ---- OAuth (the dance happens before a client exists) ---------------------------------------------
+
+def authorization_url(accounts_server, client_id, redirect_uri, scopes, state=None):
+    """The consent URL. `access_type=offline` asks for a refresh token and `prompt=consent` makes Zoho
+    issue one again on re-authorization (zoho-crm-api.md §1.3). NB: Zoho scopes are comma-separated."""
+    params = {"scope": ",".join(scopes), "client_id": client_id, "response_type": "code",
+              "access_type": "offline", "prompt": "consent", "redirect_uri": redirect_uri}
+    if state is not None:
+        params["state"] = state
+    return f"{accounts_server.rstrip('/')}/oauth/v2/auth?{urlencode(params)}"
+
+
+def known_accounts_server(accounts_server, centres=DATA_CENTRES):
+    """The DC whose accounts server is `accounts_server`, or raise. The redirect's `accounts-server`
+    comes from the browser: our client secret must never be posted to a server we don't know."""
+    wanted = accounts_server.rstrip("/").lower()
+    for dc, centre in centres.items():
+        if centre.accounts_server.lower() == wanted:
+            return dc
+    raise InvalidRequest(f"unknown accounts server {accounts_server!r}", code="UNKNOWN_ACCOUNTS_SERVER")
+
+
+def exchange_code(session, accounts_server, code, client_id, client_secret, redirect_uri, policy=None):
+    """Trade the redirect's `code` for tokens on the accounts server the redirect named (§1.4).
+    Returns the token dict (`access_token`, `refresh_token`, `api_domain`, `expires_at`, ...)."""
+    body = WebApplicationClient(client_id).prepare_request_body(
+        code=code, redirect_uri=redirect_uri, client_secret=client_secret)
+    return _token_request(session, accounts_server, body, policy)
+
+
+def refresh_token(session, accounts_server, token, client_id, client_secret, policy=None):
+    """A new access token for `token`. NB: Zoho's refresh answer carries no refresh token (§1.5), so
+    the old one is kept in the returned dict."""
+    body = WebApplicationClient(client_id).prepare_refresh_body(
+        refresh_token=token["refresh_token"], client_id=client_id, client_secret=client_secret)
+    fresh = _token_request(session, accounts_server, body, policy)
+    fresh.setdefault("refresh_token", token["refresh_token"])
+    return fresh
+
+
+def revoke_refresh_token(session, accounts_server, refresh_token_value, policy=None):
+    """Revoke a refresh token (and its access tokens) on its accounts server (§1.2)."""
+    send(session, "POST", f"{accounts_server.rstrip('/')}/oauth/v2/token/revoke", classify_token_response,
+         policy, params={"token": refresh_token_value})
+
+
+def _token_request(session, accounts_server, body, policy):
+    response = send(session, "POST", f"{accounts_server.rstrip('/')}/oauth/v2/token", classify_token_response,
+                    policy, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        # scope=None: Zoho answers space-separated scopes to a comma-separated request, which oauthlib
+        # would otherwise report as a changed scope.
+        token = WebApplicationClient("").parse_request_body_response(response.text, scope=None)
+    except OAuth2Error as exc:
+        raise AuthenticationError(f"token endpoint: {exc.error}", status=response.status_code,
+                                  code=exc.error) from None
+    return dict(token)
+
+
+def classify_token_response(response):
+    """Errors of the accounts server. NB: Zoho answers token errors with HTTP 200 and an `error` key,
+    e.g. `{"error":"invalid_code"}`; throttling is also a 200, "Access Denied" (zoho-crm-api.md §1.5)."""
+    if response.status_code >= 500:
+        return ServerError(f"accounts server answered {response.status_code}", status=response.status_code)
+    body = _json_or_none(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    if error is None and response.status_code < 400:
+        return None
+    description = body.get("error_description", "") if isinstance(body, dict) else ""
+    message = f"accounts server: {error or response.status_code} {description}".strip()
+    if error == "Access Denied" or response.status_code == 429:
+        return RateLimited(message, status=response.status_code, code=error or "TOO_MANY_REQUESTS")
+    return AuthenticationError(message, status=response.status_code, code=error)
+
+
+# ---- classify: the CRM API's errors --------------------------------------------------------------
+
+AUTH_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "INVALID_OAUTHTOKEN"}
+PERMISSION_CODES = {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION", "FEATURE_NOT_SUPPORTED"}
+RATE_CODES = {"TOO_MANY_REQUESTS"}
+
+
+def classify(response):
+    """None for a success (2xx, 304, or a batch whose records carry their own errors), else the typed
+    error for the CRM's request-level envelope `{"code","details","message","status":"error"}` (§2.7)."""
+    status = response.status_code
+    if status < 400:
+        return None
+    body = _json_or_none(response)
+    envelope = body if isinstance(body, dict) and "code" in body else {}
+    if not envelope and _is_batch_answer(body) and status < 500:
+        return None  # NB: a batch where every record failed answers 400 with per-record errors
+    code = envelope.get("code")
+    message = envelope.get("message") or f"HTTP {status}"
+    details = envelope.get("details") or {}
+    text = f"{code}: {message}" if code else message
+    if code in RATE_CODES or status == 429:
+        # NB: no Retry-After on v8 (§4), so send() backs off exponentially.
+        return RateLimited(text, status=status, code=code or "TOO_MANY_REQUESTS", body=body)
+    if status >= 500:
+        return ServerError(text, status=status, code=code, body=body)
+    if code in AUTH_CODES:
+        return AuthenticationError(text, status=status, code=code, body=body)
+    if code in PERMISSION_CODES or status == 403:
+        return PermissionDenied(text, status=status, code=code, body=body)
+    if status == 404 or code == "INVALID_URL_PATTERN":
+        return NotFound(text, status=status, code=code, body=body)
+    if status == 401:
+        return AuthenticationError(text, status=status, code=code, body=body)
+    return InvalidRequest(text, status=status, code=code, body=body, details=details)
+
+
+def _is_batch_answer(body):
+    """`{"data": [{"status": ...}, ...]}` (also `watch`, `modules`): one result per element."""
+    if not isinstance(body, dict):
+        return False
+    return any(isinstance(v, list) and v and all(isinstance(e, dict) and "status" in e for e in v)
+               for v in body.values())
+
+
+def _json_or_none(response):
+    if response.status_code in (204, 304) or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+# ---- results -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RecordResult:
+    """One record's outcome in a batch write: `ok`, the record `id`, upsert's `action`
+    ("insert" | "update") and, for a failure, the CRM's `code`, `message` and `details`."""
+
+    ok: bool
+    code: str
+    message: str = ""
+    id: str = None
+    action: str = None
+    details: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_answer(cls, answer):
+        details = answer.get("details") or {}
+        ok = answer.get("status") == "success"
+        return cls(ok=ok, code=answer.get("code", ""), message=answer.get("message", ""),
+                   id=details.get("id") if ok else None, action=answer.get("action"), details=details)
+
+
+# ---- the client ----------------------------------------------------------------------------------
+
+class CrmClient:
+    """Calls one org's CRM API with its OAuth token; refreshes the token when it expires (the new token
+    goes to `on_token`, to be persisted) and never has more than `max_concurrency` calls in flight."""
+
+    def __init__(self, session, api_domain, token, on_token=None, accounts_server=None, client_id=None,
+                 client_secret=None, max_concurrency=EDITION_CONCURRENCY["free"], policy=None):
+        self.session, self.api_domain = session, api_domain.rstrip("/")
+        self.token, self.on_token = dict(token), on_token
+        self.accounts_server, self.client_id, self.client_secret = accounts_server, client_id, client_secret
+        self.max_concurrency = max_concurrency
+        self.policy = policy or RetryPolicy()
+        self._token_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._heavy_slots = threading.BoundedSemaphore(min(max_concurrency, SUB_CONCURRENCY))
+
+    # ---- plumbing ------------------------------------------------------------------------------
+    def url(self, path):
+        return f"{self.api_domain}{API_PATH}/{path.lstrip('/')}"
+
+    def _request(self, method, path, heavy=False, **kwargs):
+        """One API call: fresh token, `Zoho-oauthtoken` header, a concurrency slot per attempt;
+        on INVALID_TOKEN refresh and retry once. Returns the parsed JSON body (None for 204/304)."""
+        self._refresh_if_expiring()
+        for attempt in range(2):
+            access_token = self.token["access_token"]
+            headers = {"Authorization": f"Zoho-oauthtoken {access_token}"}
+            try:
+                response = send(_Bounded(self.session, self._semaphores(heavy)), method, self.url(path),
+                                classify, self.policy, headers=headers, **kwargs)
+                return _json_or_none(response)
+            except AuthenticationError as error:
+                if attempt or error.code != "INVALID_TOKEN" or not self._can_refresh():
+                    raise
+                self._refresh(stale=access_token)
+
+    def _semaphores(self, heavy):
+        # Always acquired in the same order (heavy first), so two kinds of call cannot deadlock.
+        return (self._heavy_slots, self._slots) if heavy else (self._slots,)
+
+    def _can_refresh(self):
+        return bool(self.accounts_server and self.client_id and self.token.get("refresh_token"))
+
+    def _refresh_if_expiring(self):
+        expires_at = self.token.get("expires_at")
+        if expires_at is not None and expires_at - REFRESH_MARGIN <= time.time() and self._can_refresh():
+            self._refresh(stale=self.token["access_token"])
+
+    def _refresh(self, stale):
+        """Refresh once for all threads that saw `stale` fail; the others reuse the new token."""
+        with self._token_lock:
+            if self.token["access_token"] != stale:
+                return
+            fresh = refresh_token(self.session, self.accounts_server, self.token, self.client_id,
+                                  self.client_secret, self.policy)
+            self.token = {**self.token, **fresh}
+            if self.on_token:
+                self.on_token(dict(self.token))
+
+    def _pages(self, path, params, key="data", per_page=MAX_PER_PAGE, page_token=True):
+        """Items of every page: `page` for the first 2000 records, then `page_token` (§2.2).
+        Stops on 204 (no content) or `more_records: false`; raises on a repeated page token."""
+        params = {**params, "per_page": per_page, "page": 1}
+        seen_tokens = set()
+        while True:
+            body = self._request("GET", path, params=params)
+            if not body:
+                return
+            yield from body.get(key, [])
+            info = body.get("info") or {}
+            if not info.get("more_records"):
+                return
+            if "page" in params and (params["page"] + 1) * per_page <= DISCRETE_PAGING_LIMIT:
+                params["page"] += 1
+                continue
+            token = info.get("next_page_token")
+            if not page_token or not token:
+                return  # search and similar stop at 2000 (LIMIT_REACHED past it, §3.2)
+            if token in seen_tokens:
+                raise ServiceError(f"GET {path}: page token repeated", code="PAGINATION_LOOP")
+            seen_tokens.add(token)
+            params.pop("page", None)  # NB: page and page_token together → AMBIGUITY_DURING_PROCESSING
+            params["page_token"] = token
+
+    def _write_batches(self, method, path, records, extra=None):
+        """Send `records` in batches of 100, in parallel up to the concurrency limit; per-record
+        results in input order. A request-level error of any batch is raised (after the others end)."""
+        batches = [records[i:i + MAX_RECORDS_PER_CALL] for i in range(0, len(records), MAX_RECORDS_PER_CALL)]
+
+        def write(batch):
+            body = self._request(method, path, heavy=len(batch) > 10, json={"data": batch, **(extra or {})})
+            answers = (body or {}).get("data", [])
+            if len(answers) != len(batch):
+                raise ServiceError(f"{method} {path}: {len(answers)} results for {len(batch)} records", body=body)
+            return [RecordResult.from_answer(a) for a in answers]
+
+        if len(batches) <= 1:
+            return [result for batch in batches for result in write(batch)]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(batches))) as pool:
+            futures = [pool.submit(write, batch) for batch in batches]
+        return [result for future in futures for result in future.result()]
+
+    # ---- records -------------------------------------------------------------------------------
+    def list_records(self, module, fields, per_page=MAX_PER_PAGE, **params):
+        """Every record of `module` (a generator); `fields` is mandatory, at most 50 (§2.2)."""
+        return self._pages(module, {"fields": ",".join(fields), **params}, per_page=per_page)
+
+    def get_record(self, module, record_id):
+        """One record, or None when the CRM has no content for it."""
+        body = self._request("GET", f"{module}/{record_id}")
+        return body["data"][0] if body and body.get("data") else None
+
+    def search_records(self, module, criteria=None, email=None, word=None, phone=None, per_page=MAX_PER_PAGE):
+        """Records matching `criteria` (e.g. `(Email:equals:a@b.c)`), else email, phone or word (§3.2).
+        NB: search reaches at most 2000 records and may lag behind recent writes; use coql() for those."""
+        given = {"criteria": criteria, "email": email, "phone": phone, "word": word}
+        params = {name: value for name, value in given.items() if value is not None}
+        if not params:
+            raise ValueError("search_records needs criteria, email, phone or word")
+        return self._pages(f"{module}/search", params, per_page=per_page, page_token=False)
+
+    def coql(self, query):
+        """Rows of a COQL `select` query (§3.3); the query's LIMIT/OFFSET do the paging."""
+        body = self._request("POST", "coql", heavy=True, json={"select_query": query})
+        return body.get("data", []) if body else []
+
+    def related_records(self, module, record_id, related_list, fields, per_page=MAX_PER_PAGE):
+        """Records of a record's related list (a generator); `fields` is mandatory (§3.1)."""
+        return self._pages(f"{module}/{record_id}/{related_list}", {"fields": ",".join(fields)}, per_page=per_page)
+
+    def insert_records(self, module, records, trigger=()):
+        """Insert `records`; one RecordResult per record, in order. `trigger=()` runs no automation."""
+        return self._write_batches("POST", module, list(records), {"trigger": list(trigger)})
+
+    def update_records(self, module, records, trigger=()):
+        """Update `records` (each with its `id`); one RecordResult per record, in order."""
+        return self._write_batches("PUT", module, list(records), {"trigger": list(trigger)})
+
+    def upsert_records(self, module, records, duplicate_check_fields, trigger=()):
+        """Insert or update by `duplicate_check_fields` (system or unique fields, §2.5); one RecordResult
+        per record in input order, `action` saying which happened."""
+        extra = {"duplicate_check_fields": list(duplicate_check_fields), "trigger": list(trigger)}
+        return self._write_batches("POST", f"{module}/upsert", list(records), extra)
+
+    def delete_records(self, module, ids):
+        """Delete records by id, 100 per call; one RecordResult per id, in order (§2.6)."""
+        ids = list(ids)
+        results = []
+        for start in range(0, len(ids), MAX_RECORDS_PER_CALL):
+            batch = ids[start:start + MAX_RECORDS_PER_CALL]
+            body = self._request("DELETE", module, params={"ids": ",".join(batch), "wf_trigger": "false"})
+            results += [RecordResult.from_answer(a) for a in (body or {}).get("data", [])]
+        return results
+
+    # ---- metadata ------------------------------------------------------------------------------
+    def list_modules(self):
+        body = self._request("GET", "settings/modules")
+        return body.get("modules", []) if body else []
+
+    def get_module(self, api_name):
+        """One module's metadata, or None."""
+        body = self._request("GET", f"settings/modules/{api_name}")
+        return body["modules"][0] if body and body.get("modules") else None
+
+    def create_custom_module(self, singular_label, plural_label, profile_ids, api_name=None, fields=()):
+        """Create a custom module (create-custom-module-api, v8); returns the new module's metadata.
+        `fields` are extra field definitions as the Modules API takes them."""
+        module = {"singular_label": singular_label, "plural_label": plural_label,
+                  "profiles": [{"id": pid} for pid in profile_ids]}
+        if api_name:
+            module["api_name"] = api_name
+        if fields:
+            module["fields"] = list(fields)
+        body = self._request("POST", "settings/modules", json={"modules": [module]})
+        answer = _single_answer(body, "modules", "create custom module")
+        return self.get_module(api_name) if api_name else answer.get("details", {})
+
+    def delete_custom_module(self, module_id):
+        """Delete a custom module and its records."""
+        body = self._request("DELETE", f"settings/modules/{module_id}")
+        return _single_answer(body, "modules", "delete custom module") if body else {}
+
+    def list_fields(self, module):
+        body = self._request("GET", "settings/fields", params={"module": module})
+        return body.get("fields", []) if body else []
+
+    def related_lists(self, module):
+        body = self._request("GET", "settings/related_lists", params={"module": module})
+        return body.get("related_lists", []) if body else []
+
+    # ---- users and org -------------------------------------------------------------------------
+    def current_user(self):
+        body = self._request("GET", "users", params={"type": "CurrentUser"})
+        return body["users"][0] if body and body.get("users") else None
+
+    def list_users(self, type="AllUsers"):
+        """Every user of the org of `type` (AllUsers, ActiveUsers, AdminUsers, ...), a generator."""
+        return self._pages("users", {"type": type}, key="users", page_token=False)
+
+    def org(self):
+        body = self._request("GET", "org")
+        return body["org"][0] if body and body.get("org") else None
+
+    # ---- notifications (/actions/watch, §5) -----------------------------------------------------
+    def enable_watch(self, channel_id, events, notify_url, token=None, channel_expiry=None,
+                     return_affected_field_values=True):
+        """Subscribe `notify_url` to `events` (`Contacts.create`, `Deals.all`...); returns the details
+        (`events` with each `channel_expiry`). NB: expiry at most one week, default one hour (§5)."""
+        watch = {"channel_id": int(channel_id), "events": list(events), "notify_url": notify_url,
+                 "return_affected_field_values": return_affected_field_values}
+        if token:
+            watch["token"] = token
+        if channel_expiry:
+            watch["channel_expiry"] = channel_expiry
+        body = self._request("POST", "actions/watch", json={"watch": [watch]})
+        return _single_answer(body, "watch", "enable watch").get("details", {})
+
+    def list_watch(self, module=None, channel_id=None):
+        params = {name: value for name, value in {"module": module, "channel_id": channel_id}.items() if value}
+        body = self._request("GET", "actions/watch", params=params)
+        return body.get("watch", []) if body else []
+
+    def update_watch(self, channel_id, **changes):
+        """Change a channel's specific details (`channel_expiry`, `events`, `notify_url`, `token`...)."""
+        body = self._request("PATCH", "actions/watch", json={"watch": [{"channel_id": int(channel_id), **changes}]})
+        return _single_answer(body, "watch", "update watch").get("details", {})
+
+    def disable_watch(self, channel_ids):
+        body = self._request("DELETE", "actions/watch", params={"channel_ids": ",".join(map(str, channel_ids))})
+        return (body or {}).get("watch", [])
+
+    # ---- the grant ------------------------------------------------------------------------------
+    def revoke_refresh_token(self):
+        """Revoke this client's grant (uninstall, §7 of DESIGN)."""
+        revoke_refresh_token(self.session, self.accounts_server, self.token["refresh_token"], self.policy)
+
+
+def _single_answer(body, key, what):
+    """The one element answer of a one-element write (modules, watch); raise its error."""
+    answers = (body or {}).get(key) or [{}]
+    answer = answers[0]
+    if answer.get("status") != "success":
+        code = answer.get("code")
+        raise InvalidRequest(f"{what}: {code}: {answer.get('message', '')}", code=code, body=body,
+                             details=answer.get("details"))
+    return answer
+
+
+class _Bounded:
+    """The injected session with a concurrency slot held around each request (not across back-off
+    sleeps), so at most `max_concurrency` calls of this client are ever in flight (§4)."""
+
+    def __init__(self, session, semaphores):
+        self.session, self.semaphores = session, semaphores
+
+    def request(self, *args, **kwargs):
+        for semaphore in self.semaphores:
+            semaphore.acquire()
+        try:
+            return self.session.request(*args, **kwargs)
+        finally:
+            for semaphore in reversed(self.semaphores):
+                semaphore.release()
+
