@@ -82,8 +82,8 @@ def _show_many(envelope, mapping, render_one):
 
 
 def _submit(kind, items, work, action):
-    job = jobs.runner().submit(g.account, kind, items, work, action)
-    return json_response({"job_status": render.job_status(jobs.snapshot(g.account, job))})
+    queued = jobs.runner().submit(g.account, kind, items, work, action)
+    return json_response({"job_status": render.job_status(queued)})
 
 
 # ---- tickets -------------------------------------------------------------------------------------

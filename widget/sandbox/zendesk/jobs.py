@@ -43,15 +43,16 @@ class JobRunner:
 
     def submit(self, account, kind, items, work, action):
         """Queue `work(index, item) -> result dict` over `items` (of `kind`: tickets, users...);
-        returns the stored job (queued)."""
+        returns the job as it was when queued (the worker may already be on it)."""
         # NB: a queued job reports `total` and `progress` as null ([ZENPY-CASS] create_many).
         job = {"id": f"V3-{secrets.token_hex(16)}", "total": None, "progress": None, "status": "queued",
                "message": None, "results": None, "_created": account.now(), "_kind": kind}
         with account.lock:
             account.job_statuses[job["id"]] = job
+        queued = dict(job)
         self.queue.put((account, job, list(items), work, action))
         self._ensure_started()
-        return job
+        return queued
 
     def _ensure_started(self):
         with self.start_lock:

@@ -6,6 +6,8 @@ older than two minutes) so incremental exports can return it at once.
 import random
 import secrets
 
+from .state import iso
+
 COMPANIES = [
     "Sakura Trading", "Fuji Logistics", "Kumo Software", "Hikari Foods", "Minato Bank", "Aoba Design",
     "Tsubasa Motors", "Yamato Retail", "Kaze Energy", "Nami Pharma", "Acme Corporation", "Globex",
@@ -37,6 +39,7 @@ def seed_account(account, tickets=0, seed=1, agents=5, organizations=None, end_u
     organizations = organizations if organizations is not None else max(6, min(tickets // 100, 2000))
     end_users = end_users if end_users is not None else max(20, min(tickets // 3, 30000))
 
+    seed_fields(account, start)
     admin = account.create_user({"name": "Aiko Admin", "email": f"admin@{account.subdomain}.example",
                                  "role": "admin", "verified": True}, ts=start, notify=False)
     account.passwords[admin["id"]] = f"{account.subdomain}-admin-pass"
@@ -85,6 +88,61 @@ def seed_account(account, tickets=0, seed=1, agents=5, organizations=None, end_u
         for reply in range(rng.randint(0, 2)):
             _seed_reply(account, ticket, rng, staff, ts + reply + 1)
     return admin
+
+
+def _options(*pairs):
+    return [{"name": name, "value": value} for name, value in pairs]
+
+
+# System ticket fields as GET /api/v2/ticket_fields lists them (type, title, system options).
+SYSTEM_TICKET_FIELDS = [
+    ("subject", "Subject", None), ("description", "Description", None),
+    ("status", "Status", _options(("Open", "open"), ("Pending", "pending"), ("Solved", "solved"))),
+    ("tickettype", "Type", _options(("Question", "question"), ("Incident", "incident"), ("Problem", "problem"),
+                                    ("Task", "task"))),
+    ("priority", "Priority", _options(("Low", "low"), ("Normal", "normal"), ("High", "high"), ("Urgent", "urgent"))),
+    ("group", "Group", None), ("assignee", "Assignee", None),
+]
+
+
+def seed_fields(account, ts):
+    """Ticket, user and organization fields: Zendesk's system ticket fields plus a few custom ones."""
+    stamp = iso(ts)
+
+    def field(kind_fields, kind, title, position, **extra):
+        record = {"id": account.big_id(), "type": kind, "title": title, "raw_title": title,
+                  "description": extra.pop("description", ""), "position": position, "active": True,
+                  "required": False, "regexp_for_validation": None, "created_at": stamp, "updated_at": stamp,
+                  **extra}
+        kind_fields.append(record)
+        return record
+
+    for position, (kind, title, options) in enumerate(SYSTEM_TICKET_FIELDS, start=1):
+        extra = {"system_field_options": options} if options else {}
+        field(account.ticket_fields, kind, title, position, removable=False, tag=None,
+              title_in_portal=title, visible_in_portal=kind in ("subject", "description"),
+              editable_in_portal=kind in ("subject", "description"), required_in_portal=kind == "subject",
+              custom_field_options=None, _system=True, **extra)
+    products = [("Widget Pro", "product_widget_pro"), ("Widget Lite", "product_widget_lite"),
+                ("Support plan", "product_support_plan")]
+    field(account.ticket_fields, "tagger", "Product", 100, removable=True, tag=None, title_in_portal="Product",
+          visible_in_portal=True, editable_in_portal=True, required_in_portal=False,
+          custom_field_options=[{"id": account.big_id(), "name": name, "raw_name": name, "value": value,
+                                 "default": False} for name, value in products])
+    field(account.ticket_fields, "text", "Order number", 101, removable=True, tag=None,
+          title_in_portal="Order number", visible_in_portal=True, editable_in_portal=True,
+          required_in_portal=False, custom_field_options=None)
+    field(account.ticket_fields, "checkbox", "Escalated", 102, removable=True, tag="escalated",
+          title_in_portal="Escalated", visible_in_portal=False, editable_in_portal=False,
+          required_in_portal=False, custom_field_options=None)
+    field(account.user_fields, "text", "CRM contact id", 1, key="crm_contact_id", system=False)
+    field(account.user_fields, "dropdown", "Plan", 2, key="plan", system=False,
+          custom_field_options=[{"id": account.big_id(), "name": n, "raw_name": n, "value": n.lower()}
+                                for n in ("Free", "Team", "Enterprise")])
+    field(account.organization_fields, "text", "CRM account id", 1, key="crm_account_id", system=False)
+    field(account.organization_fields, "dropdown", "Tier", 2, key="tier", system=False,
+          custom_field_options=[{"id": account.big_id(), "name": n, "raw_name": n, "value": n.lower()}
+                                for n in ("Bronze", "Silver", "Gold")])
 
 
 def _seed_reply(account, ticket, rng, staff, ts):
