@@ -14,7 +14,7 @@ from flask import Blueprint, g, request
 from . import jobs, render
 from .http import (ApiError, api_url, bad_request, json_response, not_found, request_json, require_scope,
                    too_many_values)
-from .pagination import paginate
+from .pagination import is_cursor_request, paginate
 from .search import parse, search
 from .state import RecordInvalid, invalid
 
@@ -334,9 +334,8 @@ def update_user(user_id):
 def create_or_update_user_view():
     require_scope("users", True)
     user, created = create_or_update_user(g.account, _payload("user"))
-    payload = {"user": render.user(user)}
-    location = {"Location": api_url(f"users/{user['id']}.json")}
-    return json_response(payload, 201 if created else 200, location)
+    return json_response({"user": render.user(user)}, 201 if created else 200,
+                         {"Location": api_url(f"users/{user['id']}.json")})
 
 
 @bp.post("/users/create_many")
@@ -419,13 +418,12 @@ def create_or_update_organization():
     elif data.get("external_id"):
         existing_id = account.orgs_by_external_id.get(str(data["external_id"]).lower())
         existing = account.organizations.get(existing_id)
-    location = {}
     if existing is not None:
         org, status = account.update_organization(existing, _organization_fields(data)), 200
     else:
         org, status = account.create_organization(_organization_fields(data)), 201
-    location["Location"] = api_url(f"organizations/{org['id']}.json")
-    return json_response({"organization": render.organization(org)}, status, location)
+    return json_response({"organization": render.organization(org)}, status,
+                         {"Location": api_url(f"organizations/{org['id']}.json")})
 
 
 @bp.post("/organizations/create_many")
@@ -480,7 +478,7 @@ def _list_fields(envelope, fields, render_one, kind):
     """Every field ordered by position, or a cursor page when `page[size]` is sent (zendesk-api.md §2.5)."""
     require_scope(kind, False)
     ordered = sorted(fields, key=lambda field: (field["position"], field["id"]))
-    if "page[size]" in request.args or "page[after]" in request.args:
+    if is_cursor_request():
         return json_response(paginate(envelope, ordered, render_one, order="position,id",
                                       key=lambda field: (field["position"], field["id"])))
     return json_response({envelope: [render_one(field) for field in ordered],
