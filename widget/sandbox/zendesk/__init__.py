@@ -5,7 +5,6 @@ the root of its own port. Several accounts can live in one sandbox; a request re
 its Host subdomain (`acme.localhost`), else by its credentials, else the default account.
 """
 import os
-import socket
 
 from flask import Flask, g, request
 
@@ -101,6 +100,7 @@ def create_app(state):
         http.inject_faults()
         http.authenticate()
         http.apply_limits(g.account, incremental=request.path.startswith("/api/v2/incremental/"))
+        http.refuse_unpaid_plan(g.account)
         return None
 
     @app.after_request
@@ -123,10 +123,7 @@ def create_app(state):
 
     @app.errorhandler(DroppedConnection)
     def drop(error):
-        sock = request.environ.get("werkzeug.socket")
-        if sock is not None:
-            sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+        http.drop_connection()
         return http.error_response(ApiError(500, {"error": "InternalError", "description": "Connection dropped"}))
 
     app.wsgi_app = _JsonSuffix(app.wsgi_app)

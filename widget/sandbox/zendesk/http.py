@@ -8,11 +8,13 @@ import binascii
 import json
 import random
 import secrets
+import socket
+import threading
 import time
 
 from flask import Response, current_app, g, request
 
-from .state import INCREMENTAL_RATE_LIMIT, PLAN_RATE_LIMITS, RecordInvalid
+from .state import INCREMENTAL_RATE_LIMIT, PLAN_RATE_LIMITS, UNPAID_PLANS
 
 UNAUTHENTICATED = {"error": "Couldn't authenticate you"}
 INVALID_TOKEN = {
@@ -89,7 +91,7 @@ def request_json():
 
 
 # ---- account selection and authentication --------------------------------------------------------
-def _account_from_host():
+def account_from_host():
     host = request.host.split(":")[0]
     label = host.split(".")[0]
     return state().accounts.get(label) if "." in host and not host.replace(".", "").isdigit() else None
@@ -111,7 +113,7 @@ def authenticate():
     """Set g.account, g.user (and g.grant for OAuth). Raises ApiError 401 when credentials fail."""
     sandbox = state()
     header = request.headers.get("Authorization", "")
-    host_account = _account_from_host()
+    host_account = account_from_host()
     candidates = [host_account] if host_account else list(sandbox.accounts.values())
     if header.startswith("Bearer "):
         token = header[7:].strip()
@@ -151,50 +153,102 @@ def require_admin():
         raise ApiError(403, FORBIDDEN)
 
 
-# ---- limits and faults ---------------------------------------------------------------------------
+# ---- plans, limits and faults --------------------------------------------------------------------
+# NB: Zendesk documents no API answer for an expired (or free) account: "you temporarily lose the ability
+# to send or receive tickets ... after that, the account becomes completely inaccessible"
+# (support.zendesk.com/hc/en-us/articles/4408821139738). The sandbox answers every API call of such an
+# account with the classic 403 Forbidden envelope (§9), except what a client needs to explain the refusal
+# and to clean up: the subscription (its plan), the caller's own OAuth token, `users/me`, and deleting
+# webhooks (uninstall).
+UNPAID_DESCRIPTIONS = {
+    "expired": "This account's subscription has expired. The account owner must renew it to use the API.",
+    "free": "This account is on a free plan, which does not include API access.",
+}
+
+
+def _allowed_while_unpaid(path, method):
+    rest = path[len("/api/v2/"):]
+    return (rest in ("account/subscription", "users/me") or rest.startswith("oauth/tokens")
+            or (method == "DELETE" and rest.startswith("webhooks/")))
+
+
+def refuse_unpaid_plan(account):
+    """403 for an expired or free account's API calls (see the note above)."""
+    if account.plan in UNPAID_PLANS and not _allowed_while_unpaid(request.path, request.method):
+        raise ApiError(403, {"error": "Forbidden", "description": UNPAID_DESCRIPTIONS[account.plan]})
+
+
 class MinuteWindow:
-    """Counts requests per account in the current clock minute."""
+    """Counts requests per account in the current clock minute (thread-safe: the server is threaded)."""
 
     def __init__(self):
         self.window, self.counts = None, {}
+        self.lock = threading.Lock()
 
     def hit(self, key, now):
+        """Count one request; returns (count in this minute, seconds until the minute resets)."""
         minute = int(now // 60)
-        if minute != self.window:
-            self.window, self.counts = minute, {}
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key], 60 - int(now % 60)
+        with self.lock:
+            if minute != self.window:
+                self.window, self.counts = minute, {}
+            self.counts[key] = self.counts.get(key, 0) + 1
+            count = self.counts[key]
+        return count, max(60 - int(now % 60), 1)
+
+
+def rate_limited(description, reset):
+    """The 429 Zendesk sends, with Retry-After in seconds (zendesk-api.md §6)."""
+    return ApiError(429, {"error": "APIRateLimitExceeded", "description": description},
+                    {"Retry-After": str(reset)})
 
 
 def apply_limits(account, incremental):
-    """Count the request against the plan (and incremental) budget; 429 when spent."""
+    """Count the request against the plan's per-minute budget (and the incremental 10/min); 429 when spent.
+
+    The budget is per account, like Zendesk's; the counters follow `state.clock`, so advancing the clock by a
+    minute starts a fresh window. Switched off (POST /_sandbox/rate_limits), headers still show the limit.
+    """
     sandbox = state()
-    limit = PLAN_RATE_LIMITS.get(account.plan, 200)
-    g.rate_limit = limit
+    limit = PLAN_RATE_LIMITS.get(account.plan, min(PLAN_RATE_LIMITS.values()))
+    g.rate_limit, g.rate_remaining, g.rate_reset = limit, limit, 60
     if not sandbox.rate_limits_enabled:
-        g.rate_remaining, g.rate_reset = limit, 60
         return
     windows = current_app.config["SANDBOX_WINDOWS"]
     now = sandbox.clock.now()
     count, reset = windows["account"].hit(account.id, now)
     g.rate_remaining, g.rate_reset = max(limit - count, 0), reset
     if count > limit:
-        raise ApiError(429, {"error": "APIRateLimitExceeded", "description": "Rate limit exceeded"},
-                       {"Retry-After": str(reset)})
+        raise rate_limited("Rate limit exceeded", reset)
     if incremental:
         count, reset = windows["incremental"].hit(account.id, now)
         if count > INCREMENTAL_RATE_LIMIT:
-            raise ApiError(429, {"error": "APIRateLimitExceeded",
-                                 "description": "Number of allowed incremental export API requests per minute exceeded"},
-                           {"Retry-After": str(reset)})
+            # Real body (airbytehq/airbyte #11899; zendesk-api.md §4).
+            raise rate_limited("Number of allowed incremental export API requests per minute exceeded", reset)
 
 
 class DroppedConnection(Exception):
     """Raised to make the server close the socket without an answer."""
 
 
+def drop_connection():
+    """Shut the client's socket down so it sees the connection end with no HTTP response at all.
+
+    Under werkzeug's server the socket is in the environ; shutting it down (not closing it: werkzeug still
+    owns the descriptor) makes werkzeug's own write fail with a broken pipe, which it treats as a client
+    that went away, quietly. Other servers get the 500 the caller returns instead.
+    """
+    sock = request.environ.get("werkzeug.socket")
+    if sock is None:
+        return False
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # the client left already
+    return True
+
+
 def inject_faults():
-    """Latency, then maybe a 500, a 429 or a dropped connection, as configured on the state."""
+    """Latency, then maybe a dropped connection, a 500 or a 429, as configured on the state."""
     faults = state().faults
     if faults["latency"]:
         time.sleep(faults["latency"])
@@ -206,8 +260,7 @@ def inject_faults():
         raise ApiError(500, {"error": "InternalError", "description": "Internal Server Error (injected)"})
     roll -= faults["error_rate"]
     if roll < faults["rate_limit_rate"]:
-        raise ApiError(429, {"error": "APIRateLimitExceeded", "description": "Rate limit exceeded (injected)"},
-                       {"Retry-After": "1"})
+        raise rate_limited("Rate limit exceeded (injected)", 1)
 
 
 def add_standard_headers(response):
