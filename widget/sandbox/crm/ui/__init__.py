@@ -7,7 +7,8 @@ Record pages host the extension's widgets in iframes with a signed context (`?ct
 The UI is a blueprint inside the CRM sandbox app and changes records only through the state's `Org`
 methods, exactly as the API does, so notification channels fire for UI edits too.
 
-Its own session is a first-party signed cookie; every form carries a CSRF token bound to it.
+Its session is a first-party signed cookie (shared with the accounts server's sign-in); every form
+carries a CSRF token bound to it (Flask-WTF's, used without CSRFProtect so the API stays unaffected).
 """
 import functools
 import os
@@ -15,6 +16,9 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, ValidationError, generate_csrf, validate_csrf
+
+from ..accounts import sign_in, signed_in_user
+from ..http import state as sandbox_state
 
 CRM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Match widget/config.py's development defaults, so `flask --app wsgi demo` needs no settings.
@@ -44,17 +48,16 @@ class Install:
 
 @dataclass
 class UiSettings:
-    state: object
     extension_url: str
     marketplace_secret: str
     installs: dict = field(default_factory=dict)  # org id -> Install
 
 
-def init_ui(app, state, extension_url=DEFAULT_EXTENSION_URL, marketplace_secret=DEFAULT_MARKETPLACE_SECRET):
+def init_ui(app, extension_url=DEFAULT_EXTENSION_URL, marketplace_secret=DEFAULT_MARKETPLACE_SECRET):
     """Register the UI on the CRM sandbox app. `extension_url` is where our extension is served."""
     from . import marketplace, records  # noqa: F401  (they add their views to `bp`)
 
-    app.extensions["crm_ui"] = UiSettings(state, extension_url.rstrip("/"), marketplace_secret)
+    app.extensions["crm_ui"] = UiSettings(extension_url.rstrip("/"), marketplace_secret)
     app.register_blueprint(bp)
 
 
@@ -64,13 +67,9 @@ def settings():
 
 # ---- session ------------------------------------------------------------------------------------
 def signed_in():
-    """(org, user) of the session, or (None, None)."""
-    ref = session.get("crm_ui_user")
-    if not ref:
-        return None, None
-    centre = settings().state.data_centres.get(ref.get("dc"))
-    org = centre.orgs.get(ref.get("org_id")) if centre else None
-    user = org.users.get(ref.get("user_id")) if org else None
+    """(org, user) of the session, or (None, None). The sign-in is the accounts server's, so signing in
+    here also signs in on the consent page, as one Zoho sign-in does."""
+    org, user = signed_in_user()
     if user is None or user.get("status") != "active":
         return None, None
     return org, user
@@ -104,7 +103,7 @@ def csrf_failed(error):
                                    "try again."), 400
 
 
-@bp.app_context_processor
+@bp.context_processor
 def ui_globals():
     return {"csrf_token": generate_csrf, "nav_modules": nav_modules}
 
@@ -127,7 +126,7 @@ def can_see_module(org, user, module):
 # ---- sign-in ------------------------------------------------------------------------------------
 @bp.route("/crm/signin", methods=["GET", "POST"])
 def signin():
-    state, error = settings().state, None
+    state, error = sandbox_state(), None
     email = request.form.get("email", "")
     if request.method == "POST":
         org, user = state.find_user(email)
@@ -136,8 +135,7 @@ def signin():
         elif user.get("status") != "active":
             error = "This user is not active."
         else:
-            session.clear()
-            session["crm_ui_user"] = {"dc": org.dc, "org_id": org.id, "user_id": user["id"]}
+            sign_in(org, user)
             return redirect(_safe_next(request.args.get("next")))
     return render_template("ui/signin.html", error=error, email=email, demo_users=_demo_users(state)), (
         401 if error else 200)
@@ -164,7 +162,7 @@ def _demo_users(state):
 
 @bp.post("/crm/signout")
 def signout():
-    session.pop("crm_ui_user", None)
+    session.pop("crm_user", None)  # the accounts server's sign-in (accounts.py)
     return redirect(url_for("crm_ui.signin"))
 
 

@@ -84,8 +84,8 @@ def record_detail(module_name, record_id):
 
 
 def _detail_fields(module):
-    return [f for n, f in module.fields.items() if n not in SYSTEM_FIELDS] + \
-        [module.fields[n] for n in SYSTEM_FIELDS if n in module.fields]
+    """Every field but the system ones, which the page shows in its footer line from the record."""
+    return [f for n, f in module.fields.items() if n not in SYSTEM_FIELDS]
 
 
 def _related(module, record):
