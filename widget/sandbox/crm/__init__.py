@@ -23,6 +23,7 @@ from . import http
 from .http import ApiError
 from .seed import seed_org
 from .state import ALL_SCOPES, DATA_CENTRES, SandboxState
+from .ui import DEFAULT_EXTENSION_URL, DEFAULT_MARKETPLACE_SECRET, init_ui
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 CLIENT_ID = "1000.ZENDESKFORZOHOCRMSANDBOXCLIENT"
@@ -66,8 +67,10 @@ class Sandbox:
         self.app.config["SANDBOX_NOTIFIER"].close()
 
 
-def create_sandbox(data_centres=tuple(DATA_CENTRES), edition="enterprise", seed_records=0, seed=1):
-    """A sandbox with one seeded org (about `seed_records` records) in each of `data_centres`."""
+def create_sandbox(data_centres=tuple(DATA_CENTRES), edition="enterprise", seed_records=0, seed=1,
+                   extension_url=DEFAULT_EXTENSION_URL, marketplace_secret=DEFAULT_MARKETPLACE_SECRET):
+    """A sandbox with one seeded org (about `seed_records` records) in each of `data_centres`. The web
+    UI's marketplace calls the extension at `extension_url`, signing with `marketplace_secret`."""
     state = SandboxState()
     state.add_client(CLIENT_ID, CLIENT_NAME)
     from .seed import COMPANIES
@@ -77,7 +80,7 @@ def create_sandbox(data_centres=tuple(DATA_CENTRES), edition="enterprise", seed_
         org = state.add_org(dc, COMPANIES[dc], edition)
         admin = seed_org(org, records=seed_records, seed=seed + index)
         refresh_tokens[dc] = state.issue_refresh_token(org, admin, CLIENT_ID, ALL_SCOPES.replace(",", " "))
-    return Sandbox(state, create_app(state), refresh_tokens)
+    return Sandbox(state, create_app(state, extension_url, marketplace_secret), refresh_tokens)
 
 
 def blueprints():
@@ -90,7 +93,7 @@ def blueprints():
     return [accounts_bp, api_bp, control_bp]
 
 
-def create_app(state):
+def create_app(state, extension_url=DEFAULT_EXTENSION_URL, marketplace_secret=DEFAULT_MARKETPLACE_SECRET):
     from .watch import Notifier
 
     app = Flask(__name__, template_folder=TEMPLATES)
@@ -101,6 +104,7 @@ def create_app(state):
     app.json.sort_keys = False
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
+    init_ui(app, extension_url, marketplace_secret)  # the CRM web UI (ui/)
     notifier = Notifier()
     app.config["SANDBOX_NOTIFIER"] = notifier
     state.listeners.append(notifier)
