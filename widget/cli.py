@@ -35,6 +35,32 @@ def sandbox_zendesk(host, port, seed_tickets, credentials_out):
     threading.Event().wait()
 
 
+def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=None):
+    from .sandbox.crm import create_sandbox
+    from .sandbox.serving import BackgroundServer
+
+    sandbox = create_sandbox(seed_records=seed_records)
+    server = BackgroundServer(sandbox.app, host=host, port=port).start()
+    credentials = sandbox.credentials(f"http://{public_host or host}:{server.port}")
+    click.echo("Zoho CRM sandbox at " + credentials["base_url"])
+    click.echo(json.dumps(credentials, indent=2))
+    if credentials_out:
+        with open(credentials_out, "w", encoding="utf-8") as out:
+            json.dump(credentials, out, indent=2)
+    return sandbox, server
+
+
+@sandbox_cli.command("crm")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5002, show_default=True, type=int)
+@click.option("--seed-records", default=200, show_default=True, type=int, help="Records to seed per data centre.")
+@click.option("--credentials-out", type=click.Path(dir_okay=False), help="Write credentials as JSON here.")
+def sandbox_crm(host, port, seed_records, credentials_out):
+    """A local Zoho CRM: accounts servers of every data centre and the /crm/v8 API."""
+    _start_crm_sandbox(host, port, seed_records, credentials_out)
+    threading.Event().wait()
+
+
 @click.command("demo")
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--zendesk-port", default=5001, show_default=True, type=int)

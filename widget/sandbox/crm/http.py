@@ -100,7 +100,8 @@ def accounts_server(dc):
 
 
 def request_json():
-    data = request.get_json(silent=True)
+    # NB: Zoho reads the body as JSON whatever the Content-Type (the official SDK sends none for JSON).
+    data = request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ApiError(400, "INVALID_DATA", "body", {"expected_data_type": "jsonobject"})
     return data
