@@ -144,7 +144,7 @@ def authorize():
                            client_name=_client_name(params), account=host_account, email="", error=None)
 
 
-def _sign_in(email, password):
+def check_password(email, password):
     """(account, user) for a seeded agent or admin with this password, else (None, None).
 
     The account is the Host's subdomain (`acme.localhost`), else the one the email belongs to, else the
@@ -171,7 +171,7 @@ def sign_in():
         return _error_page("This sign-in form has expired or was changed. Go back to the application and "
                            "start again.")
     email = request.form.get("email", "").strip()
-    account, user = _sign_in(email, request.form.get("password", ""))
+    account, user = check_password(email, request.form.get("password", ""))
     if user is None:
         return render_template("oauth/sign_in.html", request_token=request.form["request_token"],
                                client_name=_client_name(params), account=account_from_host(), email=email,
