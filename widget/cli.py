@@ -1,37 +1,63 @@
 """Command-line entry points: `flask --app wsgi demo | sandbox ...`."""
 import json
+import os
+import re
 import threading
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .sandbox.zendesk.state import PLANS
+
 sandbox_cli = AppGroup("sandbox", help="Run one outside-service sandbox alone.")
 
 
-def _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, public_host=None):
+def _write_json(path, data):
+    """Write atomically, so a script polling for the file never reads half of it."""
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="utf-8") as out:
+        json.dump(data, out, indent=2)
+    os.replace(partial, path)
+
+
+def _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, public_host=None, plan="professional",
+                           accounts=("acme",)):
     from .sandbox.serving import BackgroundServer
     from .sandbox.zendesk import create_sandbox
 
-    sandbox = create_sandbox(seed_tickets=seed_tickets)
+    sandbox = create_sandbox(accounts=accounts, plan=plan, seed_tickets=seed_tickets)
     server = BackgroundServer(sandbox.app, host=host, port=port).start()
     credentials = sandbox.credentials(f"http://{public_host or host}:{server.port}")
     click.echo("Zendesk sandbox at " + credentials["base_url"])
     click.echo(json.dumps(credentials, indent=2))
     if credentials_out:
-        with open(credentials_out, "w", encoding="utf-8") as out:
-            json.dump(credentials, out, indent=2)
+        _write_json(credentials_out, credentials)
     return sandbox, server
+
+
+def _account_names(ctx, param, value):
+    names = [name.strip().lower() for name in value.split(",") if name.strip()]
+    bad = [name for name in names if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name)]
+    if not names or bad or len(set(names)) != len(names):
+        raise click.BadParameter("give distinct subdomains (letters, digits, hyphens), comma-separated")
+    return tuple(names)
 
 
 @sandbox_cli.command("zendesk")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True, type=int)
-@click.option("--seed-tickets", default=200, show_default=True, type=int, help="Tickets to seed.")
+@click.option("--seed-tickets", default=200, show_default=True, type=click.IntRange(min=0),
+              help="Tickets to seed in each account.")
 @click.option("--credentials-out", type=click.Path(dir_okay=False), help="Write credentials as JSON here.")
-def sandbox_zendesk(host, port, seed_tickets, credentials_out):
-    """A local Zendesk Support API (OAuth, tickets, users, orgs, webhooks, exports)."""
-    _start_zendesk_sandbox(host, port, seed_tickets, credentials_out)
+@click.option("--plan", default="professional", show_default=True,
+              type=click.Choice(PLANS),
+              help="Every account's Zendesk plan (change it later with POST /_sandbox/accounts/<sub>/plan).")
+@click.option("--accounts", default="acme", show_default=True, callback=_account_names,
+              help="Comma-separated subdomains; the first is the default account.")
+def sandbox_zendesk(host, port, seed_tickets, credentials_out, plan, accounts):
+    """A local Zendesk Support API (OAuth, tickets, users, orgs, webhooks, exports) and agent UI."""
+    _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, plan=plan, accounts=accounts)
     threading.Event().wait()
 
 

@@ -32,9 +32,12 @@ class Sandbox:
         accounts = []
         for account in self.state.accounts.values():
             admin = next(u for u in account.users.values() if u["role"] == "admin")
+            agents = [u for u in account.users.values() if u["role"] == "agent"]
             accounts.append({
                 "subdomain": account.subdomain, "plan": account.plan,
                 "admin_email": admin["email"], "admin_password": account.passwords[admin["id"]],
+                "agent_emails": [a["email"] for a in agents],
+                "agent_password": account.passwords[agents[0]["id"]] if agents else None,
                 "api_token": next(iter(account.api_tokens)),
             })
         return {
@@ -44,6 +47,8 @@ class Sandbox:
             "oauth_redirect_uris": "any http://127.0.0.1:* or http://localhost:* URL (loopback is open)",
             "authorize_url": f"{base_url}/oauth/authorizations/new",
             "token_url": f"{base_url}/oauth/tokens",
+            "plan_url": f"{base_url}/api/v2/account/subscription.json",
+            "agent_ui_url": f"{base_url}/agent",
             "accounts": accounts,
         }
 
