@@ -32,13 +32,13 @@ DEAL_STAGES = ["Qualification", "Needs Analysis", "Value Proposition", "Identify
                "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost",
                "Closed-Lost to Competition"]
 
+# Every module's read-only audit fields (added after its own fields).
 SYSTEM_FIELDS = [
     ("Created_By", "Created By", "ownerlookup", {"read_only": True}),
     ("Modified_By", "Modified By", "ownerlookup", {"read_only": True}),
     ("Created_Time", "Created Time", "datetime", {"read_only": True}),
     ("Modified_Time", "Modified Time", "datetime", {"read_only": True}),
 ]
-OWNER = ("Owner", "Lead Owner", "ownerlookup", {})
 
 STANDARD_MODULES = [
     # (api_name, singular, plural, sequence, field specs)

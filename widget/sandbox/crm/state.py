@@ -254,7 +254,7 @@ class Org:
                    notify=True):
         """Create a module from field specs (see schema.field); returns the Module."""
         meta = schema.module_meta(self, api_name, singular, plural, generated_type, profiles)
-        fields = [schema.field(self, spec) for spec in field_specs]
+        fields = [schema.field(self, spec) for spec in list(field_specs) + schema.SYSTEM_FIELDS]
         module = Module(meta, fields)
         with self.lock:
             self.modules[api_name] = module
