@@ -61,11 +61,14 @@ def sandbox_zendesk(host, port, seed_tickets, credentials_out, plan, accounts):
     threading.Event().wait()
 
 
-def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=None):
-    from .sandbox.crm import create_sandbox
+def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=None, extension_url=None,
+                       marketplace_secret=None):
+    from .sandbox.crm import DEFAULT_EXTENSION_URL, create_sandbox
     from .sandbox.serving import BackgroundServer
 
-    sandbox = create_sandbox(seed_records=seed_records)
+    # The web UI's marketplace calls the extension's lifecycle URLs, signed with the extension's own secret.
+    sandbox = create_sandbox(seed_records=seed_records, extension_url=extension_url or DEFAULT_EXTENSION_URL,
+                             marketplace_secret=marketplace_secret or current_app.config["MARKETPLACE_SECRET"])
     server = BackgroundServer(sandbox.app, host=host, port=port).start()
     credentials = sandbox.credentials(f"http://{public_host or host}:{server.port}")
     click.echo("Zoho CRM sandbox at " + credentials["base_url"])
@@ -81,9 +84,13 @@ def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=No
 @click.option("--port", default=5002, show_default=True, type=int)
 @click.option("--seed-records", default=200, show_default=True, type=int, help="Records to seed per data centre.")
 @click.option("--credentials-out", type=click.Path(dir_okay=False), help="Write credentials as JSON here.")
-def sandbox_crm(host, port, seed_records, credentials_out):
-    """A local Zoho CRM: accounts servers of every data centre and the /crm/v8 API."""
-    _start_crm_sandbox(host, port, seed_records, credentials_out)
+@click.option("--extension-url", default="http://127.0.0.1:5000", show_default=True,
+              help="Where the extension runs (the web UI's marketplace and widget iframes point there).")
+@click.option("--marketplace-secret", default=None, help="Signs lifecycle calls [default: the app's MARKETPLACE_SECRET].")
+def sandbox_crm(host, port, seed_records, credentials_out, extension_url, marketplace_secret):
+    """A local Zoho CRM: accounts servers of every data centre, the /crm/v8 API and the CRM web UI."""
+    _start_crm_sandbox(host, port, seed_records, credentials_out, extension_url=extension_url,
+                       marketplace_secret=marketplace_secret)
     threading.Event().wait()
 
 

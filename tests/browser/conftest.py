@@ -1,0 +1,41 @@
+"""Real-browser fixtures: Debian's chromium driven by Playwright (never a downloaded browser), and our
+extension plus the CRM sandbox served on two different sites (127.0.0.1 vs localhost), so the widget
+iframes are cross-site as in production and third-party-cookie rules apply to them."""
+import pytest
+from playwright.sync_api import sync_playwright
+
+from widget import create_app
+from widget.extensions import db
+from widget.sandbox.crm import create_sandbox
+from widget.sandbox.serving import BackgroundServer, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+MARKETPLACE_SECRET = "browser-test-marketplace-secret"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def sites(tmp_path):
+    """(extension URL, CRM web UI URL): our app on 127.0.0.1, the CRM sandbox on localhost."""
+    extension_port, crm_port = free_port("127.0.0.1"), free_port("localhost")
+    crm_url, extension_url = f"http://localhost:{crm_port}", f"http://127.0.0.1:{extension_port}"
+    extension = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'ext.db'}",
+                            "MARKETPLACE_SECRET": MARKETPLACE_SECRET, "SANDBOX_ORIGIN": crm_url})
+    with extension.app_context():
+        db.create_all()
+    crm = create_sandbox(data_centres=("us",), seed_records=30, extension_url=extension_url,
+                         marketplace_secret=MARKETPLACE_SECRET)
+    with BackgroundServer(extension, port=extension_port), BackgroundServer(crm.app, host="localhost", port=crm_port):
+        yield extension_url, crm_url, crm
+    crm.close()
+    with extension.app_context():
+        db.engine.dispose()
