@@ -540,7 +540,8 @@ class Org:
         if kind in ("integer", "bigint"):
             if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).lstrip("-").isdigit():
                 raise invalid_data(name, path, "integer")
-            return int(value)
+            # NB: long integers travel as strings (json_type "string"), so no client loses precision.
+            return str(int(value)) if kind == "bigint" else int(value)
         if kind in ("double", "currency"):
             try:
                 if isinstance(value, bool):
