@@ -384,8 +384,8 @@ class CrmClient:
         return body["modules"][0] if body and body.get("modules") else None
 
     def create_custom_module(self, singular_label, plural_label, profile_ids, api_name=None, fields=()):
-        """Create a custom module (create-custom-module-api, v8); returns the new module's metadata.
-        `fields` are extra field definitions as the Modules API takes them."""
+        """Create a custom module (v8 create-custom-module-api); returns the answer's details (`id`, and
+        `api_name` from the sandbox). `fields` are extra field definitions, as `settings/fields` takes them."""
         module = {"singular_label": singular_label, "plural_label": plural_label,
                   "profiles": [{"id": pid} for pid in profile_ids]}
         if api_name:
@@ -393,13 +393,14 @@ class CrmClient:
         if fields:
             module["fields"] = list(fields)
         body = self._request("POST", "settings/modules", json={"modules": [module]})
-        answer = _single_answer(body, "modules", "create custom module")
-        return self.get_module(api_name) if api_name else answer.get("details", {})
+        return _single_answer(body, "modules", "create custom module").get("details", {})
 
-    def delete_custom_module(self, module_id):
-        """Delete a custom module and its records."""
-        body = self._request("DELETE", f"settings/modules/{module_id}")
-        return _single_answer(body, "modules", "delete custom module") if body else {}
+    def delete_custom_module(self, api_name):
+        """Delete a custom module and its records. NB: Zoho documents no public delete for modules (the
+        OAS has none; §6.1 says an extension's modules go with its uninstall); this is the sandbox's
+        `DELETE settings/modules/{api_name}`, which the uninstall flow of DESIGN §7 relies on."""
+        body = self._request("DELETE", f"settings/modules/{api_name}")
+        return _single_answer(body, "modules", "delete custom module").get("details", {})
 
     def list_fields(self, module):
         body = self._request("GET", "settings/fields", params={"module": module})
