@@ -37,7 +37,10 @@ def pick_data_centre(endpoint, values):
 def guard():
     http.authenticate()
     http.enter_limits()
-    http.inject_faults()
+    http.inject_error()
+
+
+bp.after_request(http.inject_latency)
 
 
 @bp.teardown_request

@@ -221,12 +221,18 @@ def leave_limits():
             org.heavy_in_flight -= 1
 
 
-def inject_faults():
-    faults = state().faults
-    if faults["latency"]:
-        time.sleep(faults["latency"])
-    if random.random() < faults["error_rate"]:
+def inject_error():
+    """Maybe answer 500 INTERNAL_ERROR (before the handler, so a failed call changes nothing)."""
+    if random.random() < state().faults["error_rate"]:
         raise ApiError(500, "INTERNAL_ERROR", "Internal Server Error")
+
+
+def inject_latency(response):
+    """Added latency, spent after the handler and before the concurrency slots are released, so slow
+    calls overlap the way slow real calls do."""
+    if state().faults["latency"]:
+        time.sleep(state().faults["latency"])
+    return response
 
 
 def add_credit_headers(response):
