@@ -385,6 +385,16 @@ def test_backs_off_when_the_crm_says_too_many_requests(sandbox):
             "Contacts", contacts(1000), ["Email"])
 
 
+def test_remaining_daily_credits_are_read_from_the_answers(sandbox):
+    client = make_client(sandbox)
+    client.org()
+    assert client.credits_remaining is None  # the CRM says nothing below half the day's credits
+    daily = control(sandbox, "orgs/us/credits", used=0)["daily_credits"]
+    control(sandbox, "orgs/us/credits", used=daily - 100)
+    client.org()
+    assert client.credits_remaining == 98  # the two org() calls cost one credit each
+
+
 def test_search_coql_related_users_and_fields(sandbox):
     client = make_client(sandbox)
     account = client.insert_records("Accounts", [{"Account_Name": "Minato Bank"}])[0]

@@ -230,6 +230,7 @@ class CrmClient:
         self.token, self.on_token = dict(token), on_token
         self.accounts_server, self.client_id, self.client_secret = accounts_server, client_id, client_secret
         self.max_concurrency = max_concurrency
+        self.credits_remaining = None  # daily API credits left, once the CRM starts telling (§4)
         self.policy = policy or RetryPolicy()
         self._token_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrency)
@@ -249,6 +250,9 @@ class CrmClient:
             try:
                 response = send(_Bounded(self.session, self._semaphores(heavy)), method, self.url(path),
                                 classify, self.policy, headers=headers, **kwargs)
+                # NB: `X-API-CREDITS-REMAINING` appears only once half the day's credits are used [2nd] (§4).
+                if "X-API-CREDITS-REMAINING" in response.headers:
+                    self.credits_remaining = int(response.headers["X-API-CREDITS-REMAINING"])
                 return _json_or_none(response)
             except AuthenticationError as error:
                 if attempt or error.code != "INVALID_TOKEN" or not self._can_refresh():
@@ -349,18 +353,19 @@ class CrmClient:
         """Records of a record's related list (a generator); `fields` is mandatory (§3.1)."""
         return self._pages(f"{module}/{record_id}/{related_list}", {"fields": ",".join(fields)}, per_page=per_page)
 
-    def insert_records(self, module, records, trigger=()):
-        """Insert `records`; one RecordResult per record, in order. `trigger=()` runs no automation."""
-        return self._write_batches("POST", module, list(records), {"trigger": list(trigger)})
+    def insert_records(self, module, records, trigger=None):
+        """Insert `records`; one RecordResult per record, in order. `trigger`: the automations to run
+        (`["workflow", ...]`, `[]` for none); None leaves Zoho's default, all of them (§2.3)."""
+        return self._write_batches("POST", module, list(records), _trigger(trigger))
 
-    def update_records(self, module, records, trigger=()):
+    def update_records(self, module, records, trigger=None):
         """Update `records` (each with its `id`); one RecordResult per record, in order."""
-        return self._write_batches("PUT", module, list(records), {"trigger": list(trigger)})
+        return self._write_batches("PUT", module, list(records), _trigger(trigger))
 
-    def upsert_records(self, module, records, duplicate_check_fields, trigger=()):
+    def upsert_records(self, module, records, duplicate_check_fields, trigger=None):
         """Insert or update by `duplicate_check_fields` (system or unique fields, §2.5); one RecordResult
         per record in input order, `action` saying which happened."""
-        extra = {"duplicate_check_fields": list(duplicate_check_fields), "trigger": list(trigger)}
+        extra = {"duplicate_check_fields": list(duplicate_check_fields), **_trigger(trigger)}
         return self._write_batches("POST", f"{module}/upsert", list(records), extra)
 
     def delete_records(self, module, ids):
@@ -369,7 +374,7 @@ class CrmClient:
         results = []
         for start in range(0, len(ids), MAX_RECORDS_PER_CALL):
             batch = ids[start:start + MAX_RECORDS_PER_CALL]
-            body = self._request("DELETE", module, params={"ids": ",".join(batch), "wf_trigger": "false"})
+            body = self._request("DELETE", module, params={"ids": ",".join(batch)})
             results += [RecordResult.from_answer(a) for a in (body or {}).get("data", [])]
         return results
 
@@ -455,6 +460,10 @@ class CrmClient:
     def revoke_refresh_token(self):
         """Revoke this client's grant (uninstall, §7 of DESIGN)."""
         revoke_refresh_token(self.session, self.accounts_server, self.token["refresh_token"], self.policy)
+
+
+def _trigger(trigger):
+    return {} if trigger is None else {"trigger": list(trigger)}
 
 
 def _single_answer(body, key, what):
