@@ -45,3 +45,13 @@ def crm():
     with BackgroundServer(sandbox.app) as server:
         yield Crm(sandbox, server.url)
     sandbox.close()
+
+
+@pytest.fixture
+def big_crm():
+    """One US org seeded with 12,500 records: 5,000 of them Leads."""
+    sandbox = create_sandbox(data_centres=("us",), seed_records=12_500)
+    assert len(sandbox.org("us").modules["Leads"].records) == 5000
+    with BackgroundServer(sandbox.app) as server:
+        yield Crm(sandbox, server.url)
+    sandbox.close()

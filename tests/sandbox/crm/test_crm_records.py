@@ -1,21 +1,8 @@
 """The CRM sandbox's records API over real HTTP: paging past 2000 with page_token, batch writes with
 per-record results, upsert and duplicate checks, delete, search, COQL, related records, error envelopes."""
-import pytest
+import requests
 
 from tests.sandbox.crm.crm_helpers import assert_error, token_for
-from widget.sandbox.crm import create_sandbox
-from widget.sandbox.serving import BackgroundServer
-
-
-@pytest.fixture
-def big_crm():
-    """One US org seeded with 12,500 records: 5,000 of them Leads."""
-    sandbox = create_sandbox(data_centres=("us",), seed_records=12_500)
-    assert len(sandbox.org("us").modules["Leads"].records) == 5000
-    with BackgroundServer(sandbox.app) as server:
-        from tests.sandbox.crm.conftest import Crm
-        yield Crm(sandbox, server.url)
-    sandbox.close()
 
 
 def test_5000_leads_paged_past_2000_with_page_token(big_crm):
@@ -196,7 +183,6 @@ def test_record_level_errors(crm):
 def test_request_level_error_envelopes(crm):
     api = crm.api()
     base = api.base
-    import requests
     assert_error(requests.get(f"{base}/Leads", params={"fields": "Last_Name"}, timeout=10), 401, "AUTHENTICATION_FAILURE")
     assert_error(requests.get(f"{base}/Leads", params={"fields": "Last_Name"},
                               headers={"Authorization": "Zoho-oauthtoken 1000.nope"}, timeout=10), 401, "INVALID_TOKEN")
