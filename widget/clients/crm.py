@@ -145,7 +145,7 @@ def classify_token_response(response):
 # ---- classify: the CRM API's errors --------------------------------------------------------------
 
 AUTH_CODES = {"INVALID_TOKEN", "AUTHENTICATION_FAILURE", "INVALID_OAUTHTOKEN"}
-PERMISSION_CODES = {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION", "FEATURE_NOT_SUPPORTED"}
+PERMISSION_CODES = {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"}
 RATE_CODES = {"TOO_MANY_REQUESTS"}
 
 
