@@ -195,7 +195,7 @@ def test_faults_do_not_touch_the_control_endpoints(zendesk):
     assert control(zendesk, "faults", {"error_rate": 0})["error_rate"] == 0
 
 
-@pytest.mark.parametrize("body", [{"nonsense": 1}, {"error_rate": 2}, {"latency": -1}, {"drop_rate": "x"}])
+@pytest.mark.parametrize("body", [{"nonsense": 1}, {"error_rate": 2}, {"latency": -1}, {"drop_rate": "x"}, {"error_rate": True}])
 def test_fault_settings_are_validated(zendesk, body):
     response = requests.post(f"{zendesk.url}/_sandbox/faults", json=body)
     assert response.status_code == 400 and response.json()["error"] == "invalid"

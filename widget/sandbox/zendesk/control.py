@@ -32,7 +32,8 @@ def faults():
     for key, value in body.items():
         if key not in current:
             return _error(f"unknown fault {key!r}; known: {', '.join(current)}")
-        if not isinstance(value, (int, float)) or value < 0 or (key != "latency" and value > 1):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                or (key != "latency" and value > 1):
             return _error(f"{key} must be a number (a share between 0 and 1 for rates)")
     current.update(body)
     return jsonify(current)

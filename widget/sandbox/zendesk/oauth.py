@@ -353,9 +353,9 @@ GRANT_TYPES = {"authorization_code": _authorization_code, "refresh_token": _refr
 @bp.post("/oauth/tokens")
 def tokens():
     data = _token_request()
-    handler = GRANT_TYPES.get(data.get("grant_type"))
     if not data.get("grant_type"):
         raise OAuthError("invalid_request")
+    handler = GRANT_TYPES.get(data["grant_type"])
     if handler is None:
         raise OAuthError("unsupported_grant_type")
     client, authenticated = _client(data)
