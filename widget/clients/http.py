@@ -3,8 +3,11 @@
 A client passes its own `classify(response)` that turns an error response into one of the typed
 errors below (each service has its own error bodies); `send()` retries what is transient —
 rate limits (honouring `Retry-After`), 5xx, timeouts and dropped connections — with capped
-exponential backoff and jitter, and raises the rest at once.
+exponential backoff and jitter, and raises the rest at once. A request that is not idempotent (a
+create) is retried only when the service cannot have acted on it (429, 409, no connection made), so a
+retry never duplicates a write.
 """
+import email.utils
 import random
 import threading
 import time
@@ -12,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import requests
+import urllib3
 
 
 class ServiceError(Exception):
@@ -54,19 +58,38 @@ class ServerError(ServiceError):
     """The service failed (5xx)."""
 
 
+class Conflict(ServiceError):
+    """The service refused the write because of a concurrent change (409); trying again is safe."""
+
+
 class NetworkError(ServiceError):
-    """No usable answer: timeout, refused or dropped connection."""
+    """No usable answer: timeout, refused or dropped connection. `sent` is False when the request
+    provably never reached the service (no connection was made)."""
+
+    def __init__(self, message, sent=True):
+        super().__init__(message)
+        self.sent = sent
 
 
-TRANSIENT = (RateLimited, ServerError, NetworkError)
+class RepeatedCursor(ServiceError):
+    """A paginated answer handed back a cursor it had given before: following it would never end."""
 
 
-def retry_after_seconds(response):
-    """`Retry-After` as seconds (integer form; the HTTP-date form is treated as absent)."""
+TRANSIENT = (RateLimited, Conflict, ServerError, NetworkError)
+
+
+def retry_after_seconds(response, now=time.time):
+    """`Retry-After` as seconds: the delay-seconds form, or the HTTP-date form (RFC 9110 §10.2.3)."""
     value = response.headers.get("Retry-After")
+    if value is None:
+        return None
     try:
-        return max(float(value), 0.0) if value is not None else None
+        return max(float(value), 0.0)
     except ValueError:
+        pass
+    try:
+        return max(email.utils.parsedate_to_datetime(value).timestamp() - now(), 0.0)
+    except (TypeError, ValueError):
         return None
 
 
@@ -87,23 +110,64 @@ class RetryPolicy:
         return backoff / 2 + random.uniform(0, backoff / 2)
 
 
-def send(session, method, url, classify, policy=None, **kwargs):
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+def send(session, method, url, classify, policy=None, idempotent=None, **kwargs):
     """Send a request with retries. `classify(response)` returns a ServiceError for an error response
-    (or None when the response is a success). Returns the successful `requests.Response`."""
+    (or None when the response is a success). Returns the successful `requests.Response`.
+
+    `idempotent` (default: by method, RFC 9110 §9.2.2) says whether repeating the request is harmless.
+    When it is not, only failures the service cannot have acted on are retried: 429, 409 and a
+    connection that was never made; a 5xx or a timeout after sending raises at once.
+    """
     policy = policy or RetryPolicy()
+    if idempotent is None:
+        idempotent = method.upper() in IDEMPOTENT_METHODS
     kwargs.setdefault("timeout", policy.timeout)
     for attempt in range(policy.attempts):
         try:
             response = session.request(method, url, **kwargs)
             error = classify(response)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            error = NetworkError(f"{method} {url}: {type(exc).__name__}")
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            error = NetworkError(f"{method} {url}: {type(exc).__name__}", sent=not _never_sent(exc))
         if error is None:
             return response
-        if not isinstance(error, TRANSIENT) or attempt == policy.attempts - 1:
+        if not _retryable(error, idempotent) or attempt == policy.attempts - 1:
             raise error
         policy.sleep(policy.delay(attempt, error))
     raise AssertionError("unreachable")
+
+
+def _retryable(error, idempotent):
+    if not isinstance(error, TRANSIENT):
+        return False
+    if idempotent:
+        return True
+    return isinstance(error, (RateLimited, Conflict)) or (isinstance(error, NetworkError) and not error.sent)
+
+
+def _never_sent(exc):
+    """True when requests failed before a connection existed (connect timeout, refused, DNS)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, urllib3.exceptions.NewConnectionError)
+
+
+class CursorTrail:
+    """The cursors (or next-page URLs) one pagination has followed. Loop detection as in the Meltano
+    SDK's paginator (house-style.md §4): a service that hands back a cursor twice would page forever."""
+
+    def __init__(self):
+        self.seen = set()
+
+    def follow(self, cursor):
+        """Record `cursor` as the next one to follow; RepeatedCursor if it was followed before."""
+        if cursor in self.seen:
+            raise RepeatedCursor(f"the service returned cursor {cursor!r} a second time; stopping a paging loop",
+                                 code="RepeatedCursor")
+        self.seen.add(cursor)
 
 
 class CallPacer:
