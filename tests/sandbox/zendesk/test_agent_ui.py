@@ -138,3 +138,16 @@ def test_user_content_is_escaped(zendesk, agent):
 
 def test_unknown_ticket_is_404(zendesk, agent):
     assert agent.get(f"{zendesk.url}/agent/tickets/999999").status_code == 404
+
+
+def test_sign_in_returns_to_the_asked_page_but_never_elsewhere(zendesk):
+    browser = requests.Session()
+    asked = browser.get(f"{zendesk.url}/agent/tickets/3")  # redirected to the sign-in form
+    assert asked.url.startswith(f"{zendesk.url}/agent/sign_in?next=")
+    landed = browser.post(asked.url, data={"csrf_token": csrf(asked), "email": ADMIN, "password": PASSWORD})
+    assert landed.url == f"{zendesk.url}/agent/tickets/3"
+    browser = requests.Session()
+    form = browser.get(f"{zendesk.url}/agent/sign_in")
+    landed = browser.post(f"{zendesk.url}/agent/sign_in", params={"next": "//evil.example/x"},
+                          data={"csrf_token": csrf(form), "email": ADMIN, "password": PASSWORD})
+    assert landed.url == f"{zendesk.url}/agent/tickets"

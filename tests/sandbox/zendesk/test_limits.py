@@ -7,7 +7,7 @@ import requests
 
 from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk import create_sandbox
-from widget.sandbox.zendesk.state import PLANS
+from widget.sandbox.zendesk.state import PLANS, Grant
 
 ADMIN = "admin@acme.example"
 
@@ -81,8 +81,6 @@ def test_plan_endpoint_needs_read_scope(zendesk):
 
 def _narrow_token(sandbox, scope):
     """A token issued straight into the state (the OAuth flow itself is tested in test_oauth.py)."""
-    from widget.sandbox.zendesk.state import Grant
-
     account, now = sandbox.account(), sandbox.state.clock.now()
     admin = account.find_user(email=ADMIN)
     account.grants["t" * 40] = Grant("t" * 40, "r" * 40, "zendesk_for_zoho_crm", admin["id"], scope,
@@ -195,7 +193,8 @@ def test_faults_do_not_touch_the_control_endpoints(zendesk):
     assert control(zendesk, "faults", {"error_rate": 0})["error_rate"] == 0
 
 
-@pytest.mark.parametrize("body", [{"nonsense": 1}, {"error_rate": 2}, {"latency": -1}, {"drop_rate": "x"}, {"error_rate": True}])
+@pytest.mark.parametrize("body", [{"nonsense": 1}, {"error_rate": 2}, {"latency": -1}, {"drop_rate": "x"},
+                                  {"error_rate": True}])
 def test_fault_settings_are_validated(zendesk, body):
     response = requests.post(f"{zendesk.url}/_sandbox/faults", json=body)
     assert response.status_code == 400 and response.json()["error"] == "invalid"

@@ -268,7 +268,8 @@ def test_revoking_a_token_by_id_with_an_api_token(zendesk):
     token_id = api(zendesk, "oauth/tokens/current", body["access_token"]).json()["token"]["id"]
     account = zendesk.account()
     auth = (f"{ADMIN}/token", next(iter(account.api_tokens)))
-    assert requests.get(f"{zendesk.url}/api/v2/oauth/tokens/{token_id}.json", auth=auth).json()["token"]["id"] == token_id
+    shown = requests.get(f"{zendesk.url}/api/v2/oauth/tokens/{token_id}.json", auth=auth)
+    assert shown.json()["token"]["id"] == token_id
     assert requests.get(f"{zendesk.url}/api/v2/oauth/tokens/current.json", auth=auth).status_code == 404
     assert requests.delete(f"{zendesk.url}/api/v2/oauth/tokens/{token_id}.json", auth=auth).status_code == 204
     assert api(zendesk, "users/me", body["access_token"]).status_code == 401

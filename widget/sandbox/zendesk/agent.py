@@ -53,7 +53,10 @@ def _require_agent():
 
 
 def _safe_next(target):
-    return target if target and target.startswith("/agent") and not target.startswith("//") else url_for("agent.tickets")
+    """Only back into the agent UI after sign-in (never an open redirect)."""
+    if target and target.startswith("/agent") and not target.startswith("//"):
+        return target
+    return url_for("agent.tickets")
 
 
 @bp.route("/sign_in", methods=["GET", "POST"])
