@@ -22,15 +22,16 @@ def _write_json(path, data):
 
 
 def _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, public_host=None, plan="professional",
-                           accounts=("acme",)):
+                           accounts=("acme",), quiet=False):
     from .sandbox.serving import BackgroundServer
     from .sandbox.zendesk import create_sandbox
 
     sandbox = create_sandbox(accounts=accounts, plan=plan, seed_tickets=seed_tickets)
     server = BackgroundServer(sandbox.app, host=host, port=port).start()
     credentials = sandbox.credentials(f"http://{public_host or host}:{server.port}")
-    click.echo("Zendesk sandbox at " + credentials["base_url"])
-    click.echo(json.dumps(credentials, indent=2))
+    if not quiet:
+        click.echo("Zendesk sandbox at " + credentials["base_url"])
+        click.echo(json.dumps(credentials, indent=2))
     if credentials_out:
         _write_json(credentials_out, credentials)
     return sandbox, server
@@ -62,7 +63,7 @@ def sandbox_zendesk(host, port, seed_tickets, credentials_out, plan, accounts):
 
 
 def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=None, extension_url=None,
-                       marketplace_secret=None):
+                       marketplace_secret=None, quiet=False):
     from .sandbox.crm import DEFAULT_EXTENSION_URL, create_sandbox
     from .sandbox.serving import BackgroundServer
 
@@ -71,11 +72,11 @@ def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=No
                              marketplace_secret=marketplace_secret or current_app.config["MARKETPLACE_SECRET"])
     server = BackgroundServer(sandbox.app, host=host, port=port).start()
     credentials = sandbox.credentials(f"http://{public_host or host}:{server.port}")
-    click.echo("Zoho CRM sandbox at " + credentials["base_url"])
-    click.echo(json.dumps(credentials, indent=2))
+    if not quiet:
+        click.echo("Zoho CRM sandbox at " + credentials["base_url"])
+        click.echo(json.dumps(credentials, indent=2))
     if credentials_out:
-        with open(credentials_out, "w", encoding="utf-8") as out:
-            json.dump(credentials, out, indent=2)
+        _write_json(credentials_out, credentials)
     return sandbox, server
 
 
@@ -99,13 +100,41 @@ def sandbox_crm(host, port, seed_records, credentials_out, extension_url, market
 @click.option("--zendesk-port", default=5001, show_default=True, type=int)
 @click.option("--crm-port", default=5002, show_default=True, type=int)
 def demo(port, zendesk_port, crm_port):
-    """Start everything a newcomer needs: the extension and the sandboxes, seeded."""
+    """Start everything a newcomer needs: the extension and both sandboxes, seeded, in one process.
+
+    The CRM web UI is served as `localhost` and the extension as `127.0.0.1`: two different sites, so
+    the browser applies its third-party-cookie rules to our iframes as it would in production."""
+    from flask_migrate import upgrade
+
     from .sandbox.serving import BackgroundServer
 
-    _start_zendesk_sandbox("127.0.0.1", zendesk_port, 300, None)
-    BackgroundServer(current_app._get_current_object(), host="127.0.0.1", port=port).start()
-    click.echo(f"Extension at http://127.0.0.1:{port}/healthz")
-    click.echo(f"Open the Zendesk sandbox's agent UI: http://127.0.0.1:{zendesk_port}/agent")
+    app = current_app._get_current_object()
+    upgrade()  # the extension's database under instance/, created or brought up to date
+    extension_url = f"http://127.0.0.1:{port}"
+    crm_url = f"http://localhost:{crm_port}"
+    zendesk, zendesk_server = _start_zendesk_sandbox("127.0.0.1", zendesk_port, 300, None, quiet=True)
+    crm, _ = _start_crm_sandbox("127.0.0.1", crm_port, 200, None, public_host="localhost",
+                                extension_url=extension_url, quiet=True)
+    zendesk_credentials = zendesk.credentials(zendesk_server.url)
+    app.config.update(
+        SANDBOX_ORIGIN=crm_url,
+        ZENDESK_BASE_URL=zendesk_server.url,
+        ZENDESK_CLIENT_ID=zendesk_credentials["oauth_client_id"],
+        ZENDESK_CLIENT_SECRET=zendesk_credentials["oauth_client_secret"],
+    )
+    BackgroundServer(app, host="127.0.0.1", port=port).start()
+    crm_admin = crm.credentials(crm_url)["data_centres"]["jp"]["users"][0]
+    zendesk_admin = zendesk_credentials["accounts"][0]
+    click.echo(f"""
+Zendesk for Zoho CRM demo is running.
+
+  Open the CRM:  {crm_url}/
+    sign in as {crm_admin['email']} / {crm_admin['password']} (every seeded user is listed on the sign-in page)
+  Zendesk sign-in (when you authorize): {zendesk_admin['admin_email']} / {zendesk_admin['admin_password']}
+    subdomain: {zendesk_admin['subdomain']}; agent UI: {zendesk_server.url}/agent
+  Extension: {extension_url} (data in {app.instance_path})
+
+Press Ctrl+C to stop.""")
     threading.Event().wait()
 
 
