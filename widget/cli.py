@@ -116,14 +116,18 @@ def demo(port, zendesk_port, crm_port):
     crm, _ = _start_crm_sandbox("127.0.0.1", crm_port, 200, None, public_host="localhost",
                                 extension_url=extension_url, quiet=True)
     zendesk_credentials = zendesk.credentials(zendesk_server.url)
+    crm_credentials = crm.credentials(crm_url)
     app.config.update(
+        CRM_SANDBOX_URL=crm_url,
+        CRM_CLIENT_ID=crm_credentials["client_id"],
+        CRM_CLIENT_SECRET=crm_credentials["client_secret"],
         SANDBOX_ORIGIN=crm_url,
         ZENDESK_BASE_URL=zendesk_server.url,
         ZENDESK_CLIENT_ID=zendesk_credentials["oauth_client_id"],
         ZENDESK_CLIENT_SECRET=zendesk_credentials["oauth_client_secret"],
     )
     BackgroundServer(app, host="127.0.0.1", port=port).start()
-    crm_admin = crm.credentials(crm_url)["data_centres"]["jp"]["users"][0]
+    crm_admin = crm_credentials["data_centres"]["jp"]["users"][0]
     zendesk_admin = zendesk_credentials["accounts"][0]
     click.echo(f"""
 Zendesk for Zoho CRM demo is running.

@@ -41,6 +41,10 @@ def from_environment(instance_path, environ=None):
         "ZENDESK_BASE_URL": env.get("ZENDESK_BASE_URL", "https://{subdomain}.zendesk.com"),
         "ZENDESK_CLIENT_ID": env.get("ZENDESK_CLIENT_ID", ""),
         "ZENDESK_CLIENT_SECRET": env.get("ZENDESK_CLIENT_SECRET", ""),
+        "CRM_CLIENT_ID": env.get("CRM_CLIENT_ID", ""),
+        "CRM_CLIENT_SECRET": env.get("CRM_CLIENT_SECRET", ""),
+        # Empty in production (the real Zoho data centres); the CRM sandbox's base URL otherwise.
+        "CRM_SANDBOX_URL": env.get("CRM_SANDBOX_URL", ""),
         "SYNC_QUEUE": env.get("SYNC_QUEUE", "thread"),
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "AUTO_SYNC_INTERVAL": int(env.get("AUTO_SYNC_INTERVAL", "300")),

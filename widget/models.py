@@ -21,7 +21,7 @@ class Installation(db.Model):
     data_center = db.Column(db.String(8), nullable=False)
     scope_type = db.Column(db.String(16), nullable=False, default="admins")
     scope_profiles = db.Column(db.JSON, nullable=False, default=list)
-    status = db.Column(db.String(16), nullable=False, default="installed")
+    status = db.Column(db.String(16), nullable=False, default="installed")  # installed | uninstalling
     # Shared with the CRM side, which signs widget contexts (HS256) with it (DESIGN §4).
     context_secret = db.Column(db.String(64), nullable=False, default=lambda: secrets.token_urlsafe(32))
     # Unguessable key in webhook URLs (/webhooks/zendesk/<key>), never the numeric id.
@@ -29,8 +29,27 @@ class Installation(db.Model):
                                  default=lambda: secrets.token_urlsafe(24))
     installer_id = db.Column(db.String(64), nullable=False, default="")
     installer_email = db.Column(db.String(255), nullable=False, default="")
+    # Zendesk side: the subdomain the admin entered (F6) and the event webhook we registered.
+    zendesk_subdomain = db.Column(db.String(63), nullable=True)
+    zendesk_webhook_id = db.Column(db.String(64), nullable=True)
+    zendesk_webhook_secret_ciphertext = db.Column(db.Text, nullable=True)
+    # CRM side: the custom modules we created (F7) and the notification channel.
+    crm_modules = db.Column(db.JSON, nullable=False, default=dict)  # {"tickets": api_name, "comments": api_name}
+    crm_channel_id = db.Column(db.String(32), nullable=True)
+    crm_channel_token = db.Column(db.String(64), nullable=True)
+    crm_channel_expires_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    # Outside clean-up steps still to do while uninstalling, with the last failure in plain words.
+    cleanup_pending = db.Column(db.JSON, nullable=False, default=list)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+    @property
+    def zendesk_webhook_secret(self):
+        return decrypt_json(self.zendesk_webhook_secret_ciphertext) if self.zendesk_webhook_secret_ciphertext else None
+
+    @zendesk_webhook_secret.setter
+    def zendesk_webhook_secret(self, value):
+        self.zendesk_webhook_secret_ciphertext = encrypt_json(value) if value else None
 
     def allows(self, user):
         """F4: is this CRM user (the widget context's `user` claim) inside the install scope?"""
