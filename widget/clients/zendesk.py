@@ -1,0 +1,507 @@
+"""Zendesk Support API client: OAuth per subdomain, paged reads, incremental exports, bulk jobs, webhooks.
+
+Built on the shared HTTP layer (`widget.clients.http`): `classify()` below turns Zendesk's error bodies
+(zendesk-api.md §9) into its typed errors, and `send()` retries 429s (honouring `Retry-After`), 409s,
+5xx, timeouts and dropped connections.
+
+OAuth runs on requests-oauthlib: the session is an `OAuth2Session` whose `auto_refresh_url` and
+`token_updater` are set by the client, so rotated tokens reach the `on_token` callback to be persisted.
+NB: requests-oauthlib refuses plain-http URLs unless `OAUTHLIB_INSECURE_TRANSPORT=1` is set in the
+environment; the local sandbox (http://127.0.0.1:PORT) needs it, production (https) never does.
+
+The base URL comes from configuration (`ZENDESK_BASE_URL`, a template such as
+`https://{subdomain}.zendesk.com`), so the sandbox and real Zendesk are reached alike (`base_url()`).
+"""
+import base64
+import hashlib
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+
+from oauthlib.oauth2 import OAuth2Error
+from requests_oauthlib import OAuth2Session
+
+from .http import (AuthenticationError, Conflict, CursorTrail, InvalidRequest, NotFound, PermissionDenied,
+                   RateLimited, RetryPolicy, ServerError, ServiceError, CallPacer, retry_after_seconds, send)
+
+API_PATH = "/api/v2"
+SCOPES = ("read", "write")
+PAGE_SIZE = 100  # cursor pages: "Most endpoints limit this to a maximum of 100" (zendesk-api.md §3)
+EXPORT_PAGE_SIZE = 1000  # incremental exports: up to 1,000 a page (§4 "Page size")
+BULK_LIMIT = 100  # show_many ids and *_many items per call (§5)
+INCREMENTAL_CALLS_PER_MINUTE = 10  # "up to 10 requests per minute" (§4 "Rate limits")
+REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
+JOB_DONE = ("completed", "failed", "killed")
+
+
+def base_url(template, subdomain=None):
+    """The account's base URL from the configured template: `https://{subdomain}.zendesk.com` for real
+    Zendesk; a sandbox URL has no `{subdomain}` (it picks the account from the credentials)."""
+    return template.format(subdomain=subdomain or "").rstrip("/")
+
+
+# ---- OAuth: authorization URL and code exchange (before a client exists) -------------------------
+
+def authorization_url(session, base, state=None):
+    """(url, state) of the consent page (`/oauth/authorizations/new`, zendesk-api.md §7). `session` is an
+    `OAuth2Session(client_id, redirect_uri=..., scope=SCOPES)`; a fresh random `state` when None."""
+    return session.authorization_url(f"{base}/oauth/authorizations/new", state=state)
+
+
+def exchange_code(session, base, code, client_secret, timeout=30):
+    """Trade the redirect's `code` for tokens at `{base}/oauth/tokens`; the session then holds them.
+    Returns the token dict (`access_token`, `refresh_token`, `expires_at`, ...).
+
+    NB: the documented body is JSON (zendesk-api.md §7); requests-oauthlib sends the RFC 6749 §4.1.3
+    form body, which Zendesk's token endpoint also takes, with the client credentials in the body as
+    the docs show them. Never retried: a code is single-use, and using it twice revokes its tokens.
+    """
+    _check_token_responses(session)
+    try:
+        return dict(session.fetch_token(f"{base}/oauth/tokens", code=code, client_secret=client_secret,
+                                        include_client_id=True, timeout=timeout))
+    except OAuth2Error as exc:
+        raise AuthenticationError(f"token endpoint: {exc.error}: {exc.description or ''}".strip(": "),
+                                  status=exc.status_code, code=exc.error) from None
+
+
+def _check_token_responses(session):
+    """Typed errors for token answers that are not OAuth errors (429, 5xx), before oauthlib parses them."""
+    hooks = session.compliance_hook
+    for kind in ("access_token_response", "refresh_token_response"):
+        if _raise_for_token_status not in hooks[kind]:
+            session.register_compliance_hook(kind, _raise_for_token_status)
+
+
+def _raise_for_token_status(response):
+    if response.status_code == 429:
+        raise RateLimited("token endpoint: rate limited", retry_after=retry_after_seconds(response))
+    if response.status_code >= 500:
+        raise ServerError(f"token endpoint answered {response.status_code}", status=response.status_code)
+    return response
+
+
+# ---- classify: Zendesk's error bodies ------------------------------------------------------------
+
+def classify(response):
+    """None for a success, else the typed error for Zendesk's error body (zendesk-api.md §9):
+    the classic `{"error", "description", "details"?}`, OAuth's `{"error", "error_description"}`, and the
+    newer services' `{"errors": [{"code", "title", "detail"}]}` (Webhooks API, offset depth)."""
+    status = response.status_code
+    if status < 400:
+        return None
+    body = _json_or_none(response)
+    code, message, details = _error_parts(body, status)
+    text = f"{code}: {message}" if code and message != code else message
+    if details:
+        text += " (" + "; ".join(_describe(field, problems) for field, problems in details.items()) + ")"
+    kwargs = {"status": status, "code": code, "body": body}
+    if status == 429:
+        return RateLimited(text, retry_after=retry_after_seconds(response), **kwargs)
+    if status >= 500:
+        return ServerError(text, **kwargs)
+    if status == 401:
+        # "Couldn't authenticate you" (no description) or OAuth's invalid_token.
+        return AuthenticationError(text, **kwargs)
+    if status == 403:
+        return PermissionDenied(text, **kwargs)
+    if status == 404:  # RecordNotFound, InvalidEndpoint
+        return NotFound(text, **kwargs)
+    if status == 409:
+        return Conflict(text, **kwargs)
+    # 400 TooManyValues / InvalidValue, 422 RecordInvalid (+details) / invalid (search window) / InvalidValue
+    return InvalidRequest(text, details=details, **kwargs)
+
+
+def _error_parts(body, status):
+    """(code, message, details) from any of the three error shapes; text/plain bodies give the status."""
+    if not isinstance(body, dict):
+        return None, f"HTTP {status}", {}
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        message = " ".join(str(first[key]) for key in ("title", "detail") if first.get(key)) or f"HTTP {status}"
+        return first.get("code"), message, {}
+    code = body.get("error")
+    if isinstance(code, dict):  # not in the notes (§9); read rather than crash on a nested error object
+        code, message = code.get("title"), code.get("message")
+    else:
+        message = body.get("description") or body.get("error_description")
+    details = body.get("details") if isinstance(body.get("details"), dict) else {}
+    return code, message or code or f"HTTP {status}", details
+
+
+def _describe(field, problems):
+    if isinstance(problems, list):
+        texts = [p.get("description", "") if isinstance(p, dict) else str(p) for p in problems]
+        return f"{field}: " + ", ".join(t for t in texts if t)
+    return f"{field}: {problems}"
+
+
+def _json_or_none(response):
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+# ---- webhooks: the receiver's check ----------------------------------------------------------------
+
+def webhook_signature(secret, timestamp, body):
+    """base64(HMAC-SHA256(key=secret, msg=timestamp + body)) (zendesk-api.md §8.4). NB: the key is the
+    secret string's bytes as given (not base64-decoded); the order is TIMESTAMP+BODY as the current docs
+    say (an older doc example verifies only as BODY+TIMESTAMP, open point §13)."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def verify_webhook_signature(secret, timestamp, body, signature):
+    """True when `signature` (X-Zendesk-Webhook-Signature) signs the raw `body` bytes and `timestamp`
+    (X-Zendesk-Webhook-Signature-Timestamp) with `secret`; constant-time."""
+    if not (secret and timestamp and signature) or not isinstance(body, bytes):
+        return False
+    return hmac.compare_digest(webhook_signature(secret, timestamp, body).encode(), signature.encode())
+
+
+# ---- results ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExportPage:
+    """One page of an incremental export. `cursor` resumes the export right after this page (the
+    `after_cursor`, or the `end_time` of a time-based export): commit it only once the page is written."""
+
+    records: list
+    cursor: object
+    end_of_stream: bool
+
+
+class JobFailed(ServiceError):
+    """A bulk job ended `failed` (or `killed`) as a whole; per-item failures are results, not this."""
+
+
+# ---- the client ------------------------------------------------------------------------------------
+
+class ZendeskClient:
+    """Calls one Zendesk account's API.
+
+    `session`: a `requests.Session`; with `token`, an `OAuth2Session`, which the client sets up to refresh
+    the token (rotated tokens go to `on_token`, to be persisted). `incremental_pacer` keeps incremental
+    exports under their 10 calls a minute; share one pacer among all clients of one account.
+    """
+
+    def __init__(self, session, base, token=None, on_token=None, client_id=None, client_secret=None,
+                 policy=None, incremental_pacer=None, job_poll_interval=1.0):
+        self.session, self.base = session, base.rstrip("/")
+        self.on_token = on_token
+        self.policy = policy or RetryPolicy()
+        self.incremental_pacer = incremental_pacer or CallPacer(INCREMENTAL_CALLS_PER_MINUTE, 60)
+        self.job_poll_interval = job_poll_interval
+        self._token_lock = threading.Lock()
+        if token is not None:
+            if not isinstance(session, OAuth2Session):
+                raise TypeError("an OAuth token needs an OAuth2Session")
+            session.token = token
+            session.auto_refresh_url = f"{self.base}/oauth/tokens"
+            # NB: client credentials in the refresh body, as the token endpoint documents them (§7).
+            session.auto_refresh_kwargs = {"client_id": client_id, "client_secret": client_secret}
+            session.token_updater = self._store_token
+            _check_token_responses(session)
+
+    # ---- plumbing ------------------------------------------------------------------------------
+    def url(self, path):
+        return f"{self.base}{API_PATH}/{path.lstrip('/')}"
+
+    def _request(self, method, path_or_url, idempotent=None, **kwargs):
+        """One API call (with retries); returns the parsed JSON body (None when empty).
+
+        The token is refreshed before it expires; if Zendesk still says `invalid_token` (its clock and
+        ours differ, or the token was cut short), the client refreshes once and tries again.
+        """
+        url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.url(path_or_url)
+        session = self.session
+        if "/incremental/" in url:
+            session = _Paced(session, self.incremental_pacer)
+        self._refresh_if_expiring()
+        stale = self._access_token()
+        try:
+            response = send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+        except AuthenticationError as error:
+            if error.code != "invalid_token" or not self._can_refresh():
+                raise
+            self.refresh_token(stale)
+            response = send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+        return _json_or_none(response)
+
+    def _access_token(self):
+        token = getattr(self.session, "token", None) or {}
+        return token.get("access_token")
+
+    def _can_refresh(self):
+        token = getattr(self.session, "token", None) or {}
+        return bool(token.get("refresh_token")) and bool(getattr(self.session, "auto_refresh_url", None))
+
+    def _refresh_if_expiring(self):
+        token = getattr(self.session, "token", None) or {}
+        expires_at = token.get("expires_at")
+        if expires_at is not None and self._can_refresh() and float(expires_at) - REFRESH_MARGIN <= time.time():
+            self.refresh_token(token.get("access_token"))
+
+    def refresh_token(self, stale_access_token=None):
+        """Trade the refresh token for new tokens and hand them to `on_token`. Under a lock, and skipped
+        when another thread already replaced `stale_access_token`: Zendesk rotates the refresh token
+        ("delete the previous access and refresh tokens", §7), so a second refresh with the old one
+        would fail. Never retried, for the same reason."""
+        with self._token_lock:
+            if stale_access_token is not None and self._access_token() != stale_access_token:
+                return self.session.token
+            try:
+                token = self.session.refresh_token(self.session.auto_refresh_url, timeout=self.policy.timeout)
+            except OAuth2Error as exc:
+                raise AuthenticationError(f"token refresh refused: {exc.error}", status=exc.status_code,
+                                          code=exc.error) from None
+            self._store_token(token)
+            return token
+
+    def _store_token(self, token):
+        self.session.token = token
+        if self.on_token is not None:
+            self.on_token(dict(token))
+
+    # ---- pagination ---------------------------------------------------------------------------
+    def _cursor_pages(self, path, key, params=None):
+        """Pages of a cursor-paginated list: `page[size]`, then `links.next` while `meta.has_more`."""
+        url, query, trail = self.url(path), {"page[size]": PAGE_SIZE, **(params or {})}, CursorTrail()
+        while True:
+            body = self._request("GET", url, params=query)
+            yield body.get(key) or []
+            meta, links = body.get("meta") or {}, body.get("links") or {}
+            if not meta.get("has_more") or not links.get("next"):
+                return
+            trail.follow(meta.get("after_cursor") or links["next"])
+            url, query = links["next"], None
+
+    def _offset_pages(self, path, key, params=None):
+        """Pages of an offset-paginated list: `per_page`=100, then `next_page` until null.
+        NB: offset requests past the first 10,000 records are refused (400, §3)."""
+        url, query, trail = self.url(path), {"per_page": PAGE_SIZE, **(params or {})}, CursorTrail()
+        while url:
+            body = self._request("GET", url, params=query)
+            yield body.get(key) or []
+            url, query = body.get("next_page"), None
+            if url:
+                trail.follow(url)
+
+    def _cursor_export(self, resource, start_time, cursor, per_page, params=None):
+        """Cursor-based incremental export (§4): `start_time` first, then `cursor=after_cursor` until
+        `end_of_stream`. NB: a page may be empty while `end_of_stream` is still false (Airbyte's manifest)."""
+        path = f"incremental/{resource}/cursor.json"
+        query = {"per_page": per_page, **(params or {})}
+        if cursor is not None:
+            query["cursor"] = cursor
+        else:
+            query["start_time"] = int(start_time or 0)
+        trail = CursorTrail()
+        if cursor is not None:
+            trail.follow(cursor)
+        while True:
+            body = self._request("GET", path, params=query)
+            after = body.get("after_cursor")
+            end = bool(body.get("end_of_stream"))
+            yield ExportPage(body.get(resource) or [], after, end)
+            if end or not after:
+                return
+            trail.follow(after)
+            query = {"per_page": per_page, **(params or {}), "cursor": after}
+
+    def _time_export(self, resource, key, start_time, per_page, params=None, stamp="updated_at"):
+        """Time-based incremental export (§4): `start_time`, then the next page from `end_time`, until
+        `end_of_stream`. Records already yielded on the previous page (same id and same `stamp`) are
+        dropped: time-based pages may repeat the boundary second (zendesk-api.md §4, "Time-based flow")."""
+        start, previous_keys = int(start_time or 0), set()
+        trail = CursorTrail()
+        trail.follow(start)
+        while True:
+            body = self._request("GET", f"incremental/{resource}.json",
+                                 params={"per_page": per_page, **(params or {}), "start_time": start})
+            records = drop_repeats(body.get(key) or [], previous_keys, stamp)
+            end_time, end = body.get("end_time"), bool(body.get("end_of_stream"))
+            yield ExportPage(records, end_time if end_time is not None else start, end)
+            if end or end_time is None:
+                return
+            trail.follow(end_time)
+            previous_keys = {(record.get("id"), record.get(stamp)) for record in body.get(key) or []}
+            start = int(end_time)
+
+    # ---- tickets -------------------------------------------------------------------------------
+    def list_tickets(self):
+        """Every ticket, by cursor pages of 100."""
+        for page in self._cursor_pages("tickets.json", "tickets"):
+            yield from page
+
+    def list_tickets_offset(self):
+        """Every ticket by offset pages (`next_page`); at most the first 10,000 (§3)."""
+        for page in self._offset_pages("tickets.json", "tickets"):
+            yield from page
+
+    def export_tickets(self, start_time=None, cursor=None, per_page=EXPORT_PAGE_SIZE):
+        """Incremental ticket export pages (cursor-based), from `cursor` or else from `start_time`
+        (Unix seconds, at least a minute old; 0 = everything). Tickets are ordered by
+        `generated_timestamp`, which also moves on system updates (§4)."""
+        return self._cursor_export("tickets", start_time, cursor, per_page)
+
+    def export_ticket_events(self, start_time=0, include_comments=True, per_page=EXPORT_PAGE_SIZE):
+        """Incremental ticket events (time-based only); with `include_comments`, each audit's
+        `child_events` carry its Comment events (`include=comment_events`, §4)."""
+        params = {"include": "comment_events"} if include_comments else None
+        return self._time_export("ticket_events", "ticket_events", start_time, per_page, params, stamp="timestamp")
+
+    def show_tickets(self, ids):
+        """The tickets with these ids that exist (`show_many`, 100 ids a call)."""
+        tickets = []
+        for batch in _batches(list(ids), BULK_LIMIT):
+            body = self._request("GET", "tickets/show_many.json", params={"ids": ",".join(map(str, batch))})
+            tickets.extend(body.get("tickets") or [])
+        return tickets
+
+    def show_ticket(self, ticket_id):
+        return self._request("GET", f"tickets/{ticket_id}.json")["ticket"]
+
+    def create_ticket(self, ticket):
+        """Create a ticket from a `TicketCreateInput` dict (`comment` required); returns the ticket.
+        Not retried after a 5xx or timeout: that could create it twice."""
+        return self._request("POST", "tickets.json", json={"ticket": ticket})["ticket"]
+
+    def update_ticket(self, ticket_id, changes):
+        """Apply `changes` (e.g. status, or a `comment` to add); returns the updated ticket."""
+        return self._request("PUT", f"tickets/{ticket_id}.json", json={"ticket": changes})["ticket"]
+
+    def list_comments(self, ticket_id):
+        """A ticket's comments, oldest first, by cursor pages."""
+        for page in self._cursor_pages(f"tickets/{ticket_id}/comments.json", "comments"):
+            yield from page
+
+    # ---- users and organizations -------------------------------------------------------------
+    def export_users(self, start_time=None, cursor=None, per_page=EXPORT_PAGE_SIZE):
+        """Incremental user export pages (cursor-based, ordered by `updated_at`, §4)."""
+        return self._cursor_export("users", start_time, cursor, per_page)
+
+    def export_organizations(self, start_time=0, per_page=EXPORT_PAGE_SIZE):
+        """Incremental organization export pages (time-based only; `cursor` is the next `start_time`)."""
+        return self._time_export("organizations", "organizations", start_time, per_page)
+
+    def search_users_by_email(self, email):
+        """Users whose email is `email` (`users/search?query=email:...`, §5)."""
+        users = []
+        for page in self._offset_pages("users/search.json", "users", {"query": f'email:"{email}"'}):
+            users.extend(page)
+        return [user for user in users if (user.get("email") or "").lower() == email.lower()]
+
+    def list_agents(self):
+        """Agents and admins (the people tickets can be assigned to), by cursor pages."""
+        for page in self._cursor_pages("users.json", "users", {"role[]": ["agent", "admin"]}):
+            yield from page
+
+    def create_or_update_users(self, users):
+        """Upsert users (matched by email or external_id, §5) in jobs of 100, waiting for each job.
+        Returns one result per input user, in order: `{"id", "status": "Created"|"Updated"}` or a failure
+        `{"index", "error", "details", "success": False}`; `index` is the position in `users`."""
+        return self._bulk("users/create_or_update_many.json", "users", users)
+
+    def create_or_update_organization(self, organization):
+        """Create, or update when `id`/`external_id` matches (never by name, §5); returns it."""
+        return self._request("POST", "organizations/create_or_update.json",
+                             json={"organization": organization})["organization"]
+
+    def create_many_organizations(self, organizations):
+        """Create organizations in jobs of 100; one result per input, as create_or_update_users."""
+        return self._bulk("organizations/create_many.json", "organizations", organizations)
+
+    def _bulk(self, path, key, items):
+        items, results = list(items), []
+        for offset, batch in zip(range(0, len(items), BULK_LIMIT), _batches(items, BULK_LIMIT)):
+            # NB: a *_many POST is a new job each time; a 5xx is not retried, so it is never queued twice.
+            job = self._request("POST", path, json={key: batch})["job_status"]
+            job = self.wait_for_job(job["id"])
+            for position, result in enumerate(job.get("results") or []):
+                result = dict(result)
+                result["index"] = offset + result.get("index", position)
+                results.append(result)
+        return results
+
+    def wait_for_job(self, job_id, timeout=600):
+        """Poll a job status until it is done; returns it. JobFailed when the job as a whole failed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self._request("GET", f"job_statuses/{job_id}.json")["job_status"]
+            if job.get("status") in JOB_DONE:
+                if job["status"] != "completed":
+                    raise JobFailed(f"job {job_id} {job['status']}: {job.get('message') or ''}".strip(),
+                                    code=job["status"], body=job)
+                return job
+            if time.monotonic() > deadline:
+                raise ServiceError(f"job {job_id} still {job.get('status')} after {timeout} s", code="JobTimeout")
+            self.policy.sleep(self.job_poll_interval)
+
+    # ---- metadata ------------------------------------------------------------------------------
+    def ticket_fields(self):
+        """Every ticket field (system and custom), in position order."""
+        return [field for page in self._cursor_pages("ticket_fields.json", "ticket_fields") for field in page]
+
+    # ---- webhooks ------------------------------------------------------------------------------
+    def create_webhook(self, name, endpoint, subscriptions, authentication=None):
+        """An active, event-subscribed webhook (POST + json is required for those, §8.2); returns it."""
+        webhook = {"name": name, "status": "active", "endpoint": endpoint, "http_method": "POST",
+                   "request_format": "json", "subscriptions": list(subscriptions)}
+        if authentication is not None:
+            webhook["authentication"] = authentication
+        return self._request("POST", "webhooks", json={"webhook": webhook})["webhook"]
+
+    def delete_webhook(self, webhook_id):
+        """Delete a webhook; False when it was already gone (uninstall may run twice)."""
+        try:
+            self._request("DELETE", f"webhooks/{webhook_id}")
+        except NotFound:
+            return False
+        return True
+
+    def webhook_signing_secret(self, webhook_id):
+        """The secret deliveries are signed with (§8.1)."""
+        return self._request("GET", f"webhooks/{webhook_id}/signing_secret")["signing_secret"]["secret"]
+
+    # ---- the grant and the account -------------------------------------------------------------
+    def current_token(self):
+        """This OAuth token as Zendesk sees it (`expires_at`, scopes, ...; §7 "Token introspection")."""
+        return self._request("GET", "oauth/tokens/current.json")["token"]
+
+    def revoke_current_token(self):
+        """Revoke this OAuth token (uninstall); the client cannot call the API afterwards."""
+        self._request("DELETE", "oauth/tokens/current.json")
+
+    def account_plan(self):
+        """The account's plan name (`subscription.plan_name`, e.g. "Professional"), as Airbyte's Zendesk
+        source reads it from `account/subscription.json`."""
+        return self._request("GET", "account/subscription.json")["subscription"]["plan_name"]
+
+
+def drop_repeats(records, previous_keys, stamp="updated_at"):
+    """`records` without those whose (id, stamp) was on the previous page (a repeated boundary second)."""
+    return [record for record in records if (record.get("id"), record.get(stamp)) not in previous_keys]
+
+
+def _batches(items, size):
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class _Paced:
+    """The session with the pacer waited on before every attempt: each attempt counts against the
+    service's limit, retries included."""
+
+    def __init__(self, session, pacer):
+        self.session, self.pacer = session, pacer
+
+    def request(self, method, url, **kwargs):
+        self.pacer.wait()
+        return self.session.request(method, url, **kwargs)
