@@ -121,6 +121,8 @@ def test_webhook_signature_is_timestamp_then_body():
     assert not verify_webhook_signature("other-secret", ts, body, good)
     assert not verify_webhook_signature(secret, ts, body, "")
     assert not verify_webhook_signature("", ts, body, good)
+    with pytest.raises(TypeError):
+        verify_webhook_signature(secret, ts, body.decode(), good)
 
 
 def test_drop_repeats_removes_records_seen_on_the_previous_page_at_the_same_stamp():
@@ -132,8 +134,8 @@ def test_drop_repeats_removes_records_seen_on_the_previous_page_at_the_same_stam
 
 
 def test_base_url_from_the_configured_template():
-    assert zd.base_url("https://{subdomain}.zendesk.com", "acme") == "https://acme.zendesk.com"
-    assert zd.base_url("http://127.0.0.1:5001/", "acme") == "http://127.0.0.1:5001"
+    assert zd.account_base_url("https://{subdomain}.zendesk.com", "acme") == "https://acme.zendesk.com"
+    assert zd.account_base_url("http://127.0.0.1:5001/", "acme") == "http://127.0.0.1:5001"
 
 
 def test_an_oauth_token_needs_an_oauth_session():

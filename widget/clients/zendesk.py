@@ -10,7 +10,7 @@ NB: requests-oauthlib refuses plain-http URLs unless `OAUTHLIB_INSECURE_TRANSPOR
 environment; the local sandbox (http://127.0.0.1:PORT) needs it, production (https) never does.
 
 The base URL comes from configuration (`ZENDESK_BASE_URL`, a template such as
-`https://{subdomain}.zendesk.com`), so the sandbox and real Zendesk are reached alike (`base_url()`).
+`https://{subdomain}.zendesk.com`), so the sandbox and real Zendesk are reached alike (`account_base_url()`).
 """
 import base64
 import hashlib
@@ -19,11 +19,12 @@ import threading
 import time
 from dataclasses import dataclass
 
+import requests
 from oauthlib.oauth2 import OAuth2Error
 from requests_oauthlib import OAuth2Session
 
-from .http import (AuthenticationError, Conflict, CursorTrail, InvalidRequest, NotFound, PermissionDenied,
-                   RateLimited, RetryPolicy, ServerError, ServiceError, CallPacer, retry_after_seconds, send)
+from .http import (AuthenticationError, CallPacer, Conflict, CursorTrail, InvalidRequest, NetworkError, NotFound,
+                   PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, retry_after_seconds, send)
 
 API_PATH = "/api/v2"
 SCOPES = ("read", "write")
@@ -35,7 +36,7 @@ REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
 JOB_DONE = ("completed", "failed", "killed")
 
 
-def base_url(template, subdomain=None):
+def account_base_url(template, subdomain=None):
     """The account's base URL from the configured template: `https://{subdomain}.zendesk.com` for real
     Zendesk; a sandbox URL has no `{subdomain}` (it picks the account from the credentials)."""
     return template.format(subdomain=subdomain or "").rstrip("/")
@@ -43,14 +44,14 @@ def base_url(template, subdomain=None):
 
 # ---- OAuth: authorization URL and code exchange (before a client exists) -------------------------
 
-def authorization_url(session, base, state=None):
+def authorization_url(session, base_url, state=None):
     """(url, state) of the consent page (`/oauth/authorizations/new`, zendesk-api.md §7). `session` is an
     `OAuth2Session(client_id, redirect_uri=..., scope=SCOPES)`; a fresh random `state` when None."""
-    return session.authorization_url(f"{base}/oauth/authorizations/new", state=state)
+    return session.authorization_url(f"{base_url}/oauth/authorizations/new", state=state)
 
 
-def exchange_code(session, base, code, client_secret, timeout=30):
-    """Trade the redirect's `code` for tokens at `{base}/oauth/tokens`; the session then holds them.
+def exchange_code(session, base_url, code, client_secret, timeout=30):
+    """Trade the redirect's `code` for tokens at `{base_url}/oauth/tokens`; the session then holds them.
     Returns the token dict (`access_token`, `refresh_token`, `expires_at`, ...).
 
     NB: the documented body is JSON (zendesk-api.md §7); requests-oauthlib sends the RFC 6749 §4.1.3
@@ -59,11 +60,13 @@ def exchange_code(session, base, code, client_secret, timeout=30):
     """
     _check_token_responses(session)
     try:
-        return dict(session.fetch_token(f"{base}/oauth/tokens", code=code, client_secret=client_secret,
+        return dict(session.fetch_token(f"{base_url}/oauth/tokens", code=code, client_secret=client_secret,
                                         include_client_id=True, timeout=timeout))
     except OAuth2Error as exc:
         raise AuthenticationError(f"token endpoint: {exc.error}: {exc.description or ''}".strip(": "),
                                   status=exc.status_code, code=exc.error) from None
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise NetworkError(f"token endpoint: {type(exc).__name__}") from None
 
 
 def _check_token_responses(session):
@@ -160,8 +163,11 @@ def webhook_signature(secret, timestamp, body):
 
 def verify_webhook_signature(secret, timestamp, body, signature):
     """True when `signature` (X-Zendesk-Webhook-Signature) signs the raw `body` bytes and `timestamp`
-    (X-Zendesk-Webhook-Signature-Timestamp) with `secret`; constant-time."""
-    if not (secret and timestamp and signature) or not isinstance(body, bytes):
+    (X-Zendesk-Webhook-Signature-Timestamp) with `secret`; constant-time. `body` must be the raw bytes
+    received: re-serialised JSON would not match."""
+    if not isinstance(body, bytes):
+        raise TypeError("verify the raw request body (bytes), not a decoded or re-serialised one")
+    if not (secret and timestamp and signature):
         return False
     return hmac.compare_digest(webhook_signature(secret, timestamp, body).encode(), signature.encode())
 
@@ -192,9 +198,9 @@ class ZendeskClient:
     exports under their 10 calls a minute; share one pacer among all clients of one account.
     """
 
-    def __init__(self, session, base, token=None, on_token=None, client_id=None, client_secret=None,
+    def __init__(self, session, base_url, token=None, on_token=None, client_id=None, client_secret=None,
                  policy=None, incremental_pacer=None, job_poll_interval=1.0):
-        self.session, self.base = session, base.rstrip("/")
+        self.session, self.base_url = session, base_url.rstrip("/")
         self.on_token = on_token
         self.policy = policy or RetryPolicy()
         self.incremental_pacer = incremental_pacer or CallPacer(INCREMENTAL_CALLS_PER_MINUTE, 60)
@@ -204,15 +210,17 @@ class ZendeskClient:
             if not isinstance(session, OAuth2Session):
                 raise TypeError("an OAuth token needs an OAuth2Session")
             session.token = token
-            session.auto_refresh_url = f"{self.base}/oauth/tokens"
+            session.auto_refresh_url = f"{self.base_url}/oauth/tokens"
             # NB: client credentials in the refresh body, as the token endpoint documents them (§7).
             session.auto_refresh_kwargs = {"client_id": client_id, "client_secret": client_secret}
+            # NB: the client refreshes REFRESH_MARGIN seconds early, under a lock (refresh_token below);
+            # the session's own auto-refresh, which fires only once the token has expired, is the fallback.
             session.token_updater = self._store_token
             _check_token_responses(session)
 
     # ---- plumbing ------------------------------------------------------------------------------
     def url(self, path):
-        return f"{self.base}{API_PATH}/{path.lstrip('/')}"
+        return f"{self.base_url}{API_PATH}/{path.lstrip('/')}"
 
     def _request(self, method, path_or_url, idempotent=None, **kwargs):
         """One API call (with retries); returns the parsed JSON body (None when empty).
@@ -262,6 +270,8 @@ class ZendeskClient:
             except OAuth2Error as exc:
                 raise AuthenticationError(f"token refresh refused: {exc.error}", status=exc.status_code,
                                           code=exc.error) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise NetworkError(f"token refresh: {type(exc).__name__}") from None
             self._store_token(token)
             return token
 
