@@ -33,6 +33,7 @@ EXPORT_PAGE_SIZE = 1000  # incremental exports: up to 1,000 a page (§4 "Page si
 BULK_LIMIT = 100  # show_many ids and *_many items per call (§5)
 INCREMENTAL_CALLS_PER_MINUTE = 10  # "up to 10 requests per minute" (§4 "Rate limits")
 REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
+# NB: the notes list queued, working, failed, completed (§2.5); Zendesk's job status reference also names `killed`.
 JOB_DONE = ("completed", "failed", "killed")
 
 
