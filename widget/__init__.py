@@ -5,6 +5,7 @@ from flask import Flask, request
 from flask_babel import get_locale
 
 from . import config as config_module
+from .connections import allow_http_to_loopback_sandboxes
 from .extensions import babel, csrf, db, htmx, migrate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,6 +29,7 @@ def create_app(overrides=None):
     app.config.from_mapping(config_module.from_environment(app.instance_path))
     app.config.from_mapping(overrides or {})
     os.makedirs(app.instance_path, exist_ok=True)
+    allow_http_to_loopback_sandboxes(app.config)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))

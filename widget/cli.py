@@ -106,6 +106,7 @@ def demo(port, zendesk_port, crm_port):
     the browser applies its third-party-cookie rules to our iframes as it would in production."""
     from flask_migrate import upgrade
 
+    from .connections import allow_http_to_loopback_sandboxes
     from .sandbox.serving import BackgroundServer
 
     app = current_app._get_current_object()
@@ -126,6 +127,7 @@ def demo(port, zendesk_port, crm_port):
         ZENDESK_CLIENT_ID=zendesk_credentials["oauth_client_id"],
         ZENDESK_CLIENT_SECRET=zendesk_credentials["oauth_client_secret"],
     )
+    allow_http_to_loopback_sandboxes(app.config)
     BackgroundServer(app, host="127.0.0.1", port=port).start()
     crm_admin = crm_credentials["data_centres"]["jp"]["users"][0]
     zendesk_admin = zendesk_credentials["accounts"][0]
