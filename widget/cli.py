@@ -21,20 +21,26 @@ def _write_json(path, data):
     os.replace(partial, path)
 
 
-def _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, public_host=None, plan="professional",
-                           accounts=("acme",), quiet=False):
+def _serve(sandbox, name, host, port, credentials_out, public_host, quiet):
+    """Serve a sandbox in the background; print (unless quiet) and write its credentials."""
     from .sandbox.serving import BackgroundServer
-    from .sandbox.zendesk import create_sandbox
 
-    sandbox = create_sandbox(accounts=accounts, plan=plan, seed_tickets=seed_tickets)
     server = BackgroundServer(sandbox.app, host=host, port=port).start()
     credentials = sandbox.credentials(f"http://{public_host or host}:{server.port}")
     if not quiet:
-        click.echo("Zendesk sandbox at " + credentials["base_url"])
+        click.echo(f"{name} sandbox at " + credentials["base_url"])
         click.echo(json.dumps(credentials, indent=2))
     if credentials_out:
         _write_json(credentials_out, credentials)
     return sandbox, server
+
+
+def _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, public_host=None, plan="professional",
+                           accounts=("acme",), quiet=False):
+    from .sandbox.zendesk import create_sandbox
+
+    sandbox = create_sandbox(accounts=accounts, plan=plan, seed_tickets=seed_tickets)
+    return _serve(sandbox, "Zendesk", host, port, credentials_out, public_host, quiet)
 
 
 def _account_names(ctx, param, value):
@@ -65,19 +71,11 @@ def sandbox_zendesk(host, port, seed_tickets, credentials_out, plan, accounts):
 def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=None, extension_url=None,
                        marketplace_secret=None, quiet=False):
     from .sandbox.crm import DEFAULT_EXTENSION_URL, create_sandbox
-    from .sandbox.serving import BackgroundServer
 
     # The web UI's marketplace calls the extension's lifecycle URLs, signed with the extension's own secret.
     sandbox = create_sandbox(seed_records=seed_records, extension_url=extension_url or DEFAULT_EXTENSION_URL,
                              marketplace_secret=marketplace_secret or current_app.config["MARKETPLACE_SECRET"])
-    server = BackgroundServer(sandbox.app, host=host, port=port).start()
-    credentials = sandbox.credentials(f"http://{public_host or host}:{server.port}")
-    if not quiet:
-        click.echo("Zoho CRM sandbox at " + credentials["base_url"])
-        click.echo(json.dumps(credentials, indent=2))
-    if credentials_out:
-        _write_json(credentials_out, credentials)
-    return sandbox, server
+    return _serve(sandbox, "Zoho CRM", host, port, credentials_out, public_host, quiet)
 
 
 @sandbox_cli.command("crm")
