@@ -1,6 +1,8 @@
 """Small helpers tests share: signed lifecycle calls and widget contexts, as the CRM side makes them."""
 import json
 
+import requests
+
 from widget.security import marketplace_headers, mint_context
 
 ADMIN = {"id": "u1", "name": "Aiko Admin", "email": "admin@example.jp", "is_admin": True,
@@ -28,3 +30,13 @@ def install(client, **kwargs):
 
 def context_for(installed, user=ADMIN, org_id="org-1", entity="Contacts", entity_id="42", **kwargs):
     return mint_context(installed["context_secret"], org_id, user, entity, entity_id, **kwargs)
+
+
+def zendesk_admin_session(sandbox, base_path="/api/v2"):
+    """A requests session on a served Zendesk sandbox (`sandbox.url`), authenticated as the seeded admin
+    with the API token; `.base` is its URL prefix."""
+    creds = sandbox.credentials(sandbox.url)["accounts"][0]
+    session = requests.Session()
+    session.auth = (f"{creds['admin_email']}/token", creds["api_token"])
+    session.base = f"{sandbox.url}{base_path}"
+    return session

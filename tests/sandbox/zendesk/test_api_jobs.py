@@ -4,17 +4,6 @@ import re
 import threading
 import time
 
-import pytest
-import requests
-
-
-@pytest.fixture
-def api(zendesk):
-    creds = zendesk.credentials(zendesk.url)["accounts"][0]
-    session = requests.Session()
-    session.auth = (f"{creds['admin_email']}/token", creds["api_token"])
-    session.base = f"{zendesk.url}/api/v2"
-    return session
 
 
 def start(api, method, path, payload):

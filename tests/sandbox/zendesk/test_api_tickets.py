@@ -1,18 +1,7 @@
 """Tickets and ticket comments of the Zendesk sandbox, over real HTTP (zendesk-api.md §2.1, §2.4, §5, §9)."""
-import pytest
-import requests
 
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
 TOO_MANY = {"error": "TooManyValues", "description": "Parameter  cannot specify more than 100 values", "max_count": 100}
-
-
-@pytest.fixture
-def api(zendesk):
-    creds = zendesk.credentials(zendesk.url)["accounts"][0]
-    session = requests.Session()
-    session.auth = (f"{creds['admin_email']}/token", creds["api_token"])
-    session.base = f"{zendesk.url}/api/v2"
-    return session
 
 
 def test_show_ticket_has_the_real_shape_with_and_without_json_suffix(api, zendesk):

@@ -2,21 +2,11 @@
 (zendesk-api.md §2.2, §2.3, §5, §7, §9)."""
 import secrets
 
-import pytest
 import requests
 
 from widget.sandbox.zendesk.state import Grant
 
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
-
-
-@pytest.fixture
-def api(zendesk):
-    creds = zendesk.credentials(zendesk.url)["accounts"][0]
-    session = requests.Session()
-    session.auth = (f"{creds['admin_email']}/token", creds["api_token"])
-    session.base = f"{zendesk.url}/api/v2"
-    return session
 
 
 def test_me_show_and_list_users_by_role(api, zendesk):

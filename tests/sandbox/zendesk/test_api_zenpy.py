@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import pytest
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Organization, Ticket, User
-from zenpy.lib.exception import APIException, RecordNotFoundException, SearchResponseLimitExceeded
+from zenpy.lib.exception import APIException, RecordNotFoundException
 
 from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk import create_sandbox

@@ -7,11 +7,12 @@ import threading
 import time
 
 import pytest
-import requests
 from flask import Flask, request
 
+from tests.helpers import zendesk_admin_session
 from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk.delivery import WebhookDelivery
+
 
 
 class Receiver:
@@ -53,10 +54,7 @@ def receiver():
 
 @pytest.fixture
 def api(zendesk):
-    creds = zendesk.credentials(zendesk.url)["accounts"][0]
-    session = requests.Session()
-    session.auth = (f"{creds['admin_email']}/token", creds["api_token"])
-    session.base = f"{zendesk.url}/api/v2"
+    session = zendesk_admin_session(zendesk)
     [delivery] = [listener for listener in zendesk.state.listeners if isinstance(listener, WebhookDelivery)]
     delivery.retry_delays = (0.1, 0.1)  # three attempts, quickly
     return session

@@ -5,6 +5,7 @@ import pytest
 import requests
 from flask import Flask, request
 
+from tests.helpers import zendesk_admin_session
 from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk.state import Grant
 
@@ -16,11 +17,7 @@ EVENT_HOOK = {"name": "CRM sync", "status": "active", "endpoint": "https://examp
 
 @pytest.fixture
 def api(zendesk):
-    creds = zendesk.credentials(zendesk.url)["accounts"][0]
-    session = requests.Session()
-    session.auth = (f"{creds['admin_email']}/token", creds["api_token"])
-    session.base = f"{zendesk.url}/api/v2/webhooks"
-    return session
+    return zendesk_admin_session(zendesk, "/api/v2/webhooks")
 
 
 def create(api, **fields):
