@@ -16,9 +16,9 @@ import itertools
 import re
 import secrets
 import threading
-import time
 from datetime import date, datetime, timedelta, timezone
 
+from ..clock import Clock
 from . import schema
 
 # (accounts-server host, API domain host, UTC offset in hours) per data centre (zoho-crm-api.md §1.1).
@@ -55,19 +55,6 @@ PAGE_TOKEN_MAX_RECORDS = 100_000
 WATCH_MAX_SECONDS = 7 * 86400
 WATCH_DEFAULT_SECONDS = 3600
 MAX_RECORDS_PER_CALL = 100
-
-
-class Clock:
-    """Wall-clock time plus an offset tests can advance (token and channel expiry)."""
-
-    def __init__(self):
-        self.offset = 0.0
-
-    def now(self):
-        return time.time() + self.offset
-
-    def advance(self, seconds):
-        self.offset += seconds
 
 
 class RecordError(Exception):

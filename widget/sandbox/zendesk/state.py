@@ -14,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..clock import Clock
+
 # Requests per minute by plan (https://developer.zendesk.com/api-reference/introduction/rate-limits).
 # NB: Zendesk publishes no figure for trials; the sandbox gives a trial the Professional budget.
 PLAN_RATE_LIMITS = {"trial": 400, "team": 200, "professional": 400, "enterprise": 700}
@@ -43,19 +45,6 @@ def invalid(field_name, description, error="InvalidValue"):
 def iso(ts):
     """Unix seconds -> the API's `YYYY-MM-DDTHH:MM:SSZ`."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-class Clock:
-    """Wall-clock time plus an offset tests can advance (the one-minute export rule needs it)."""
-
-    def __init__(self):
-        self.offset = 0.0
-
-    def now(self):
-        return time.time() + self.offset
-
-    def advance(self, seconds):
-        self.offset += seconds
 
 
 class ExportIndex:
