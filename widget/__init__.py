@@ -13,8 +13,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def select_locale():
     """The widget context's locale when a view set one, else the browser's preference."""
-    from flask import g
+    from flask import g, has_request_context
 
+    if not has_request_context():  # CLI commands (e.g. `flask support retry-uninstalls`)
+        return "en"
     return getattr(g, "locale", None) or request.accept_languages.best_match(["en", "ja"]) or "en"
 
 

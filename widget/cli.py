@@ -1,4 +1,4 @@
-"""Command-line entry points: `flask --app wsgi demo | sandbox ...`."""
+"""Command-line entry points: `flask --app wsgi demo | sandbox ... | support ...`."""
 import json
 import os
 import re
@@ -142,6 +142,29 @@ Press Ctrl+C to stop.""")
     threading.Event().wait()
 
 
+support_cli = AppGroup("support", help="Support actions an operator or a scheduler runs.")
+
+
+@support_cli.command("retry-uninstalls")
+def retry_uninstalls():
+    """Retry the clean-up steps of every unfinished uninstall (DESIGN §7); rows go once all are done."""
+    from .lifecycle.provisioning import describe_pending, retry_uninstalls as retry
+
+    results = retry()
+    for org_id, result in results.items():
+        if result.done:
+            click.echo(f"{org_id}: uninstalled")
+        else:
+            click.echo(f"{org_id}: still uninstalling")
+            for entry in result.pending:
+                click.echo(f"  - {describe_pending(entry)['message']}")
+        for note in result.manual:
+            click.echo(f"  ! {note}")
+    if not results:
+        click.echo("No unfinished uninstalls.")
+
+
 def register_cli(app):
     app.cli.add_command(sandbox_cli)
+    app.cli.add_command(support_cli)
     app.cli.add_command(demo)

@@ -37,6 +37,8 @@ def current_context():
         raise Refused(401, _("This page's sign-in has expired or is not valid. Reload the CRM page.")) from None
     g.installation, g.claims, g.user, g.context_token = installation, claims, claims["user"], token
     g.locale = "ja" if str(claims["user"].get("locale", "")).lower().startswith("ja") else "en"
+    if installation.status != "installed":  # uninstalling (DESIGN §7): refuse at once
+        raise Refused(410, _("Zendesk for Zoho CRM is being uninstalled from this CRM account."))
     if not installation.allows(claims["user"]):
         raise Refused(403, _("Your CRM profile does not have access to Zendesk for Zoho CRM. "
                              "Ask your CRM administrator."))

@@ -388,13 +388,17 @@ class CrmClient:
         body = self._request("GET", f"settings/modules/{api_name}")
         return body["modules"][0] if body and body.get("modules") else None
 
-    def create_custom_module(self, singular_label, plural_label, profile_ids, api_name=None, fields=()):
+    def create_custom_module(self, singular_label, plural_label, profile_ids, api_name=None, fields=(),
+                             display_label=None):
         """Create a custom module (v8 create-custom-module-api); returns the answer's details (`id`, and
-        `api_name` from the sandbox). `fields` are extra field definitions, as `settings/fields` takes them."""
+        `api_name` from the sandbox). `fields` are extra field definitions, as `settings/fields` takes them;
+        `display_label` names the record-name field (`display_field`)."""
         module = {"singular_label": singular_label, "plural_label": plural_label,
                   "profiles": [{"id": pid} for pid in profile_ids]}
         if api_name:
             module["api_name"] = api_name
+        if display_label:
+            module["display_field"] = {"field_label": display_label}
         if fields:
             module["fields"] = list(fields)
         body = self._request("POST", "settings/modules", json={"modules": [module]})
@@ -406,6 +410,12 @@ class CrmClient:
         `DELETE settings/modules/{api_name}`, which the uninstall flow of DESIGN §7 relies on."""
         body = self._request("DELETE", f"settings/modules/{api_name}")
         return _single_answer(body, "modules", "delete custom module").get("details", {})
+
+    def create_fields(self, module, fields):
+        """Add custom fields to `module` (`POST settings/fields?module=`); one RecordResult per field,
+        in order (a batch answer: 201, 207 or 400 with per-field errors)."""
+        body = self._request("POST", "settings/fields", params={"module": module}, json={"fields": list(fields)})
+        return [RecordResult.from_answer(a) for a in (body or {}).get("fields", [])]
 
     def list_fields(self, module):
         body = self._request("GET", "settings/fields", params={"module": module})

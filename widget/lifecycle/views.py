@@ -3,9 +3,11 @@ import json
 
 from flask import Blueprint, current_app, jsonify, request
 
+from ..connections import connection
 from ..extensions import csrf, db
 from ..models import SCOPE_TYPES, Installation
 from ..security import verify_marketplace_request
+from . import provisioning
 
 bp = Blueprint("lifecycle", __name__, url_prefix="/lifecycle")
 csrf.exempt(bp)  # signed server-to-server calls, no browser form
@@ -79,8 +81,17 @@ def install():
                              f"data centres; this account is in {data_center.upper() or 'an unknown data centre'}.")
     scope_type, profiles = _scope(body)
     existing = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
+    if existing is not None and existing.status == "uninstalling":
+        # An earlier uninstall is unfinished: finish it first, never mix old and new state.
+        result = provisioning.uninstall(existing)
+        if not result.done:
+            body, _status = result.answer()
+            raise LifecycleError(409, "uninstall_pending",
+                                 "The previous uninstall of Zendesk for Zoho CRM is not finished yet; "
+                                 "try installing again later. " + " ".join(p["message"] for p in body["pending"]))
+        existing = None
     if existing is not None:
-        return jsonify(_install_answer(existing)), 200
+        return jsonify(_provisioned(existing, _install_answer(existing))), 200
     installer = body["installer"]
     installation = Installation(org_id=org_id, org_name=str(body.get("org_name") or ""), data_center=data_center,
                                 scope_type=scope_type, scope_profiles=profiles,
@@ -89,6 +100,16 @@ def install():
     db.session.add(installation)
     db.session.commit()
     return jsonify(_install_answer(installation)), 201
+
+
+def _provisioned(installation, answer):
+    """Re-install with a CRM grant already stored: make sure the modules and channel exist (F7)."""
+    if connection(installation, "crm") is not None:
+        try:
+            provisioning.on_crm_connected(installation)
+        except provisioning.ProvisioningError as error:
+            answer["provisioning_error"] = error.message  # the install itself stands; settings can retry
+    return answer
 
 
 def _install_answer(installation):
@@ -116,11 +137,13 @@ def permissions():
 
 @bp.post("/uninstall")
 def uninstall():
-    """Remove the installation and every row of it (F23, F24); idempotent."""
+    """Remove what the installation created outside and every row of it (F23, F24, DESIGN §7);
+    idempotent. 200 when done; 202 with the steps still pending (retried by the next call and by
+    `flask support retry-uninstalls`)."""
     body = _signed_body()
     _require_admin(body.get("uninstaller"), "uninstall")
     installation = db.session.scalar(db.select(Installation).filter_by(org_id=_text(body, "org_id")))
-    if installation is not None:
-        db.session.delete(installation)
-        db.session.commit()
-    return jsonify(status="uninstalled")
+    if installation is None:
+        return jsonify(status="uninstalled", manual=[])
+    answer, status = provisioning.uninstall(installation).answer()
+    return jsonify(answer), status
