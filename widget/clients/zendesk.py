@@ -51,9 +51,10 @@ def authorization_url(session, base_url, state=None):
     return session.authorization_url(f"{base_url}/oauth/authorizations/new", state=state)
 
 
-def exchange_code(session, base_url, code, client_secret, timeout=30):
+def exchange_code(session, base_url, code, client_secret, timeout=30, code_verifier=None):
     """Trade the redirect's `code` for tokens at `{base_url}/oauth/tokens`; the session then holds them.
-    Returns the token dict (`access_token`, `refresh_token`, `expires_at`, ...).
+    Returns the token dict (`access_token`, `refresh_token`, `expires_at`, ...). `code_verifier`: the PKCE
+    verifier when the authorization asked with a `code_challenge` (§7: "PKCE is supported").
 
     NB: the documented body is JSON (zendesk-api.md §7); requests-oauthlib sends the RFC 6749 §4.1.3
     form body, which Zendesk's token endpoint also takes, with the client credentials in the body as
@@ -61,8 +62,9 @@ def exchange_code(session, base_url, code, client_secret, timeout=30):
     """
     _check_token_responses(session)
     try:
+        extra = {"code_verifier": code_verifier} if code_verifier else {}
         return dict(session.fetch_token(f"{base_url}/oauth/tokens", code=code, client_secret=client_secret,
-                                        include_client_id=True, timeout=timeout))
+                                        include_client_id=True, timeout=timeout, **extra))
     except OAuth2Error as exc:
         raise AuthenticationError(f"token endpoint: {exc.error}: {exc.description or ''}".strip(": "),
                                   status=exc.status_code, code=exc.error) from None
