@@ -36,9 +36,9 @@ def crm():
 
 @pytest.fixture
 def zendesk_server():
-    """The Zendesk sandbox with two accounts; `.server` can be stopped and `.restart()` brings it back
+    """The Zendesk sandbox with two accounts (5 tickets each); `.server` can be stopped and `.restart()` brings it back
     on the same port with the same state."""
-    sandbox = zendesk_sandbox.create_sandbox(accounts=ZENDESK_ACCOUNTS)
+    sandbox = zendesk_sandbox.create_sandbox(accounts=ZENDESK_ACCOUNTS, seed_tickets=5)
     sandbox.server = BackgroundServer(sandbox.app).start()
     sandbox.url = sandbox.server.url
 

@@ -339,11 +339,11 @@ def _clean_crm(installation, cleanup):
         return
     client = crm_client(installation, grant, policy=UNINSTALL_POLICY)
     try:
-        done = cleanup.run("crm_modules", "Zoho CRM", lambda: _delete_modules(client, modules_left))
+        done = cleanup.run("crm_modules", "Zoho CRM", lambda: _delete_modules(installation, client, modules_left))
         if installation.crm_channel_id:
             done = cleanup.run("crm_channel", "Zoho CRM", lambda: _disable_channel(client, installation)) and done
         if done:  # the grant goes last: without it the steps above could never be retried
-            cleanup.run("crm_grant", "Zoho CRM", lambda: _revoke_crm_grant(client))
+            cleanup.run("crm_grant", "Zoho CRM", lambda: _revoke_crm_grant(client, grant))
     except AuthenticationError:
         # The grant is gone (revoked in the CRM, or the refresh token expired): nothing more we can do.
         # NB: a channel left behind expires by itself within a week (§5) and its deliveries find no
@@ -352,8 +352,9 @@ def _clean_crm(installation, cleanup):
         _modules_need_manual_removal(cleanup, modules_left)
 
 
-def _delete_modules(client, modules_left):
-    """Delete our modules (and so their records); `modules_left` shrinks as they go."""
+def _delete_modules(installation, client, modules_left):
+    """Delete our modules (and so their records); `modules_left` and the installation's record of
+    them shrink as they go, so a later run neither repeats nor misreports them."""
     present = {m["api_name"] for m in client.list_modules()} if modules_left else set()
     for name in list(modules_left):
         if name in present:
@@ -363,6 +364,8 @@ def _delete_modules(client, modules_left):
                 if error.code != "INVALID_MODULE":  # gone meanwhile: fine
                     raise
         modules_left.remove(name)
+        installation.crm_modules = {key: api for key, api in installation.crm_modules.items() if api != name}
+        db.session.commit()
 
 
 def _modules_need_manual_removal(cleanup, modules):
@@ -376,15 +379,18 @@ def _modules_need_manual_removal(cleanup, modules):
 def _disable_channel(client, installation):
     # NB: an unknown channel answers NOT_SUBSCRIBED per element, which is "already gone" for us.
     client.disable_watch([installation.crm_channel_id])
+    installation.crm_channel_id = installation.crm_channel_token = installation.crm_channel_expires_at = None
+    db.session.commit()
 
 
-def _revoke_crm_grant(client):
+def _revoke_crm_grant(client, grant):
     try:
         client.revoke_refresh_token()
     except AuthenticationError as error:
         # NB: revoking an unknown (already revoked) token answers HTTP 200 {"error": "invalid_token"} (§1.5).
         if error.code != "invalid_token":
             raise
+    mark_revoked(grant)
 
 
 def _clean_zendesk(installation, cleanup):
@@ -397,17 +403,25 @@ def _clean_zendesk(installation, cleanup):
     try:
         done = True
         if webhooks_left:
-            done = cleanup.run("zendesk_webhook", "Zendesk", lambda: _delete_webhook(client, webhooks_left))
+            done = cleanup.run("zendesk_webhook", "Zendesk",
+                               lambda: _delete_webhook(installation, client, webhooks_left))
         if done:
-            cleanup.run("zendesk_grant", "Zendesk", client.revoke_current_token)
+            cleanup.run("zendesk_grant", "Zendesk", lambda: _revoke_zendesk_grant(client, grant))
     except AuthenticationError:
         mark_revoked(grant)  # revoked in Zendesk already: the token is gone, the webhook may not be
         _webhook_needs_manual_removal(cleanup, webhooks_left)
 
 
-def _delete_webhook(client, webhooks_left):
+def _delete_webhook(installation, client, webhooks_left):
     client.delete_webhook(webhooks_left[0])  # False when already gone: fine too
     webhooks_left.clear()
+    installation.zendesk_webhook_id, installation.zendesk_webhook_secret = None, None
+    db.session.commit()
+
+
+def _revoke_zendesk_grant(client, grant):
+    client.revoke_current_token()
+    mark_revoked(grant)
 
 
 def _webhook_needs_manual_removal(cleanup, webhooks):
