@@ -1,5 +1,7 @@
 """F23, F24, DESIGN §7: uninstall removes everything outside and every row, against both sandboxes over
 real HTTP; failing outside steps stay pending (the installation is off meanwhile) and are retried."""
+import json
+
 import pytest
 import requests
 
@@ -11,6 +13,7 @@ from widget.connections import crm_client, zendesk_client
 from widget.extensions import db
 from widget.lifecycle.provisioning import on_crm_connected
 from widget.models import Installation
+from widget.security import marketplace_headers
 
 
 @pytest.fixture
@@ -31,8 +34,12 @@ def installation(org_id):
     return db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
 
 
-def uninstall(app, org_id):
-    return lifecycle(app.test_client(), "uninstall", {"org_id": org_id, "uninstaller": ADMIN})
+def uninstall(app, org_id, language=None):
+    if language is None:
+        return lifecycle(app.test_client(), "uninstall", {"org_id": org_id, "uninstaller": ADMIN})
+    raw = json.dumps({"org_id": org_id, "uninstaller": ADMIN}).encode()
+    headers = {**marketplace_headers(app.config["MARKETPLACE_SECRET"], raw), "Accept-Language": language}
+    return app.test_client().post("/lifecycle/uninstall", data=raw, headers=headers)
 
 
 def installation_id(app, org_id):
@@ -186,13 +193,14 @@ def test_zendesk_down_then_back_finished_by_a_repeated_uninstall_call(wired, crm
     zendesk_server.server.close()
     try:
         first = uninstall(wired, "org-a")
-        second = uninstall(wired, "org-a")
+        second = uninstall(wired, "org-a", language="ja")
     finally:
         zendesk_server.restart()
     assert (first.status_code, second.status_code) == (202, 202)
     pending = second.get_json()["pending"]
     assert [(p["step"], p["attempts"]) for p in pending] == [("zendesk_webhook", 2)]
-    assert "Zendesk could not be reached" in pending[0]["message"]
+    assert "Zendesk に接続できませんでした" in pending[0]["message"]  # the marketplace asked in Japanese
+    assert "Zendesk could not be reached" in first.get_json()["pending"][0]["message"]
     assert widget_status(wired, a) == 410
 
     third = uninstall(wired, "org-a")

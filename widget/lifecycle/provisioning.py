@@ -123,6 +123,8 @@ def crm_notify_url(installation):
 
 def on_crm_connected(installation, client=None):
     """Create the custom modules (if missing) and enable the notification channel. Idempotent."""
+    if installation.status != "installed":  # uninstalling: nothing new is created
+        raise ProvisioningError(_("Zendesk for Zoho CRM is being uninstalled from this CRM account."), "crm_modules")
     grant = connection(installation, "crm")
     if grant is None or grant.status != "active":
         raise ProvisioningError(_("Zoho CRM is not authorized. Authorize Zoho CRM first."), "crm_modules")
