@@ -11,7 +11,7 @@ from widget.clients import crm as crm_api
 from widget.clients.http import AuthenticationError
 from widget.connections import crm_client, zendesk_client
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.provisioning import ProvisioningError, on_crm_connected
 from widget.models import Installation
 from widget.security import marketplace_headers
 
@@ -171,10 +171,19 @@ def test_failing_zendesk_leaves_the_installation_off_until_the_retry_command_fin
     with wired.app_context():
         row = installation("org-a")
         assert row.status == "uninstalling"
-        assert [p["step"] for p in row.cleanup_pending] == ["zendesk_webhook"]
+        assert [(p["step"], p["error"]) for p in row.cleanup_pending] == [
+            ("zendesk_webhook", "Zendesk answered with a server error.")]
+        with pytest.raises(ProvisioningError):  # nothing new is created while uninstalling
+            on_crm_connected(row)
         # What is done is recorded, so a retry does only the rest.
         assert (row.crm_modules, row.crm_channel_id) == ({}, None) and row.zendesk_webhook_id
         assert {c.service: c.status for c in row.connections} == {"crm": "revoked", "zendesk": "active"}
+    still = wired.test_cli_runner().invoke(args=["support", "retry-uninstalls"])
+    assert still.exit_code == 0 and "org-a: still uninstalling" in still.output
+    assert "Delete the extension's webhook in Zendesk: not done yet. Zendesk answered with a server error." \
+        in still.output
+    with wired.app_context():
+        assert installation("org-a").cleanup_pending[0]["attempts"] == 2
     zendesk_faults(zendesk_server, error_rate=0.0)
     assert len(webhooks(zendesk_server, "acme")) == 1
 

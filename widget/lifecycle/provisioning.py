@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app, has_request_context, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
 
@@ -251,28 +252,36 @@ def _step_title(step):
     }[step]
 
 
-def _reason(service, error):
+def _failure(service, error):
+    """What went wrong, kept so that it can be told in plain words in any language later."""
+    kind = ("unreachable" if isinstance(error, NetworkError) else "rate_limited" if isinstance(error, RateLimited)
+            else "server_error" if isinstance(error, ServerError) else "refused")
+    return {"service": service, "kind": kind, "detail": str(error)}
+
+
+def _reason(failure):
     """Why a step failed, in plain words."""
-    if isinstance(error, NetworkError):
+    service, kind = failure["service"], failure["kind"]
+    if kind == "unreachable":
         return _("%(service)s could not be reached.", service=service)
-    if isinstance(error, RateLimited):
+    if kind == "rate_limited":
         return _("%(service)s is limiting requests right now.", service=service)
-    if isinstance(error, ServerError):
+    if kind == "server_error":
         return _("%(service)s answered with a server error.", service=service)
-    return _("%(service)s refused the request (%(detail)s).", service=service, detail=str(error))
+    return _("%(service)s refused the request (%(detail)s).", service=service, detail=failure["detail"])
 
 
 def describe_pending(entry):
-    """One pending step as `{"step", "message"}` for the marketplace (translated when asked)."""
-    return {"step": entry["step"], "attempts": entry.get("attempts", 1),
+    """One pending step as `{"step", "attempts", "message"}`, in the request's language."""
+    return {"step": entry["step"], "attempts": entry["attempts"],
             "message": _("%(step)s: not done yet. %(reason)s It will be retried.",
-                         step=_step_title(entry["step"]), reason=entry["reason"])}
+                         step=_step_title(entry["step"]), reason=_reason(entry))}
 
 
 @dataclass
 class UninstallResult:
     done: bool
-    pending: list = field(default_factory=list)  # [{"step", "reason", "attempts"}]
+    pending: list = field(default_factory=list)  # [{"step", "service", "kind", "detail", "error", "attempts", ...}]
     manual: list = field(default_factory=list)  # what an admin must remove by hand, in plain words
 
     def answer(self):
@@ -302,14 +311,17 @@ class _Cleanup:
         except AuthenticationError:
             raise
         except TRANSIENT as error:
+            failure = _failure(service, error)
+            with force_locale("en"):  # stored for operators in plain (English) words
+                failure["error"] = _reason(failure)
             attempts = self.previous.get(step, {}).get("attempts", 0) + 1
-            self.result.pending.append({"step": step, "reason": _reason(service, error), "attempts": attempts,
+            self.result.pending.append({"step": step, **failure, "attempts": attempts,
                                         "last_attempt": utcnow().isoformat()})
             return False
         except ServiceError as error:
             # Refused for good (not a passing failure): retrying would not help, an admin must do it.
             self.result.manual.append(_("%(step)s could not be done: %(reason)s Please do it by hand.",
-                                        step=_step_title(step), reason=_reason(service, error)))
+                                        step=_step_title(step), reason=_reason(_failure(service, error))))
             return True
 
 
