@@ -1,0 +1,80 @@
+"""Settings forms, with a form token that needs no cookie.
+
+Flask-WTF's own CSRF token lives in the Flask session, i.e. a cookie, and our pages run in a
+cross-site iframe where third-party cookies may be blocked (DESIGN §4). So these forms carry a token
+signed with SECRET_KEY and bound to the verified widget context (installation and CRM user) instead:
+a page of another org or another user can't produce it, and it expires. Together with the
+`X-Widget-Context` header htmx sends, state-changing requests are CSRF-safe without any cookie.
+"""
+import re
+
+from flask import current_app, g
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from wtforms import StringField, ValidationError
+from wtforms.csrf.core import CSRF
+
+FORM_TOKEN_MAX_AGE = 3600  # seconds; the page itself lives at most 15 minutes per context (DESIGN §4)
+
+
+def _serializer():
+    return URLSafeTimedSerializer(current_app.secret_key, salt="settings-form-token")
+
+
+def _binding():
+    return {"installation": g.installation.id, "user": str(g.user["id"])}
+
+
+class ContextCSRF(CSRF):
+    """A WTForms CSRF implementation whose token is bound to the widget context, not to a session."""
+
+    def generate_csrf_token(self, csrf_token_field):
+        return _serializer().dumps(_binding())
+
+    def validate_csrf_token(self, form, field):
+        try:
+            bound = _serializer().loads(field.data or "", max_age=FORM_TOKEN_MAX_AGE)
+        except BadSignature:  # forged, missing or expired (SignatureExpired is a BadSignature)
+            raise ValidationError(_l("This form has expired. Reload the page and try again.")) from None
+        if bound != _binding():
+            raise ValidationError(_l("This form belongs to another page. Reload the page and try again."))
+
+
+class WidgetForm(FlaskForm):
+    """A FlaskForm protected by the context-bound token above."""
+
+    class Meta(FlaskForm.Meta):
+        csrf_class = ContextCSRF
+
+
+# F6: what Zendesk allows as a subdomain (a DNS label): letters, digits and hyphens, 1–63 characters,
+# not starting or ending with a hyphen.
+SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+ZENDESK_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?([a-z0-9-]+)\.zendesk\.com(?:[/:?#].*)?$", re.IGNORECASE)
+
+
+def suggested_subdomain(text):
+    """The subdomain inside a pasted Zendesk address ("https://acme.zendesk.com/agent" → "acme"), or None."""
+    match = ZENDESK_HOST.match(text.strip())
+    return match.group(1).lower() if match else None
+
+
+def check_subdomain(form, field):
+    value = (field.data or "").strip()
+    if not value:
+        raise ValidationError(_l("Enter your Zendesk subdomain, for example “acme” for acme.zendesk.com."))
+    suggestion = suggested_subdomain(value)
+    if suggestion and SUBDOMAIN.match(suggestion):
+        raise ValidationError(_l("Enter only the subdomain, not the whole address: type “%(subdomain)s”.",
+                                 subdomain=suggestion))
+    if not SUBDOMAIN.match(value.lower()):
+        raise ValidationError(_l("A subdomain has 1 to 63 letters, digits or hyphens and does not start or end "
+                                 "with a hyphen, for example “acme” for acme.zendesk.com."))
+
+
+class ZendeskSubdomainForm(WidgetForm):
+    """F6: the Zendesk subdomain, saved before the admin is sent to Zendesk's sign-in page."""
+
+    subdomain = StringField(_l("Zendesk subdomain"), validators=[check_subdomain],
+                            filters=[lambda value: value.strip().lower() if isinstance(value, str) else value])

@@ -1,0 +1,82 @@
+"""The admin settings panel: connect Zoho CRM, authorize Zendesk (F5, F6); the sync wizard plugs in later."""
+from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
+
+from ..context import widget_view
+from ..extensions import csrf
+from . import authorize
+from .forms import ZendeskSubdomainForm
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+# Flask-WTF's session-based check needs a cookie, which a cross-site iframe may not get (DESIGN §4):
+# every settings form carries a token bound to the widget context instead (forms.py).
+csrf.exempt(bp)
+
+
+def _panel(form=None, authorization_url=None):
+    """The whole page, or only the panel partial for htmx requests (same partial either way)."""
+    installation = g.installation
+    form = form or ZendeskSubdomainForm(subdomain=installation.zendesk_subdomain)
+    template = "settings/_panel.html" if request.htmx else "settings/index.html"
+    body = render_template(template, form=form, authorization_url=authorization_url, context_token=g.context_token,
+                           crm=authorize.crm_status(installation), zendesk=authorize.zendesk_status(installation),
+                           installation=installation)
+    response = make_response(body)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("")
+@widget_view(admin=True)
+def index():
+    """Whichever applies: connect the CRM, authorize Zendesk, or (later) sync settings and dashboard."""
+    return _panel()
+
+
+@bp.post("/zendesk")
+@widget_view(admin=True)
+def save_zendesk():
+    """F6 "Save and Authorize": save the subdomain, then on to Zendesk's sign-in page in its own window."""
+    form = ZendeskSubdomainForm()
+    if not form.validate_on_submit():
+        return _panel(form)  # 200, so htmx swaps it: the message sits next to the field
+    authorize.save_subdomain(g.installation, form.subdomain.data)
+    url = authorize.zendesk_authorization_url(g.installation, g.user["id"])
+    return _panel(form, authorization_url=url) if request.htmx else redirect(url, 303)
+
+
+@bp.get("/zendesk/authorize")
+@widget_view(admin=True)
+def authorize_zendesk():
+    """(Re-)authorize the saved subdomain: a link opened in its own window, straight to Zendesk."""
+    if not g.installation.zendesk_subdomain:
+        return redirect(url_for("settings.index", ctx=g.context_token), 303)
+    return redirect(authorize.zendesk_authorization_url(g.installation, g.user["id"]), 303)
+
+
+@bp.get("/crm/connect")
+@widget_view(admin=True)
+def connect_crm():
+    """Connect Zoho CRM: a link opened in its own window, to the org's own data centre's consent page."""
+    return redirect(authorize.crm_authorization_url(g.installation, g.user["id"]), 303)
+
+
+@bp.get("/zendesk/callback")
+def zendesk_callback():
+    """Zendesk sends the admin back here; the signed state, not a widget context, says who it is."""
+    return _callback("zendesk", authorize.finish_zendesk)
+
+
+@bp.get("/crm/callback")
+def crm_callback():
+    """Zoho sends the admin back here; the signed state, not a widget context, says who it is."""
+    return _callback("crm", authorize.finish_crm)
+
+
+def _callback(service, finish):
+    try:
+        done = finish(request.args)
+    except authorize.AuthorizeFailed as failed:
+        return render_template("settings/callback.html", service=service, ok=False, message=failed.message,
+                               retry_url=failed.retry_url), failed.status
+    return render_template("settings/callback.html", service=service, ok=True, message=done.message,
+                           warning=done.warning)
