@@ -85,10 +85,10 @@ def install():
         # An earlier uninstall is unfinished: finish it first, never mix old and new state.
         result = provisioning.uninstall(existing)
         if not result.done:
-            body, _status = result.answer()
+            pending = result.answer()[0]["pending"]
             raise LifecycleError(409, "uninstall_pending",
                                  "The previous uninstall of Zendesk for Zoho CRM is not finished yet; "
-                                 "try installing again later. " + " ".join(p["message"] for p in body["pending"]))
+                                 "try installing again later. " + " ".join(p["message"] for p in pending))
         existing = None
     if existing is not None:
         return jsonify(_provisioned(existing, _install_answer(existing))), 200
