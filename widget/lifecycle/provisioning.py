@@ -298,7 +298,6 @@ class _Cleanup:
     """The steps of one uninstall run, and what became of them."""
 
     def __init__(self, installation):
-        self.installation = installation
         self.previous = {entry["step"]: entry for entry in installation.cleanup_pending or []}
         self.result = UninstallResult(done=False)
 

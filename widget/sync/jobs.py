@@ -2,14 +2,9 @@
 
 There are no sync jobs yet. The sync engine (a later issue) fills `stop_installation_jobs`: drop the
 installation's queued jobs (thread queue or RQ) and ask running ones to stop. Independently, every job
-must check `accepts_sync(installation)` before it starts and between pages, so an installation marked
-`uninstalling` never starts new work even on a worker that missed the stop.
+must check `installation.status == "installed"` before it starts and between pages, so an installation
+marked `uninstalling` never starts new work even on a worker that missed the stop.
 """
-
-
-def accepts_sync(installation):
-    """May sync work (jobs, webhook processing, auto sync) run for this installation?"""
-    return installation.status == "installed"
 
 
 def stop_installation_jobs(installation):
