@@ -71,7 +71,8 @@ class Admin:
             row = db.session.scalar(db.select(Installation).filter_by(org_id=self.org_id))
             return None if row is None else {
                 "id": row.id, "key": row.installation_key, "zendesk_subdomain": row.zendesk_subdomain,
-                "zendesk_webhook_id": row.zendesk_webhook_id, "zendesk_webhook_secret": row.zendesk_webhook_secret}
+                "zendesk_webhook_id": row.zendesk_webhook_id, "zendesk_webhook_secret": row.zendesk_webhook_secret,
+                "crm_modules": row.crm_modules, "crm_channel_id": row.crm_channel_id}
 
     def grant(self, service):
         """The stored grant for `service` as {status, token, ciphertext, account, api_base}, or None."""

@@ -11,6 +11,7 @@ another installation's state.
 import base64
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -91,8 +92,9 @@ def _serializer(salt):
 
 def sign_state(salt, installation, user_id, **extra):
     locale = getattr(g, "locale", None) or "en"
+    # The nonce makes every authorization's state (and so its PKCE verifier) unique.
     return _serializer(salt).dumps({"installation": installation.id, "user": str(user_id), "locale": locale,
-                                    **extra})
+                                    "nonce": secrets.token_urlsafe(8), **extra})
 
 
 def read_state(salt, value):
