@@ -37,6 +37,8 @@ def from_environment(instance_path, environ=None):
         "MARKETPLACE_SECRET": env.get("MARKETPLACE_SECRET", DEV_MARKETPLACE_SECRET),
         "TOKEN_ENCRYPTION_KEY": env.get("TOKEN_ENCRYPTION_KEY", DEV_TOKEN_ENCRYPTION_KEY),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or _default_database_url(instance_path),
+        # The extension's public base URL (webhook and OAuth callback URLs); empty: the request's own root.
+        "EXTENSION_URL": env.get("EXTENSION_URL", "").rstrip("/"),
         # Zendesk base URL, `{subdomain}` filled per account. The sandbox uses e.g. http://127.0.0.1:5001.
         "ZENDESK_BASE_URL": env.get("ZENDESK_BASE_URL", "https://{subdomain}.zendesk.com"),
         "ZENDESK_CLIENT_ID": env.get("ZENDESK_CLIENT_ID", ""),

@@ -91,3 +91,171 @@ class Connection(db.Model):
 
     def __repr__(self):  # never show tokens in logs or tracebacks
         return f"<Connection {self.service} installation={self.installation_id} status={self.status}>"
+
+
+def _installation_fk():
+    return db.Column(db.Integer, db.ForeignKey("installation.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class SyncSettings(db.Model):
+    """What syncs (F8–F12) and whether the one bulk sync has run (F14)."""
+
+    installation_id = db.Column(db.Integer, db.ForeignKey("installation.id", ondelete="CASCADE"), primary_key=True)
+    mode = db.Column(db.String(16), nullable=False, default="bulk")  # bulk | selective
+    auto_sync = db.Column(db.Boolean, nullable=False, default=True)
+    modules = db.Column(db.JSON, nullable=False, default=lambda: ["Accounts", "Contacts", "Leads"])
+    selected_organizations = db.Column(db.JSON, nullable=False, default=list)  # Zendesk organization ids
+    bulk_done_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    first_sync_done_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    paused_reason = db.Column(db.String(255), nullable=True)  # revoked grant, credits exhausted, ...
+
+
+class FieldMapping(db.Model):
+    """One CRM field ↔ Zendesk field pair of a module (F11), with its direction and picklist value map."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "module", "crm_field"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    module = db.Column(db.String(32), nullable=False)  # Accounts | Contacts | Leads
+    crm_field = db.Column(db.String(100), nullable=False)
+    zendesk_field = db.Column(db.String(100), nullable=False)
+    direction = db.Column(db.String(16), nullable=False, default="both")  # both | to_zendesk | to_crm
+    value_map = db.Column(db.JSON, nullable=False, default=dict)  # CRM value -> Zendesk value
+    standard = db.Column(db.Boolean, nullable=False, default=False)
+
+
+class Link(db.Model):
+    """A Zendesk object and the CRM record it is synced with, and the hash of what we last wrote
+    (an incoming change with that hash is our own echo)."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "kind", "zendesk_id"),
+                      db.Index("ix_link_crm", "installation_id", "crm_module", "crm_id"))
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    kind = db.Column(db.String(16), nullable=False)  # user | organization | ticket | comment
+    zendesk_id = db.Column(db.BigInteger, nullable=False)
+    crm_module = db.Column(db.String(64), nullable=False)
+    crm_id = db.Column(db.String(32), nullable=False)
+    last_hash = db.Column(db.String(64), nullable=True)
+    synced_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class Ticket(db.Model):
+    """Local copy of a synced Zendesk ticket's listed fields and CRM links (the record widget reads it)."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "zendesk_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    zendesk_id = db.Column(db.BigInteger, nullable=False)
+    subject = db.Column(db.String(255), nullable=False, default="")
+    status = db.Column(db.String(16), nullable=False, default="new")
+    priority = db.Column(db.String(16), nullable=True)
+    type = db.Column(db.String(16), nullable=True)
+    tags = db.Column(db.JSON, nullable=False, default=list)
+    requester_id = db.Column(db.BigInteger, nullable=True)
+    requester_name = db.Column(db.String(255), nullable=False, default="")
+    requester_email = db.Column(db.String(255), nullable=False, default="")
+    assignee_id = db.Column(db.BigInteger, nullable=True)
+    assignee_name = db.Column(db.String(255), nullable=False, default="")
+    organization_id = db.Column(db.BigInteger, nullable=True, index=True)
+    organization_name = db.Column(db.String(255), nullable=False, default="")
+    created_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    crm_record_id = db.Column(db.String(32), nullable=True)
+    crm_contact_id = db.Column(db.String(32), nullable=True, index=True)
+    crm_lead_id = db.Column(db.String(32), nullable=True, index=True)
+    crm_account_id = db.Column(db.String(32), nullable=True, index=True)
+    crm_deal_id = db.Column(db.String(32), nullable=True, index=True)
+
+
+class Comment(db.Model):
+    """Local copy of a synced ticket comment."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "zendesk_id"),
+                      db.Index("ix_comment_ticket", "installation_id", "ticket_zendesk_id"))
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    zendesk_id = db.Column(db.BigInteger, nullable=False)
+    ticket_zendesk_id = db.Column(db.BigInteger, nullable=False)
+    author_id = db.Column(db.BigInteger, nullable=True)
+    author_name = db.Column(db.String(255), nullable=False, default="")
+    body = db.Column(db.Text, nullable=False, default="")
+    public = db.Column(db.Boolean, nullable=False, default=True)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    crm_record_id = db.Column(db.String(32), nullable=True)
+
+
+class Cursor(db.Model):
+    """Where a stream resumes. Only moves forward, and only after the page it covers is written."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "stream"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    stream = db.Column(db.String(32), nullable=False)
+    value = db.Column(db.String(255), nullable=False)
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(db.Model):
+    """One sync run (first, catch-up or real time) and its progress counts per stream."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    kind = db.Column(db.String(16), nullable=False)  # first | catchup | realtime
+    mode = db.Column(db.String(16), nullable=True)  # bulk | selective (first syncs)
+    status = db.Column(db.String(16), nullable=False, default="queued")  # queued | running | done | failed | paused
+    counts = db.Column(db.JSON, nullable=False, default=dict)  # {stream: {"read": n, "written": n, "errors": n}}
+    message = db.Column(db.String(500), nullable=True)
+    started_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    finished_at = db.Column(db.DateTime(timezone=True), nullable=True)
+
+
+class SyncError(db.Model):
+    """A record that failed to sync, with the outside service's message; retried, never blocking the rest."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "stream", "object_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    stream = db.Column(db.String(32), nullable=False)
+    object_id = db.Column(db.String(64), nullable=False)
+    message = db.Column(db.String(1000), nullable=False)
+    attempts = db.Column(db.Integer, nullable=False, default=1)
+    retryable = db.Column(db.Boolean, nullable=False, default=True)
+    first_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    last_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
+class InboxEvent(db.Model):
+    """A webhook delivery or CRM notification, stored before it is acknowledged; deduplicated by delivery id."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "source", "delivery_id"),
+                      db.Index("ix_inbox_pending", "installation_id", "status"))
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    source = db.Column(db.String(16), nullable=False)  # zendesk | crm
+    delivery_id = db.Column(db.String(128), nullable=False)
+    object_kind = db.Column(db.String(32), nullable=True)
+    object_id = db.Column(db.String(64), nullable=True)
+    payload = db.Column(db.JSON, nullable=False)
+    status = db.Column(db.String(16), nullable=False, default="new")  # new | done | failed
+    received_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+    processed_at = db.Column(db.DateTime(timezone=True), nullable=True)
+
+
+class StreamLease(db.Model):
+    """At most one job per installation and stream at a time, across every worker and host."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "stream"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    stream = db.Column(db.String(32), nullable=False)
+    holder = db.Column(db.String(128), nullable=False)
+    expires_at = db.Column(db.DateTime(timezone=True), nullable=False)
