@@ -1,6 +1,10 @@
 """The settings panel itself: who may open it (admins of this org only), the Zendesk subdomain form
 (F6) and its form token, fragments for htmx, and the admin's language. No cookie anywhere."""
+from pathlib import Path
+
 import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
 
 from tests.helpers import ADMIN, REP, install
 from tests.settings.flows import Admin, soup
@@ -133,3 +137,15 @@ def test_the_panel_speaks_the_admins_language(client):
     assert page.select_one("#connect-crm").get_text(strip=True) == "Zoho CRM を接続"
     response = japanese.save_subdomain("acme.zendesk.com")
     assert "サブドメインだけを入力してください" in soup(response).select_one("#subdomain-error").get_text()
+
+
+def test_every_settings_string_has_a_japanese_translation():
+    root = Path(__file__).resolve().parents[2]
+    with (root / "widget/translations/ja/LC_MESSAGES/messages.po").open("rb") as po:
+        catalog = read_po(po)
+    sources = [("widget/settings", [("**.py", "python")]), ("templates/settings", [("**.html", "jinja2")])]
+    strings = {message[2] for folder, method_map in sources
+               for message in extract_from_dir(str(root / folder), method_map)}
+    assert len(strings) > 40
+    untranslated = [s for s in strings if not (catalog.get(s) and catalog.get(s).string)]
+    assert untranslated == []

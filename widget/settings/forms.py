@@ -9,7 +9,7 @@ a page of another org or another user can't produce it, and it expires. Together
 import re
 
 from flask import current_app, g
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _  # lazy: labels and messages are built at import time
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from wtforms import StringField, ValidationError
@@ -36,9 +36,9 @@ class ContextCSRF(CSRF):
         try:
             bound = _serializer().loads(field.data or "", max_age=FORM_TOKEN_MAX_AGE)
         except BadSignature:  # forged, missing or expired (SignatureExpired is a BadSignature)
-            raise ValidationError(_l("This form has expired. Reload the page and try again.")) from None
+            raise ValidationError(_("This form has expired. Reload the page and try again.")) from None
         if bound != _binding():
-            raise ValidationError(_l("This form belongs to another page. Reload the page and try again."))
+            raise ValidationError(_("This form belongs to another page. Reload the page and try again."))
 
 
 class WidgetForm(FlaskForm):
@@ -63,18 +63,18 @@ def suggested_subdomain(text):
 def check_subdomain(form, field):
     value = (field.data or "").strip()
     if not value:
-        raise ValidationError(_l("Enter your Zendesk subdomain, for example “acme” for acme.zendesk.com."))
+        raise ValidationError(_("Enter your Zendesk subdomain, for example “acme” for acme.zendesk.com."))
     suggestion = suggested_subdomain(value)
     if suggestion and SUBDOMAIN.match(suggestion):
-        raise ValidationError(_l("Enter only the subdomain, not the whole address: type “%(subdomain)s”.",
+        raise ValidationError(_("Enter only the subdomain, not the whole address: type “%(subdomain)s”.",
                                  subdomain=suggestion))
     if not SUBDOMAIN.match(value.lower()):
-        raise ValidationError(_l("A subdomain has 1 to 63 letters, digits or hyphens and does not start or end "
+        raise ValidationError(_("A subdomain has 1 to 63 letters, digits or hyphens and does not start or end "
                                  "with a hyphen, for example “acme” for acme.zendesk.com."))
 
 
 class ZendeskSubdomainForm(WidgetForm):
     """F6: the Zendesk subdomain, saved before the admin is sent to Zendesk's sign-in page."""
 
-    subdomain = StringField(_l("Zendesk subdomain"), validators=[check_subdomain],
+    subdomain = StringField(_("Zendesk subdomain"), validators=[check_subdomain],
                             filters=[lambda value: value.strip().lower() if isinstance(value, str) else value])
