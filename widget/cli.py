@@ -164,7 +164,47 @@ def retry_uninstalls():
         click.echo("No unfinished uninstalls.")
 
 
+@support_cli.command("reset-bulk")
+@click.argument("org_id")
+def reset_bulk(org_id):
+    """Allow another bulk sync for the CRM org ORG_ID (a bulk sync runs once, F14)."""
+    from .sync.runs import RunRefused, reset_bulk as reset
+
+    try:
+        installation = reset(org_id)
+    except RunRefused as refused:
+        raise click.ClickException(refused.message) from None
+    click.echo(f"{installation.org_id}: a bulk sync may run again.")
+
+
+sync_cli = AppGroup("sync", help="Run sync jobs in this process (operators, crash-safety tests).")
+
+
+@sync_cli.command("first")
+@click.argument("org_id")
+def sync_first(org_id):
+    """Run (or resume) the first sync of CRM org ORG_ID here, in the foreground."""
+    from .extensions import db
+    from .models import Installation, SyncRun
+    from .sync.runs import RunRefused, first_sync_job, start_first_sync
+
+    installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
+    if installation is None:
+        raise click.ClickException(f"No installation for CRM org {org_id}.")
+    run = db.session.scalar(db.select(SyncRun).filter(
+        SyncRun.installation_id == installation.id, SyncRun.kind == "first",
+        SyncRun.status.in_(("queued", "running"))))
+    try:
+        run = run or start_first_sync(installation)
+    except RunRefused as refused:
+        raise click.ClickException(refused.message) from None
+    first_sync_job(installation.id, run.id)
+    db.session.refresh(run)
+    click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts, "message": run.message}))
+
+
 def register_cli(app):
     app.cli.add_command(sandbox_cli)
     app.cli.add_command(support_cli)
+    app.cli.add_command(sync_cli)
     app.cli.add_command(demo)

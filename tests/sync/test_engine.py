@@ -1,0 +1,73 @@
+"""The engine core: leases (one job per installation and stream), cursors, bulk-once, errors."""
+from datetime import timedelta
+
+import pytest
+
+from tests.helpers import install
+from widget.extensions import db
+from widget.models import Installation, StreamLease, SyncError, SyncRun, utcnow
+from widget.sync import engine
+from widget.sync.runs import RunRefused, reset_bulk, start_first_sync
+
+
+@pytest.fixture
+def installation(app, client):
+    install(client)
+    with app.app_context():
+        yield db.session.scalar(db.select(Installation))
+
+
+def test_a_lease_is_held_by_one_holder_until_released_or_expired(installation):
+    assert engine.acquire_lease(installation.id, "zendesk_tickets", "a")
+    assert not engine.acquire_lease(installation.id, "zendesk_tickets", "b")
+    assert engine.acquire_lease(installation.id, "zendesk_tickets", "a")  # renewal by its holder
+    assert engine.acquire_lease(installation.id, "zendesk_users", "b")  # another stream is free
+    engine.release_lease(installation.id, "zendesk_tickets", "a")
+    assert engine.acquire_lease(installation.id, "zendesk_tickets", "b")
+    lease = db.session.scalar(db.select(StreamLease).filter_by(stream="zendesk_tickets"))
+    lease.expires_at = utcnow() - timedelta(seconds=1)  # its holder crashed
+    db.session.commit()
+    assert engine.acquire_lease(installation.id, "zendesk_tickets", "c")
+
+
+def test_cursor_context_and_errors(installation):
+    ctx = engine.SyncContext(installation, zendesk=object(), crm=object())
+    assert ctx.cursor("zendesk_tickets") is None
+    ctx.save_cursor("zendesk_tickets", "abc")
+    ctx.save_cursor("zendesk_tickets", "def")
+    assert ctx.cursor("zendesk_tickets") == "def"
+    ctx.record_error("zendesk_tickets", 7, "INVALID_DATA: bad email")
+    ctx.record_error("zendesk_tickets", 7, "INVALID_DATA: still bad")
+    row = db.session.scalar(db.select(SyncError))
+    assert (row.attempts, row.message) == (2, "INVALID_DATA: still bad")
+    ctx.clear_errors("zendesk_tickets", [7])
+    assert db.session.scalar(db.select(SyncError)) is None
+
+
+def test_bulk_sync_runs_once_until_support_resets_it(installation):
+    run = start_first_sync(installation)
+    with pytest.raises(RunRefused, match="already running"):
+        start_first_sync(installation)
+    run.status = "done"
+    engine.sync_settings(installation).bulk_done_at = utcnow()
+    db.session.commit()
+    with pytest.raises(RunRefused, match="only once"):
+        start_first_sync(installation)
+    reset_bulk(installation.org_id)
+    assert start_first_sync(installation).status == "queued"
+    assert db.session.scalar(db.select(db.func.count()).select_from(SyncRun)) == 2
+
+
+def test_selected_streams_follow_the_chosen_modules(installation):
+    settings = engine.sync_settings(installation)
+    registered = dict(engine.STREAMS)
+    try:
+        engine.STREAMS.clear()
+        for name, module in (("crm_accounts", "Accounts"), ("crm_contacts", "Contacts"), ("crm_leads", "Leads"),
+                             ("zendesk_tickets", None)):
+            engine.stream(name, module)(lambda ctx: None)
+        settings.modules = ["Leads"]
+        assert engine.selected_streams(settings) == ["crm_leads", "zendesk_tickets"]
+    finally:
+        engine.STREAMS.clear()
+        engine.STREAMS.update(registered)

@@ -1,0 +1,206 @@
+"""The sync engine's core: streams, their context (clients, cursors, progress, errors) and leases.
+
+A *stream* is one flow of one kind of object in one direction (e.g. `zendesk_tickets`: Zendesk tickets
+into the CRM). Each stream is a function `stream(ctx)` that reads pages from its saved cursor, writes
+them in batches, and commits the cursor only after the page it covers is written; run again, it
+resumes where it stopped (after a crash too) and, when caught up, returns.
+
+Streams register themselves with `@stream(name, module=...)`; `run_streams()` runs the ones an
+installation's settings select, in dependency order, each under a lease so that at most one job per
+installation and stream runs at a time across every worker and host.
+"""
+import os
+import socket
+import threading
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from ..clients.http import AuthenticationError, CallPacer
+from ..connections import crm_client, zendesk_client
+from ..extensions import db
+from ..models import Cursor, StreamLease, SyncError, SyncSettings, utcnow
+
+# People and organizations before tickets (ticket lookups need them), tickets before comments.
+STREAM_ORDER = ("crm_accounts", "crm_contacts", "crm_leads", "zendesk_users", "zendesk_tickets", "zendesk_comments")
+STREAMS = {}  # name -> (function, CRM module that must be chosen in settings, or None)
+LEASE_SECONDS = 30  # renewed at every cursor save; a crashed holder frees it this fast
+INCREMENTAL_PACERS = {}  # (installation id) -> CallPacer shared by every client of that Zendesk account
+_pacers_lock = threading.Lock()
+
+
+class SyncStopped(Exception):
+    """The installation is being uninstalled (or paused): stop between pages."""
+
+
+class LeaseHeld(Exception):
+    """Another worker is running this installation's stream right now."""
+
+
+def stream(name, module=None):
+    """Register a stream function. `module`: the CRM module (Accounts/Contacts/Leads) it needs chosen."""
+    def register(function):
+        if name not in STREAM_ORDER:
+            raise ValueError(f"unknown stream {name!r}; add it to STREAM_ORDER")
+        STREAMS[name] = (function, module)
+        return function
+    return register
+
+
+def selected_streams(settings):
+    """The registered streams the settings select, in dependency order."""
+    chosen = set(settings.modules or [])
+    return [name for name in STREAM_ORDER
+            if name in STREAMS and (STREAMS[name][1] is None or STREAMS[name][1] in chosen)]
+
+
+def sync_settings(installation):
+    settings = db.session.get(SyncSettings, installation.id)
+    if settings is None:
+        settings = SyncSettings(installation_id=installation.id)
+        db.session.add(settings)
+        db.session.commit()
+    return settings
+
+
+def incremental_pacer(installation_id):
+    """One pacer per Zendesk account, so all its clients together stay under 10 export calls a minute."""
+    with _pacers_lock:
+        return INCREMENTAL_PACERS.setdefault(installation_id, CallPacer(10, 60))
+
+
+class SyncContext:
+    """What a stream works with: the installation, both clients, its settings, the run being counted."""
+
+    def __init__(self, installation, zendesk=None, crm=None, run=None):
+        self.installation = installation
+        self.settings = sync_settings(installation)
+        self.zendesk = zendesk or zendesk_client(installation, incremental_pacer=incremental_pacer(installation.id))
+        self.crm = crm or crm_client(installation)
+        self.run = run
+        self.lease_stream = self.lease_holder = None  # set while a stream runs under its lease
+
+    # ---- cursors ---------------------------------------------------------------------------------
+    def cursor(self, name):
+        row = self._cursor_row(name)
+        return row.value if row else None
+
+    def save_cursor(self, name, value):
+        """Commit the stream's position. Call only after the page it covers is written."""
+        row = self._cursor_row(name) or Cursor(installation_id=self.installation.id, stream=name, value=value)
+        row.value = value
+        db.session.add(row)
+        db.session.commit()
+        if self.lease_holder and not acquire_lease(self.installation.id, self.lease_stream, self.lease_holder):
+            raise LeaseHeld(f"lost the lease of {self.lease_stream}")  # another worker took over: stop writing
+
+    def _cursor_row(self, name):
+        return db.session.scalar(db.select(Cursor).filter_by(installation_id=self.installation.id, stream=name))
+
+    # ---- progress and errors ----------------------------------------------------------------------
+    def count(self, name, read=0, written=0, errors=0):
+        """Add to the run's counts for the stream (the progress bar polls them)."""
+        if self.run is None:
+            return
+        counts = dict(self.run.counts or {})
+        current = dict(counts.get(name) or {"read": 0, "written": 0, "errors": 0})
+        current["read"] += read
+        current["written"] += written
+        current["errors"] += errors
+        counts[name] = current
+        self.run.counts = counts
+        db.session.commit()
+
+    def record_error(self, name, object_id, message, retryable=True):
+        """A record that failed: kept with the outside service's message, never blocking the rest."""
+        row = db.session.scalar(db.select(SyncError).filter_by(
+            installation_id=self.installation.id, stream=name, object_id=str(object_id)))
+        if row is None:
+            row = SyncError(installation_id=self.installation.id, stream=name, object_id=str(object_id),
+                            message=message[:1000], retryable=retryable, attempts=0)
+            db.session.add(row)
+        row.attempts += 1
+        row.message, row.retryable = message[:1000], retryable
+        db.session.commit()
+
+    def clear_errors(self, name, object_ids):
+        """Records that synced after all: forget their earlier errors."""
+        ids = [str(i) for i in object_ids]
+        if ids:
+            db.session.execute(db.delete(SyncError).where(
+                SyncError.installation_id == self.installation.id, SyncError.stream == name,
+                SyncError.object_id.in_(ids)))
+            db.session.commit()
+
+    def check_running(self):
+        """Raise SyncStopped when the installation started uninstalling since the job began."""
+        db.session.refresh(self.installation)
+        if self.installation.status != "installed":
+            raise SyncStopped(self.installation.status)
+
+
+# ---- leases: one job per installation and stream across all workers -----------------------------
+def holder_name():
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def acquire_lease(installation_id, name, holder, seconds=LEASE_SECONDS):
+    """True if `holder` now holds the lease. Atomic on SQLite and PostgreSQL: an insert, or an
+    update that only matches an expired lease (or one the holder already has)."""
+    until = utcnow() + timedelta(seconds=seconds)
+    try:
+        db.session.add(StreamLease(installation_id=installation_id, stream=name, holder=holder, expires_at=until))
+        db.session.commit()
+        return True
+    except IntegrityError:
+        db.session.rollback()
+    taken = db.session.execute(
+        db.update(StreamLease)
+        .where(StreamLease.installation_id == installation_id, StreamLease.stream == name,
+               db.or_(StreamLease.expires_at < utcnow(), StreamLease.holder == holder))
+        .values(holder=holder, expires_at=until))
+    db.session.commit()
+    return taken.rowcount == 1
+
+
+def release_lease(installation_id, name, holder):
+    db.session.execute(db.delete(StreamLease).where(
+        StreamLease.installation_id == installation_id, StreamLease.stream == name, StreamLease.holder == holder))
+    db.session.commit()
+
+
+@contextmanager
+def lease(installation_id, name):
+    holder = holder_name()
+    if not acquire_lease(installation_id, name, holder):
+        raise LeaseHeld(f"{name} of installation {installation_id} is running elsewhere")
+    try:
+        yield holder
+    finally:
+        db.session.rollback()
+        release_lease(installation_id, name, holder)
+
+
+# ---- running -------------------------------------------------------------------------------------
+def run_streams(installation, names, run=None, ctx=None):
+    """Run `names` in order for the installation, each under its lease. A revoked grant pauses the
+    installation with a message for the admin instead of failing silently."""
+    ctx = ctx or SyncContext(installation, run=run)
+    for name in names:
+        ctx.check_running()
+        with lease(installation.id, name) as holder:
+            ctx.lease_stream, ctx.lease_holder = name, holder
+            try:
+                STREAMS[name][0](ctx)
+            except AuthenticationError as error:
+                _pause_for_revoked_grant(ctx, error)
+                raise
+    return ctx
+
+
+def _pause_for_revoked_grant(ctx, error):
+    """The settings page then finds which grant was refused and offers "Re-authorize"."""
+    db.session.rollback()
+    ctx.settings.paused_reason = f"Access was refused ({error.message}). An administrator must re-authorize."
+    db.session.commit()
