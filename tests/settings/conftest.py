@@ -9,8 +9,7 @@ from widget.sandbox import zendesk as zendesk_sandbox_package
 from widget.sandbox.serving import BackgroundServer
 
 
-@pytest.fixture
-def zendesk_sandbox():
+def _served_zendesk():
     """One account, `acme` (Professional plan), no tickets; `.url` is its base URL."""
     sandbox = zendesk_sandbox_package.create_sandbox(seed_tickets=0)
     with BackgroundServer(sandbox.app) as server:
@@ -18,14 +17,21 @@ def zendesk_sandbox():
         yield sandbox
 
 
-@pytest.fixture
-def crm_sandbox():
+def _served_crm():
     """JP and US orgs; `.url` is its base URL."""
     sandbox = crm_sandbox_package.create_sandbox(data_centres=("jp", "us"))
     with BackgroundServer(sandbox.app) as server:
         sandbox.url = server.url
         yield sandbox
     sandbox.close()
+
+
+# A fresh pair for each test (they change the sandboxes' state) ...
+zendesk_sandbox = pytest.fixture(_served_zendesk, name="zendesk_sandbox")
+crm_sandbox = pytest.fixture(_served_crm, name="crm_sandbox")
+# ... or one pair for a module whose tests leave them as they are.
+zendesk_served = pytest.fixture(_served_zendesk, name="zendesk_served", scope="module")
+crm_served = pytest.fixture(_served_crm, name="crm_served", scope="module")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 import requests
 
 from tests.helpers import install
-from tests.settings.flows import Admin, crm_consent, query, soup, with_query
+from tests.settings.flows import Admin, crm_consent, query, soup, with_query, zendesk_consent
 from widget.settings.authorize import CRM_SCOPES
 
 
@@ -124,3 +124,13 @@ def test_a_refreshed_crm_token_is_stored_in_place_of_the_old_one(admin, crm_sand
     assert after["token"]["access_token"] != before["access_token"]
     assert after["token"]["refresh_token"] == before["refresh_token"]  # Zoho keeps the refresh token
     assert after["token"]["access_token"] not in after["ciphertext"]
+
+
+def test_with_both_authorized_the_panel_leaves_the_place_for_the_sync_settings(admin):
+    assert soup(admin.page()).select_one("#sync-settings") is None
+    admin.callback(crm_consent(admin.start_crm()))
+    assert soup(admin.page()).select_one("#sync-settings") is None  # Zendesk still to do
+    admin.callback(zendesk_consent(admin.start_zendesk()))
+    page = soup(admin.page())
+    assert page.select_one("#crm-connection .ok") and page.select_one("#zendesk-connection .ok")
+    assert page.select_one("#sync-settings h2").get_text() == "Sync settings"

@@ -15,6 +15,17 @@ CONTEXT_ROUTES = [("GET", "/settings"), ("POST", "/settings/zendesk"), ("GET", "
                   ("GET", "/settings/crm/connect")]
 
 
+@pytest.fixture(scope="module")
+def zendesk_sandbox(zendesk_served):
+    """These tests only build sign-in URLs, never change a sandbox: one pair serves the whole module."""
+    return zendesk_served
+
+
+@pytest.fixture(scope="module")
+def crm_sandbox(crm_served):
+    return crm_served
+
+
 @pytest.fixture
 def admin(client):
     return Admin(client, install(client, scope={"type": "all"}))

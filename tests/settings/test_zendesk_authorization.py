@@ -4,7 +4,7 @@ Every way it can go wrong ends on a plain message with a way to try again, and s
 import pytest
 import requests
 
-from tests.helpers import install, zendesk_admin_session
+from tests.helpers import ADMIN, install, zendesk_admin_session
 from tests.settings.flows import Admin, query, soup, with_query, zendesk_consent
 from widget.sandbox.serving import free_port
 from widget.settings import authorize
@@ -224,3 +224,12 @@ def test_the_reauthorize_link_opens_zendesk_for_the_saved_subdomain(admin, zende
     response = admin.client.get(link["href"])
     assert response.status_code == 303
     assert response.headers["Location"].startswith(f"{zendesk_sandbox.url}/oauth/authorizations/new?")
+
+
+def test_the_callback_answers_in_the_language_of_the_admin_who_started(client, zendesk_sandbox):
+    japanese = Admin(client, install(client), user=dict(ADMIN, locale="ja_JP"))
+    response = japanese.callback(zendesk_consent(japanese.start_zendesk()))
+    page = soup(response)
+    assert page.html["lang"] == "ja"
+    assert page.select_one("#authorization-result .ok").get_text() == \
+        "Zendesk を acme として認証しました（プラン: Professional）。"
