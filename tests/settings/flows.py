@@ -38,12 +38,13 @@ class Admin:
         return soup(self.page()).select_one("#zendesk-form input[name=csrf_token]")["value"]
 
     def save_subdomain(self, subdomain, token=None, htmx=True):
-        """Press "Save and Authorize" as htmx does: the form fields plus the context header."""
-        headers = {"X-Widget-Context": self.ctx}
-        if htmx:
-            headers["HX-Request"] = "true"
+        """Press "Save and Authorize" as htmx does (the form fields plus the context header), or as a
+        browser without JavaScript does (a plain form post, the context in its hidden field)."""
         data = {"subdomain": subdomain, "csrf_token": self.form_token() if token is None else token}
-        return self.client.post("/settings/zendesk", data=data, headers=headers)
+        if not htmx:
+            return self.client.post("/settings/zendesk", data=dict(data, ctx=self.ctx))
+        return self.client.post("/settings/zendesk", data=data,
+                                headers={"X-Widget-Context": self.ctx, "HX-Request": "true"})
 
     def start_zendesk(self, subdomain="acme"):
         """The Zendesk sign-in URL the panel sends the authorization window to."""
