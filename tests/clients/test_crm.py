@@ -8,10 +8,11 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 from bs4 import BeautifulSoup
+from oauthlib.oauth2 import InsecureTransportError
 
 from widget.clients import crm
-from widget.clients.http import (AuthenticationError, InvalidRequest, NotFound, PermissionDenied, RateLimited,
-                                 RetryPolicy, ServerError)
+from widget.clients.http import (AuthenticationError, InvalidRequest, NetworkError, NotFound, PermissionDenied,
+                                 RateLimited, RetryPolicy, ServerError)
 from widget.sandbox.crm import create_sandbox
 from widget.sandbox.serving import BackgroundServer
 
@@ -84,6 +85,21 @@ def test_authorization_url_asks_for_offline_access_with_consent_on_the_dc_accoun
         "scope": ["ZohoCRM.modules.ALL,ZohoCRM.settings.ALL"], "client_id": ["client-1"], "response_type": ["code"],
         "access_type": ["offline"], "prompt": ["consent"], "redirect_uri": ["https://x.example/cb"], "state": ["s1"]}
 
+    no_state = parse_qs(urlsplit(crm.authorization_url("https://accounts.zoho.com", "c", "https://x.example/cb",
+                                                       ["ZohoCRM.org.READ"])).query)
+    assert len(no_state["state"][0]) >= 20, "requests-oauthlib adds a random state"
+
+
+def test_the_compliance_hook_raises_typed_errors_for_http_200_token_errors():
+    with pytest.raises(RateLimited):
+        crm._raise_for_token_error(response(200, {"error": "Access Denied", "error_description": "too many"}))
+    with pytest.raises(AuthenticationError):
+        crm._raise_for_token_error(response(200, {"error": "invalid_client"}))
+    with pytest.raises(ServerError):
+        crm._raise_for_token_error(response(503, text="unavailable"))
+    fine = response(200, {"access_token": "a", "expires_in": 3600})
+    assert crm._raise_for_token_error(fine) is fine
+
 
 def test_production_data_centres():
     assert set(crm.DATA_CENTRES) == {"us", "eu", "in", "au", "jp", "cn", "ca", "sa"}
@@ -120,13 +136,14 @@ class CountingSession(requests.Session):
         with self.lock:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
+        answer = None
         try:
             answer = super().request(method, url, **kwargs)
         finally:
             with self.lock:
                 self.in_flight -= 1
-        with self.lock:
-            self.calls.append((method, url, dict(kwargs.get("params") or {}), answer.status_code))
+                status = answer.status_code if answer is not None else None  # None: no answer (timeout)
+                self.calls.append((method, url, dict(kwargs.get("params") or {}), status))
         return answer
 
     def statuses(self):
@@ -139,8 +156,10 @@ def quick_policy(**overrides):
 
 
 @pytest.fixture
-def sandbox():
+def sandbox(monkeypatch):
     """The CRM sandbox with an org in the US and JP data centres, on a free port."""
+    # requests-oauthlib refuses http:// URLs unless this is set; the sandbox is plain http on loopback.
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     sandbox = create_sandbox(data_centres=("us", "jp"))
     with BackgroundServer(sandbox.app) as server:
         sandbox.url = server.url
@@ -209,6 +228,8 @@ def test_code_is_exchanged_on_the_accounts_server_the_redirect_names(sandbox):
                               creds["client_secret"], "http://127.0.0.1:9/callback")
     assert token["api_domain"] == f"{sandbox.url}/api/jp"
     assert token["refresh_token"] and token["expires_at"] > 0
+    # Asked comma-separated, answered space-separated: no scope-change Warning (an error here).
+    assert token["scope"] == ["ZohoCRM.modules.ALL", "ZohoCRM.org.READ"]
     jp = crm.CrmClient(session, token["api_domain"], token)
     assert jp.org()["company_name"] == "Zylker Japan K.K."
     assert session.calls[-1][1] == f"{sandbox.url}/api/jp/crm/v8/org"
@@ -423,3 +444,91 @@ def test_notification_channel_lifecycle(sandbox):
     assert client.list_watch()[0]["notify_url"] == "http://127.0.0.1:9/notify2"
     client.disable_watch([1000000068001])
     assert client.list_watch() == []
+
+
+def test_refresh_refused_in_http_200_is_an_authentication_error_and_not_retried(sandbox):
+    centre, sleeps = sandbox.creds["data_centres"]["us"], []
+    with pytest.raises(AuthenticationError) as refused:
+        crm.refresh_token(CountingSession(), centre["accounts_url"], {"refresh_token": centre["refresh_token"]},
+                          centre["client_id"], "wrong-secret", quick_policy(sleep=sleeps.append))
+    assert refused.value.code == "invalid_client_secret"
+    assert sleeps == []
+
+
+def test_oauth_refuses_plain_http_unless_the_environment_allows_it(sandbox, monkeypatch):
+    monkeypatch.delenv("OAUTHLIB_INSECURE_TRANSPORT")
+    centre = sandbox.creds["data_centres"]["us"]
+    with pytest.raises(InsecureTransportError):  # a configuration error, not a refused grant
+        crm.refresh_token(CountingSession(), centre["accounts_url"], {"refresh_token": centre["refresh_token"]},
+                          centre["client_id"], centre["client_secret"], quick_policy())
+
+
+# ---- writes hit by faults: repeat what is safe to repeat, never duplicate an insert -------------------
+
+class PassingOutage(CountingSession):
+    """A real session whose first failure (a 5xx, or no answer in time) ends the sandbox's injected
+    faults, as a short outage would end."""
+
+    def __init__(self, sandbox):
+        super().__init__()
+        self.sandbox = sandbox
+
+    def request(self, method, url, **kwargs):
+        try:
+            answer = super().request(method, url, **kwargs)
+        except requests.Timeout:
+            control(self.sandbox, "faults", error_rate=0, latency=0)
+            raise
+        if answer.status_code >= 500:
+            control(self.sandbox, "faults", error_rate=0, latency=0)
+        return answer
+
+
+def emails_listed(client, domain):
+    return sorted(c["Email"] for c in client.list_records("Contacts", ["Email"]) if c["Email"].endswith(domain))
+
+
+def test_an_upsert_hit_by_a_5xx_is_retried_and_ends_exact(sandbox):
+    client = make_client(sandbox, session=PassingOutage(sandbox))
+    control(sandbox, "faults", error_rate=1)
+    results = client.upsert_records("Contacts", contacts(150), ["Email"])
+
+    upserts = [status for method, url, _, status in client.session.calls if url.endswith("/Contacts/upsert")]
+    assert 500 in upserts and upserts.count(201) + upserts.count(200) == 2
+    assert all(r.ok for r in results) and len({r.id for r in results}) == 150
+    assert emails_listed(client, "@up.example") == sorted(c["Email"] for c in contacts(150))
+
+
+def test_an_upsert_whose_answer_was_lost_is_retried_and_updates_instead_of_duplicating(sandbox):
+    # The sandbox sleeps `latency` after the write: the client times out on a batch the CRM stored.
+    client = make_client(sandbox, session=PassingOutage(sandbox), policy=quick_policy(timeout=0.5))
+    control(sandbox, "faults", latency=2)
+    results = client.upsert_records("Contacts", contacts(150), ["Email"])
+
+    assert None in client.session.statuses(), "a call went unanswered"
+    assert all(r.ok for r in results) and len({r.id for r in results}) == 150
+    assert "update" in {r.action for r in results}, "the retry found the records its lost try had stored"
+    assert emails_listed(client, "@up.example") == sorted(c["Email"] for c in contacts(150))
+
+
+def test_an_insert_hit_by_a_5xx_is_not_retried(sandbox):
+    client = make_client(sandbox)
+    control(sandbox, "faults", error_rate=1)  # every call fails: a blind retry would be seen as a 2nd POST
+    with pytest.raises(ServerError):
+        client.insert_records("Contacts", contacts(5, domain="ins.example"))
+    inserts = [c for c in client.session.calls if c[0] == "POST" and c[1].endswith("/crm/v8/Contacts")]
+    assert [status for *_, status in inserts] == [500]
+
+    control(sandbox, "faults", error_rate=0)
+    assert emails_listed(client, "@ins.example") == []
+
+
+def test_an_insert_whose_answer_was_lost_is_not_repeated(sandbox):
+    client = make_client(sandbox, session=PassingOutage(sandbox), policy=quick_policy(timeout=0.5))
+    control(sandbox, "faults", latency=2)
+    with pytest.raises(NetworkError):
+        client.insert_records("Contacts", contacts(5, domain="ins.example"))
+    inserts = [c for c in client.session.calls if c[0] == "POST" and c[1].endswith("/crm/v8/Contacts")]
+    assert [status for *_, status in inserts] == [None]
+    # The CRM stored the records once; the caller learns it by reading, not by inserting again.
+    assert emails_listed(client, "@ins.example") == sorted(c["Email"] for c in contacts(5, domain="ins.example"))

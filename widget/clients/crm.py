@@ -1,27 +1,31 @@
 """Zoho CRM API v8 client: OAuth per data centre, records, metadata, custom modules, notifications.
 
 Built on the shared HTTP layer (`widget.clients.http`): `classify()` below turns the CRM's error
-envelopes into its typed errors, `send()` retries rate limits, 5xx and network errors with back-off.
+envelopes into its typed errors, `send()` retries rate limits, 5xx and network errors with back-off (a
+POST only when it is safe to repeat: upserts are, inserts are not).
 
-OAuth: we use oauthlib's `WebApplicationClient` — the engine inside requests-oauthlib — to build the
-token requests and to parse token answers (errors, `expires_at`), and send those requests ourselves
-over the injected session. `OAuth2Session` itself is not used because (a) it sends
-`Authorization: Bearer`, while the CRM wants `Zoho-oauthtoken` (zoho-crm-api.md §1.5); (b) it refuses
-every http:// URL unless a process-wide environment variable is set, and the sandbox is http://;
-(c) it is its own `requests.Session`, so the injected session, timeouts and retry policy would not
-apply; (d) its auto-refresh is not safe when parallel upserts all see the token expire at once.
-API calls therefore add the `Zoho-oauthtoken` header themselves (`CrmClient._request`).
+OAuth runs on requests-oauthlib: `authorization_url`, `exchange_code` and `refresh_token` use an
+`OAuth2Session`, with a compliance hook for Zoho's token errors, which arrive as HTTP 200 (§1.5).
+NB: requests-oauthlib refuses http:// URLs unless `OAUTHLIB_INSECURE_TRANSPORT=1` is set; the app sets
+it for loopback sandboxes only (`widget.connections.allow_http_to_loopback_sandboxes`).
+
+API calls do not go through an `OAuth2Session`: (a) it sends `Authorization: Bearer`, while the CRM
+wants `Zoho-oauthtoken` (zoho-crm-api.md §1.5); (b) the injected session, timeouts, retry policy and
+concurrency bound (`_Bounded`) must apply to every call; (c) its auto-refresh is not safe when parallel
+upserts all see the token expire at once. `CrmClient._request` adds the `Zoho-oauthtoken` header itself
+and refreshes under a lock (`CrmClient._refresh`).
 """
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
-from oauthlib.oauth2 import OAuth2Error, WebApplicationClient
+import requests
+from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
+from requests_oauthlib import OAuth2Session
 
-from .http import (AuthenticationError, InvalidRequest, NotFound, PermissionDenied, RateLimited, RetryPolicy,
-                   ServerError, ServiceError, send)
+from .http import (TRANSIENT, AuthenticationError, InvalidRequest, NetworkError, NotFound, PermissionDenied,
+                   RateLimited, RetryPolicy, ServerError, ServiceError, send)
 
 API_PATH = "/crm/v8"
 MAX_RECORDS_PER_CALL = 100  # insert/update/upsert/delete (zoho-crm-api.md §2.3–2.6)
@@ -71,12 +75,14 @@ def data_centres(sandbox_url=""):
 
 def authorization_url(accounts_server, client_id, redirect_uri, scopes, state=None):
     """The consent URL. `access_type=offline` asks for a refresh token and `prompt=consent` makes Zoho
-    issue one again on re-authorization (zoho-crm-api.md §1.3). NB: Zoho scopes are comma-separated."""
-    params = {"scope": ",".join(scopes), "client_id": client_id, "response_type": "code",
-              "access_type": "offline", "prompt": "consent", "redirect_uri": redirect_uri}
-    if state is not None:
-        params["state"] = state
-    return f"{accounts_server.rstrip('/')}/oauth/v2/auth?{urlencode(params)}"
+    issue one again on re-authorization (zoho-crm-api.md §1.3). With no `state`, requests-oauthlib puts a
+    fresh random one in the URL."""
+    # NB: Zoho scopes are comma-separated (§1.3, §1.7); oauthlib would join a list with spaces, and
+    # passes a string through as it is.
+    oauth = OAuth2Session(client_id, redirect_uri=redirect_uri, scope=",".join(scopes))
+    url, _ = oauth.authorization_url(f"{accounts_server.rstrip('/')}/oauth/v2/auth", state=state,
+                                     access_type="offline", prompt="consent")
+    return url
 
 
 def known_accounts_server(accounts_server, centres=DATA_CENTRES):
@@ -91,39 +97,76 @@ def known_accounts_server(accounts_server, centres=DATA_CENTRES):
 
 def exchange_code(session, accounts_server, code, client_id, client_secret, redirect_uri, policy=None):
     """Trade the redirect's `code` for tokens on the accounts server the redirect named (§1.4).
-    Returns the token dict (`access_token`, `refresh_token`, `api_domain`, `expires_at`, ...)."""
-    body = WebApplicationClient(client_id).prepare_request_body(
-        code=code, redirect_uri=redirect_uri, client_secret=client_secret)
-    return _token_request(session, accounts_server, body, policy)
+    Returns the token dict (`access_token`, `refresh_token`, `api_domain`, `expires_at`, ...).
+    Retried only when throttled ("Access Denied": nothing was done); a code is one-time, so a 5xx or
+    a lost answer is not retried."""
+    policy = policy or RetryPolicy()
+    oauth = _oauth_session(session, client_id, redirect_uri=redirect_uri)
+    return _token_call(lambda: oauth.fetch_token(
+        _token_url(accounts_server), code=code, client_secret=client_secret, include_client_id=True,
+        timeout=policy.timeout), policy, retry_on=(RateLimited,))
 
 
 def refresh_token(session, accounts_server, token, client_id, client_secret, policy=None):
-    """A new access token for `token`. NB: Zoho's refresh answer carries no refresh token (§1.5), so
-    the old one is kept in the returned dict."""
-    body = WebApplicationClient(client_id).prepare_refresh_body(
-        refresh_token=token["refresh_token"], client_id=client_id, client_secret=client_secret)
-    fresh = _token_request(session, accounts_server, body, policy)
-    fresh.setdefault("refresh_token", token["refresh_token"])
-    return fresh
+    """A new access token for `token`, retried on throttling, 5xx and network errors (a refresh only
+    adds an access token, §1.6). NB: Zoho's refresh answer carries no refresh token (§1.5);
+    requests-oauthlib keeps the old one in the returned dict."""
+    policy = policy or RetryPolicy()
+    oauth = _oauth_session(session, client_id)
+    return _token_call(lambda: oauth.refresh_token(
+        _token_url(accounts_server), refresh_token=token["refresh_token"], timeout=policy.timeout,
+        client_id=client_id, client_secret=client_secret), policy, retry_on=TRANSIENT)
 
 
 def revoke_refresh_token(session, accounts_server, refresh_token_value, policy=None):
-    """Revoke a refresh token (and its access tokens) on its accounts server (§1.2)."""
+    """Revoke a refresh token (and its access tokens) on its accounts server (§1.2). Not an OAuth2Session
+    feature; a plain call. NB: revoking twice answers `invalid_token`, so a 5xx is not retried."""
     send(session, "POST", f"{accounts_server.rstrip('/')}/oauth/v2/token/revoke", classify_token_response,
          policy, params={"token": refresh_token_value})
 
 
-def _token_request(session, accounts_server, body, policy):
-    response = send(session, "POST", f"{accounts_server.rstrip('/')}/oauth/v2/token", classify_token_response,
-                    policy, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        # scope=None: Zoho answers space-separated scopes to a comma-separated request, which oauthlib
-        # would otherwise report as a changed scope.
-        token = WebApplicationClient("").parse_request_body_response(response.text, scope=None)
-    except OAuth2Error as exc:
-        raise AuthenticationError(f"token endpoint: {exc.error}", status=response.status_code,
-                                  code=exc.error) from None
-    return dict(token)
+def _token_url(accounts_server):
+    return f"{accounts_server.rstrip('/')}/oauth/v2/token"
+
+
+def _oauth_session(session, client_id, redirect_uri=None):
+    """An OAuth2Session for one token call, over the injected session's transport adapters (its
+    connection pools). No `scope`: Zoho answers space-separated scopes to our comma-separated request,
+    which oauthlib would otherwise raise as a changed scope (a `Warning`)."""
+    oauth = OAuth2Session(client_id, redirect_uri=redirect_uri)
+    for prefix, adapter in session.adapters.items():
+        oauth.mount(prefix, adapter)
+    for kind in ("access_token_response", "refresh_token_response"):
+        oauth.register_compliance_hook(kind, _raise_for_token_error)
+    return oauth
+
+
+def _raise_for_token_error(response):
+    """Compliance hook: typed errors for the accounts server's answers before oauthlib parses them."""
+    error = classify_token_response(response)
+    if error is not None:
+        raise error
+    return response
+
+
+def _token_call(call, policy, retry_on):
+    """`call()` (a token request), retried with the policy's back-off on the `retry_on` errors."""
+    for attempt in range(policy.attempts):
+        try:
+            return dict(call())
+        except InsecureTransportError:
+            raise  # http:// without OAUTHLIB_INSECURE_TRANSPORT: a configuration error, not a refused grant
+        except OAuth2Error as exc:  # an answer oauthlib refuses (e.g. no access_token)
+            raise AuthenticationError(f"token endpoint: {exc.error}", status=exc.status_code,
+                                      code=exc.error) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            error = NetworkError(f"token endpoint: {type(exc).__name__}")
+        except ServiceError as exc:
+            error = exc
+        if not isinstance(error, retry_on) or attempt == policy.attempts - 1:
+            raise error
+        policy.sleep(policy.delay(attempt, error))
+    raise AssertionError("unreachable")
 
 
 def classify_token_response(response):
@@ -240,16 +283,17 @@ class CrmClient:
     def url(self, path):
         return f"{self.api_domain}{API_PATH}/{path.lstrip('/')}"
 
-    def _request(self, method, path, heavy=False, **kwargs):
+    def _request(self, method, path, heavy=False, idempotent=None, **kwargs):
         """One API call: fresh token, `Zoho-oauthtoken` header, a concurrency slot per attempt;
-        on INVALID_TOKEN refresh and retry once. Returns the parsed JSON body (None for 204/304)."""
+        on INVALID_TOKEN refresh and retry once. Returns the parsed JSON body (None for 204/304).
+        `idempotent`: as `send()` takes it (None: by method)."""
         self._refresh_if_expiring()
         for attempt in range(2):
             access_token = self.token["access_token"]
             headers = {"Authorization": f"Zoho-oauthtoken {access_token}"}
             try:
                 response = send(_Bounded(self.session, self._semaphores(heavy)), method, self.url(path),
-                                classify, self.policy, headers=headers, **kwargs)
+                                classify, self.policy, idempotent=idempotent, headers=headers, **kwargs)
                 # NB: `X-API-CREDITS-REMAINING` appears only once half the day's credits are used [2nd] (§4).
                 if "X-API-CREDITS-REMAINING" in response.headers:
                     self.credits_remaining = int(response.headers["X-API-CREDITS-REMAINING"])
@@ -307,13 +351,14 @@ class CrmClient:
             params.pop("page", None)  # NB: page and page_token together → AMBIGUITY_DURING_PROCESSING
             params["page_token"] = token
 
-    def _write_batches(self, method, path, records, extra=None):
+    def _write_batches(self, method, path, records, extra=None, idempotent=None):
         """Send `records` in batches of 100, in parallel up to the concurrency limit; per-record
         results in input order. A request-level error of any batch is raised (after the others end)."""
         batches = [records[i:i + MAX_RECORDS_PER_CALL] for i in range(0, len(records), MAX_RECORDS_PER_CALL)]
 
         def write(batch):
-            body = self._request(method, path, heavy=len(batch) > 10, json={"data": batch, **(extra or {})})
+            body = self._request(method, path, heavy=len(batch) > 10, idempotent=idempotent,
+                                 json={"data": batch, **(extra or {})})
             answers = (body or {}).get("data", [])
             if len(answers) != len(batch):
                 raise ServiceError(f"{method} {path}: {len(answers)} results for {len(batch)} records", body=body)
@@ -355,7 +400,8 @@ class CrmClient:
 
     def insert_records(self, module, records, trigger=None):
         """Insert `records`; one RecordResult per record, in order. `trigger`: the automations to run
-        (`["workflow", ...]`, `[]` for none); None leaves Zoho's default, all of them (§2.3)."""
+        (`["workflow", ...]`, `[]` for none); None leaves Zoho's default, all of them (§2.3).
+        Not retried after a 5xx or a lost answer: the records may exist, and a repeat would duplicate them."""
         return self._write_batches("POST", module, list(records), _trigger(trigger))
 
     def update_records(self, module, records, trigger=None):
@@ -364,9 +410,11 @@ class CrmClient:
 
     def upsert_records(self, module, records, duplicate_check_fields, trigger=None):
         """Insert or update by `duplicate_check_fields` (system or unique fields, §2.5); one RecordResult
-        per record in input order, `action` saying which happened."""
+        per record in input order, `action` saying which happened. A POST, but safe to repeat (a repeat
+        finds the records by those fields and updates them), so it is retried after a 5xx or a lost answer;
+        a retried batch may then report `update` for records its lost first try inserted."""
         extra = {"duplicate_check_fields": list(duplicate_check_fields), **_trigger(trigger)}
-        return self._write_batches("POST", f"{module}/upsert", list(records), extra)
+        return self._write_batches("POST", f"{module}/upsert", list(records), extra, idempotent=True)
 
     def delete_records(self, module, ids):
         """Delete records by id, 100 per call; one RecordResult per id, in order (§2.6)."""
