@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import requests
 from oauthlib.oauth2 import OAuth2Error
@@ -35,6 +35,7 @@ INCREMENTAL_CALLS_PER_MINUTE = 10  # "up to 10 requests per minute" (§4 "Rate l
 REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
 # NB: the notes list queued, working, failed, completed (§2.5); Zendesk's job status reference also names `killed`.
 JOB_DONE = ("completed", "failed", "killed")
+SIDELOAD_KEYS = ("users", "organizations", "groups")  # sideloaded lists an export page may carry
 
 
 def account_base_url(template, subdomain=None):
@@ -185,6 +186,7 @@ class ExportPage:
     records: list
     cursor: object
     end_of_stream: bool
+    sideloads: dict = field(default_factory=dict)  # e.g. {"users": [...], "organizations": [...]} (`include`)
 
 
 class JobFailed(ServiceError):
@@ -323,7 +325,8 @@ class ZendeskClient:
             body = self._request("GET", path, params=query)
             after = body.get("after_cursor")
             end = bool(body.get("end_of_stream"))
-            yield ExportPage(body.get(resource) or [], after, end)
+            sideloads = {key: value for key, value in body.items() if key in SIDELOAD_KEYS and isinstance(value, list)}
+            yield ExportPage(body.get(resource) or [], after, end, sideloads)
             if end or not after:
                 return
             trail.follow(after)
@@ -359,11 +362,12 @@ class ZendeskClient:
         for page in self._offset_pages("tickets.json", "tickets"):
             yield from page
 
-    def export_tickets(self, start_time=None, cursor=None, per_page=EXPORT_PAGE_SIZE):
+    def export_tickets(self, start_time=None, cursor=None, per_page=EXPORT_PAGE_SIZE, include=None):
         """Incremental ticket export pages (cursor-based), from `cursor` or else from `start_time`
         (Unix seconds, at least a minute old; 0 = everything). Tickets are ordered by
-        `generated_timestamp`, which also moves on system updates (§4)."""
-        return self._cursor_export("tickets", start_time, cursor, per_page)
+        `generated_timestamp`, which also moves on system updates (§4). `include` asks for sideloads
+        (e.g. "users,organizations"; the cursor export takes ticket sideloads, §4), in `page.sideloads`."""
+        return self._cursor_export("tickets", start_time, cursor, per_page, {"include": include} if include else None)
 
     def export_ticket_events(self, start_time=0, include_comments=True, per_page=EXPORT_PAGE_SIZE):
         """Incremental ticket events (time-based only); with `include_comments`, each audit's
@@ -404,6 +408,29 @@ class ZendeskClient:
     def export_organizations(self, start_time=0, per_page=EXPORT_PAGE_SIZE):
         """Incremental organization export pages (time-based only; `cursor` is the next `start_time`)."""
         return self._time_export("organizations", "organizations", start_time, per_page)
+
+    def show_users(self, ids):
+        """The users with these ids that exist (`users/show_many`, 100 ids a call, §5)."""
+        users = []
+        for batch in _batches(list(ids), BULK_LIMIT):
+            body = self._request("GET", "users/show_many.json", params={"ids": ",".join(map(str, batch))})
+            users.extend(body.get("users") or [])
+        return users
+
+    def show_users(self, ids):
+        """The users with these ids that exist (`users/show_many`, 100 ids a call)."""
+        return self._show_many("users", ids)
+
+    def show_organizations(self, ids):
+        """The organizations with these ids that exist (`organizations/show_many`, 100 ids a call)."""
+        return self._show_many("organizations", ids)
+
+    def _show_many(self, resource, ids):
+        found = []
+        for batch in _batches(sorted(set(ids)), BULK_LIMIT):
+            body = self._request("GET", f"{resource}/show_many.json", params={"ids": ",".join(map(str, batch))})
+            found.extend(body.get(resource) or [])
+        return found
 
     def search_users_by_email(self, email):
         """Users whose email is `email` (`users/search?query=email:...`, §5)."""

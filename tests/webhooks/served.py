@@ -1,0 +1,80 @@
+"""An installation whose real-time channels reach the app: the extension served on a real loopback port
+(so the Zendesk sandbox's webhook deliveries and the CRM sandbox's notifications arrive over HTTP), both
+grants obtained through the real OAuth pages (tests/lifecycle/conftest.py), the CRM modules and
+notification channel provisioned and the Zendesk webhook registered as the settings panel does."""
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from tests.lifecycle.conftest import connect_tenant
+from widget import create_app
+from widget.connections import zendesk_client
+from widget.extensions import db
+from widget.lifecycle.provisioning import on_crm_connected
+from widget.models import InboxEvent, Installation, utcnow
+from widget.sandbox.serving import BackgroundServer, free_port
+from widget.settings.authorize import register_webhook
+from widget.sync.engine import sync_settings
+
+
+@dataclass
+class Served:
+    app: object
+    url: str
+    installation_id: int
+    installation_key: str
+    tenant: object
+
+    def installation(self):
+        return db.session.get(Installation, self.installation_id)
+
+    def events(self, **filters):
+        return db.session.scalars(db.select(InboxEvent).filter_by(installation_id=self.installation_id, **filters)
+                                  .order_by(InboxEvent.id)).all()
+
+
+@contextmanager
+def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_id="org-rt", first_sync_done=True):
+    port = free_port()
+    zendesk_creds = zendesk.credentials(zendesk.url)
+    app = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'realtime.db'}",
+        "CRM_SANDBOX_URL": crm.url, "CRM_CLIENT_ID": crm.creds["client_id"],
+        "CRM_CLIENT_SECRET": crm.creds["client_secret"],
+        "ZENDESK_BASE_URL": zendesk.url, "ZENDESK_CLIENT_ID": zendesk_creds["oauth_client_id"],
+        "ZENDESK_CLIENT_SECRET": zendesk_creds["oauth_client_secret"],
+        "EXTENSION_URL": f"http://127.0.0.1:{port}",
+    })
+    with app.app_context():
+        db.create_all()
+    server = BackgroundServer(app, port=port).start()
+    try:
+        tenant = connect_tenant(app, crm, zendesk, org_id, dc, subdomain, webhook=False)
+        with app.app_context():
+            installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
+            on_crm_connected(installation)
+            assert register_webhook(installation, zendesk_client(installation)) is None
+            if first_sync_done:
+                sync_settings(installation).first_sync_done_at = utcnow()
+            db.session.commit()
+            served = Served(app, server.url, installation.id, installation.installation_key, tenant)
+        yield served
+    finally:
+        server.close()
+        pool = app.extensions.get("sync_pool")
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def wait_for(condition, timeout=10.0, interval=0.02):
+    """Poll `condition()` until it is truthy; return its value (AssertionError after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached within {timeout} s: {condition}")
+        time.sleep(interval)

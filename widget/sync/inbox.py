@@ -1,0 +1,277 @@
+"""The real-time inbox (F16; DESIGN §6): store deliveries, then apply them in coalesced batches.
+
+The webhooks blueprint stores every verified delivery (`store`, deduplicated by delivery id) before it
+answers 200, and calls `trigger`, which queues a `drain` job. A drain holds the installation's "inbox"
+lease, so at most one runs per installation at a time; it takes the waiting events in batches,
+coalesces them per object (fifty events for one ticket → one re-read), re-reads the objects in bulk
+(`show_many` of 100, CRM get-by-ids of 100), writes them through the sync's batch functions and marks
+the events done. It loops until the inbox is empty, so events that arrive while it runs are taken too.
+
+Echoes: the batch functions compare the mapped fields with `Link.last_hash` (what we last wrote to the
+other side or read from it), so a change that only repeats our own write ends as a no-op and two-way
+sync never loops.
+
+Failures: a pass whose outside calls fail (after the clients' own retries) records a SyncError per object
+with the service's message and marks its events `failed`; `retry_failed` puts them back in the queue
+(catch-up also covers them). A refused grant pauses the installation and leaves the events waiting.
+"""
+from datetime import timezone
+
+from sqlalchemy.exc import IntegrityError
+
+from ..clients.http import AuthenticationError, ServiceError
+from ..extensions import db
+from ..models import InboxEvent, Installation, SyncRun, utcnow
+from . import engine, queue
+
+LEASE = "inbox"
+EVENTS_PER_PASS = 500
+CRM_IDS_PER_CALL = 100  # GET /{module}?ids= takes at most 100 ids (zoho-crm-api.md §2.2)
+PEOPLE_MODULES = ("Contacts", "Leads")
+
+
+# ---- receiving -----------------------------------------------------------------------------------
+def store(installation, source, delivery_id, payload, object_kind=None, object_id=None):
+    """Keep a verified delivery; False when this delivery id was stored before (a replay)."""
+    db.session.add(InboxEvent(installation_id=installation.id, source=source, delivery_id=delivery_id,
+                              object_kind=object_kind, object_id=object_id, payload=payload))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def trigger(installation_id):
+    """Process the inbox now (a drain job; one that finds another running just leaves)."""
+    queue.enqueue("widget.sync.inbox.drain", installation_id)
+
+
+def retry_failed(installation_id):
+    """Queue the failed events again (the scheduler's catch-up calls this; so can support)."""
+    retried = db.session.execute(db.update(InboxEvent).where(
+        InboxEvent.installation_id == installation_id, InboxEvent.status == "failed").values(status="new"))
+    db.session.commit()
+    if retried.rowcount:
+        trigger(installation_id)
+    return retried.rowcount
+
+
+# ---- the drain job -------------------------------------------------------------------------------
+def drain(installation_id):
+    """Apply the installation's waiting events until none are left. At most one per installation."""
+    ctx = None
+    while True:
+        try:
+            with engine.lease(installation_id, LEASE) as holder:
+                applicable, ctx = _drain(installation_id, holder, ctx)
+        except engine.LeaseHeld:
+            # The holder looks at the inbox again after releasing it, so our events are not stranded.
+            return
+        if not applicable or not _waiting(installation_id).first():
+            break
+    if ctx is not None and ctx.run is not None:
+        ctx.run.status, ctx.run.finished_at = "done", utcnow()
+        db.session.commit()
+
+
+def _drain(installation_id, holder, ctx):
+    """Passes under the lease until the inbox is empty. Returns (whether events may be applied now,
+    the context to reuse)."""
+    installation = db.session.get(Installation, installation_id)
+    if installation is None or installation.status != "installed":
+        return False, ctx
+    settings = engine.sync_settings(installation)
+    if settings.paused_reason:
+        return False, ctx  # waits for re-authorization; the events stay `new`
+    if settings.first_sync_done_at is None:
+        # Real time applies only after the first sync: the events wait, and once it has finished
+        # those it covered are settled without a read (_settle_covered), the rest applied.
+        return False, ctx
+    _settle_covered(installation_id)
+    while True:
+        events = _waiting(installation_id).limit(EVENTS_PER_PASS).all()
+        if not events:
+            return True, ctx
+        if ctx is None:
+            run = SyncRun(installation_id=installation_id, kind="realtime", status="running",
+                          mode=settings.mode)
+            db.session.add(run)
+            db.session.commit()
+            ctx = engine.SyncContext(installation, run=run)
+        try:
+            _apply(ctx, events)
+        except AuthenticationError as error:
+            engine._pause_for_revoked_grant(ctx, error)  # as run_streams does; the events stay `new`
+            return False, ctx
+        if not engine.acquire_lease(installation_id, LEASE, holder):  # renew; lost → another took over
+            raise engine.LeaseHeld("lost the inbox lease")
+
+
+def _waiting(installation_id):
+    return (db.session.query(InboxEvent)
+            .filter_by(installation_id=installation_id, status="new").order_by(InboxEvent.id))
+
+
+def _settle_covered(installation_id):
+    """Events received before the finished first sync started are covered by it: it read every object
+    afterwards. Marked done without another read. (Events that came during the first sync are
+    applied: the sync may have read their object before the change.)"""
+    started = db.session.scalar(
+        db.select(db.func.max(SyncRun.started_at)).filter_by(installation_id=installation_id, kind="first",
+                                                              status="done"))
+    if started is None:
+        return
+    if started.tzinfo is None:  # SQLite keeps no time zone; we store UTC
+        started = started.replace(tzinfo=timezone.utc)
+    db.session.execute(db.update(InboxEvent).where(
+        InboxEvent.installation_id == installation_id, InboxEvent.status == "new",
+        InboxEvent.received_at < started).values(status="done", processed_at=utcnow()))
+    db.session.commit()
+
+
+# ---- one pass: coalesce, re-read in batches, write in batches --------------------------------------
+def _apply(ctx, events):
+    zendesk_events = [e for e in events if e.source == "zendesk"]
+    crm_events = [e for e in events if e.source == "crm"]
+    failed = set()
+    failed |= _apply_zendesk(ctx, zendesk_events)
+    failed |= _apply_crm(ctx, crm_events)
+    now = utcnow()
+    for event in events:
+        event.status, event.processed_at = ("failed" if event.id in failed else "done"), now
+    db.session.commit()
+
+
+def _guarded(ctx, stream, events, object_ids, work):
+    """Run `work()`; on an outside failure record it for every object and return the events' ids
+    (to be marked failed). A refused grant is raised: the installation pauses."""
+    try:
+        work()
+    except AuthenticationError:
+        raise
+    except ServiceError as error:
+        db.session.rollback()
+        for object_id in sorted(set(object_ids)):
+            ctx.record_error(stream, object_id, f"real time: {error}")
+        return {event.id for event in events}
+    return set()
+
+
+def _apply_zendesk(ctx, events):
+    """Users first (tickets look their requesters up), then tickets, then their comments."""
+    from . import people, tickets
+
+    by_kind = {}
+    for event in events:
+        by_kind.setdefault(event.object_kind, []).append(event)
+    failed = set()
+    user_events = [e for e in by_kind.get("user", []) if not _type(e).endswith(".deleted")]
+    user_ids = _ids(user_events)
+    if user_ids:
+        failed |= _guarded(ctx, "zendesk_users", user_events, user_ids,
+                           lambda: people.pull_users(ctx, ctx.zendesk.show_users(user_ids)))
+    ticket_events = by_kind.get("ticket", [])
+    ticket_ids = _ids(ticket_events)
+    if ticket_ids:
+        failed |= _guarded(ctx, "zendesk_tickets", ticket_events, ticket_ids,
+                           lambda: _write_tickets(ctx, tickets, ticket_ids, ticket_events))
+    # Organization events: the sync writes organizations CRM → Zendesk only (push_accounts); a change
+    # made in Zendesk reaches the CRM with the next catch-up, if at all. Nothing to re-read here.
+    return failed
+
+
+def _write_tickets(ctx, tickets, ticket_ids, ticket_events):
+    found = [t for t in ctx.zendesk.show_tickets(ticket_ids) if _selected(ctx, t)]
+    if not found:
+        return
+    tickets.write_tickets(ctx, found)
+    wanted = {t["id"] for t in found}
+    comments = []
+    for event in ticket_events:
+        ticket_id = int(event.object_id)
+        if ticket_id not in wanted:
+            continue
+        if _type(event).endswith(".comment_added") and (event.payload.get("event") or {}).get("comment"):
+            comments.append((ticket_id, _comment_from_event(event.payload)))
+        elif _type(event).endswith(".created"):
+            # NB: ticket.created carries no comment object, only `detail.description`; the first
+            # comment (and any added with it) is read from the ticket's comments.
+            comments.extend((ticket_id, comment) for comment in ctx.zendesk.list_comments(ticket_id))
+    if comments:
+        tickets.write_comments(ctx, _unique_comments(comments))
+
+
+def _comment_from_event(payload):
+    """The comment a `ticket.comment_added` event carries ({id, body, is_public, author}, §8.3), in the
+    API's comment shape. Its creation time is the event's `time`."""
+    comment = payload["event"]["comment"]
+    author = comment.get("author") or {}
+    return {"id": int(comment["id"]), "type": "Comment", "body": comment.get("body") or "",
+            "public": bool(comment.get("is_public", True)),
+            "author_id": int(author["id"]) if author.get("id") else None,
+            "created_at": _whole_seconds(payload.get("time"))}
+
+
+def _whole_seconds(stamp):
+    """`2023-09-18T23:38:13.93870131Z` (nanoseconds, as Zendesk's `time`) → `2023-09-18T23:38:13Z`."""
+    return stamp.split(".")[0].rstrip("Z") + "Z" if stamp else None
+
+
+def _unique_comments(pairs):
+    seen, unique = set(), []
+    for ticket_id, comment in pairs:
+        if comment["id"] not in seen:
+            seen.add(comment["id"])
+            unique.append((ticket_id, comment))
+    return unique
+
+
+def _selected(ctx, ticket):
+    """Selective mode applies to real time too: only tickets of the chosen organizations."""
+    if ctx.settings.mode != "selective":
+        return True
+    return ticket.get("organization_id") in set(ctx.settings.selected_organizations or [])
+
+
+def _apply_crm(ctx, events):
+    """Accounts first (people are placed into their organizations), then Contacts and Leads. Only the
+    modules chosen in settings; deletions are left alone (the sync deletes nothing in Zendesk)."""
+    from . import people
+
+    chosen = set(ctx.settings.modules or [])
+    failed = set()
+    for module in ("Accounts",) + PEOPLE_MODULES:
+        module_events = [e for e in events if e.object_kind == module]
+        if module not in chosen:
+            continue
+        ids = sorted({str(i) for e in module_events if e.payload.get("operation") != "delete"
+                      for i in e.payload.get("ids") or []})
+        if not ids:
+            continue
+        if module == "Accounts":
+            work = lambda: people.push_accounts(ctx, _crm_records(ctx, module, ids))  # noqa: E731
+        else:
+            work = lambda m=module: people.push_people(ctx, m, _crm_records(ctx, m, ids))  # noqa: E731
+        failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, ids, work)
+    return failed
+
+
+def _crm_records(ctx, module, ids):
+    """The records with these ids, 100 per call (GET /{module}?ids=, §2.2)."""
+    from . import people
+
+    records = []
+    for start in range(0, len(ids), CRM_IDS_PER_CALL):
+        batch = ids[start:start + CRM_IDS_PER_CALL]
+        records.extend(ctx.crm.list_records(module, people.crm_fields(module), ids=",".join(batch)))
+    return records
+
+
+def _type(event):
+    return str(event.payload.get("type") or "")
+
+
+def _ids(events):
+    return sorted({int(e.object_id) for e in events if e.object_id and e.object_id.isdigit()})
