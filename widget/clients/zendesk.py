@@ -410,14 +410,6 @@ class ZendeskClient:
         return self._time_export("organizations", "organizations", start_time, per_page)
 
     def show_users(self, ids):
-        """The users with these ids that exist (`users/show_many`, 100 ids a call, §5)."""
-        users = []
-        for batch in _batches(list(ids), BULK_LIMIT):
-            body = self._request("GET", "users/show_many.json", params={"ids": ",".join(map(str, batch))})
-            users.extend(body.get("users") or [])
-        return users
-
-    def show_users(self, ids):
         """The users with these ids that exist (`users/show_many`, 100 ids a call)."""
         return self._show_many("users", ids)
 
