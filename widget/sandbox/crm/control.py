@@ -29,12 +29,13 @@ def clock():
 
 @bp.post("/faults")
 def faults():
-    """Set `latency` (seconds per API call) and `error_rate` (share 0..1 of 500 INTERNAL_ERROR answers)."""
+    """Set `latency` (seconds per API call), `error_rate` (share 0..1 of 500 INTERNAL_ERROR answers) and
+    `rate_limit_rate` (share 0..1 of 429 TOO_MANY_REQUESTS answers)."""
     body, current = _body(), state().faults
     for key, value in body.items():
         if key not in current:
             return _error(f"unknown fault {key!r}; known: {', '.join(current)}")
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or (key == "error_rate" and value > 1):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0 or (key != "latency" and value > 1):
             return _error(f"{key} must be a non-negative number (error_rate at most 1)")
     current.update(body)
     return jsonify(current)

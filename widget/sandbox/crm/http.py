@@ -222,9 +222,13 @@ def leave_limits():
 
 
 def inject_error():
-    """Maybe answer 500 INTERNAL_ERROR (before the handler, so a failed call changes nothing)."""
-    if random.random() < state().faults["error_rate"]:
+    """Maybe answer 500 INTERNAL_ERROR, or 429 TOO_MANY_REQUESTS (`rate_limit_rate`), before the handler,
+    so a failed call changes nothing."""
+    roll = random.random()
+    if roll < state().faults["error_rate"]:
         raise ApiError(500, "INTERNAL_ERROR", "Internal Server Error")
+    if roll - state().faults["error_rate"] < state().faults.get("rate_limit_rate", 0):
+        raise too_many_requests({"limit_type": "injected"})
 
 
 def inject_latency(response):

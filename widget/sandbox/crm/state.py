@@ -606,7 +606,7 @@ class SandboxState:
         self.clients = {}  # client id -> dict(client_id, client_secret, name, redirect_uris)
         self.listeners = []
         # Fault injection: added latency (s) and the share (0..1) of calls answered 500 INTERNAL_ERROR.
-        self.faults = {"latency": 0.0, "error_rate": 0.0}
+        self.faults = {"latency": 0.0, "error_rate": 0.0, "rate_limit_rate": 0.0}
         self.limits_enabled = True
         self._org_numbers = itertools.count(1)
 

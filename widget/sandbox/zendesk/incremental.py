@@ -111,17 +111,35 @@ def _cursor_export(resource):
         keys = index.after(position, per_page, until)
         more = bool(keys) and bool(index.after(keys[-1], 1, until))
         records = [copy.deepcopy(render_one(account, objects[key[1]])) for key in keys]
+        sideloads = _ticket_sideloads(account, records) if resource == "tickets" else {}
     path = f"incremental/{resource}/cursor.json"
     after_cursor = encode_cursor(keys[-1] if keys else position)
     before_cursor = encode_cursor(keys[0]) if keys else None
     return json_response({
         resource: records,
+        **sideloads,
         "after_url": _url(path, {"cursor": after_cursor, **_passthrough()}),
         "after_cursor": after_cursor,
         "before_url": _url(path, {"cursor": before_cursor, **_passthrough()}) if before_cursor else None,
         "before_cursor": before_cursor,
         "end_of_stream": not more,
     })
+
+
+def _ticket_sideloads(account, tickets):
+    """`include=users,organizations` (the ticket cursor export takes ticket sideloads, §4): the users the
+    page's tickets name (requester, submitter, assignee) and their organizations, each once.
+    NB: other ticket sideloads (groups, metric_sets, ...) are not modelled; unknown names are ignored."""
+    wanted = set(request.args.get("include", "").split(","))
+    out = {}
+    if "users" in wanted:
+        ids = {t.get(key) for t in tickets for key in ("requester_id", "submitter_id", "assignee_id")}
+        out["users"] = [copy.deepcopy(render.user(account.users[i])) for i in sorted(ids - {None}) if i in account.users]
+    if "organizations" in wanted:
+        ids = {t.get("organization_id") for t in tickets} - {None}
+        out["organizations"] = [copy.deepcopy(render.organization(account.organizations[i]))
+                                for i in sorted(ids) if i in account.organizations]
+    return out
 
 
 @bp.get("/tickets/cursor")
