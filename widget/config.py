@@ -48,6 +48,9 @@ def from_environment(instance_path, environ=None):
         # Empty in production (the real Zoho data centres); the CRM sandbox's base URL otherwise.
         "CRM_SANDBOX_URL": env.get("CRM_SANDBOX_URL", ""),
         "SYNC_QUEUE": env.get("SYNC_QUEUE", "thread"),
+        # Zendesk allows 10 incremental-export calls a minute (30 with High Volume); raise it only for
+        # sandboxes whose rate limits are off (crash tests, benchmarks).
+        "ZENDESK_INCREMENTAL_CALLS_PER_MINUTE": int(env.get("ZENDESK_INCREMENTAL_CALLS_PER_MINUTE", "10")),
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "AUTO_SYNC_INTERVAL": int(env.get("AUTO_SYNC_INTERVAL", "300")),
         "SANDBOX_ORIGIN": env.get("SANDBOX_ORIGIN", ""),
