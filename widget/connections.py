@@ -4,6 +4,7 @@ Rotated tokens are written back through the clients' `on_token` callbacks, so a 
 a grant the service refuses for good is marked `revoked`, and the admin is asked to re-authorize.
 """
 import os
+import weakref
 from urllib.parse import urlparse
 
 import requests
@@ -54,6 +55,13 @@ def _token_saver(grant_id):
     return save
 
 
+def _closing(client, session):
+    """Close the client's session (its pooled sockets) when the client is garbage-collected, so no
+    socket is left for the interpreter to warn about."""
+    weakref.finalize(client, session.close)
+    return client
+
+
 def zendesk_base_url(installation):
     return zendesk.account_base_url(current_app.config["ZENDESK_BASE_URL"], installation.zendesk_subdomain)
 
@@ -63,9 +71,10 @@ def zendesk_client(installation, grant=None, **options):
     grant = grant or connection(installation, "zendesk")
     config = current_app.config
     session = OAuth2Session(config["ZENDESK_CLIENT_ID"])
-    return zendesk.ZendeskClient(session, zendesk_base_url(installation), token=grant.token,
-                                 on_token=_token_saver(grant.id), client_id=config["ZENDESK_CLIENT_ID"],
-                                 client_secret=config["ZENDESK_CLIENT_SECRET"], **options)
+    client = zendesk.ZendeskClient(session, zendesk_base_url(installation), token=grant.token,
+                                   on_token=_token_saver(grant.id), client_id=config["ZENDESK_CLIENT_ID"],
+                                   client_secret=config["ZENDESK_CLIENT_SECRET"], **options)
+    return _closing(client, session)
 
 
 def crm_data_centres():
@@ -77,6 +86,8 @@ def crm_client(installation, grant=None, **options):
     grant = grant or connection(installation, "crm")
     config = current_app.config
     centre = crm_data_centres()[installation.data_center]
-    return crm.CrmClient(requests.Session(), grant.api_base or centre.api_domain, grant.token,
-                         on_token=_token_saver(grant.id), accounts_server=centre.accounts_server,
-                         client_id=config["CRM_CLIENT_ID"], client_secret=config["CRM_CLIENT_SECRET"], **options)
+    session = requests.Session()
+    client = crm.CrmClient(session, grant.api_base or centre.api_domain, grant.token,
+                           on_token=_token_saver(grant.id), accounts_server=centre.accounts_server,
+                           client_id=config["CRM_CLIENT_ID"], client_secret=config["CRM_CLIENT_SECRET"], **options)
+    return _closing(client, session)

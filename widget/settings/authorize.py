@@ -149,22 +149,24 @@ def finish_crm(args):
                                 "is in the %(expected)s data centre. Sign in as a user of this CRM account.",
                                 signed=dc.upper(), expected=installation.data_center.upper()), retry)
     config, accounts_server = current_app.config, centres[dc].accounts_server
-    try:
-        token = crm.exchange_code(requests.Session(), accounts_server, args["code"], config["CRM_CLIENT_ID"],
-                                  config["CRM_CLIENT_SECRET"], external_url("settings.crm_callback"), PAGE_POLICY)
-        client = crm.CrmClient(requests.Session(), token["api_domain"], token, accounts_server=accounts_server,
-                               client_id=config["CRM_CLIENT_ID"], client_secret=config["CRM_CLIENT_SECRET"],
-                               policy=PAGE_POLICY)
-        org = client.org() or {}
-    except AuthenticationError:
-        raise AuthorizeFailed(_("Zoho CRM did not accept this sign-in: it has expired or was already used. "
-                                "Try again."), retry) from None
-    except ServiceError as error:
-        raise AuthorizeFailed(_unreachable("Zoho CRM", error), retry, status=502) from None
-    if str(org.get("id")) != installation.org_id:
-        _quietly(client.revoke_refresh_token)
-        raise AuthorizeFailed(_("You authorized a different Zoho CRM account than the one the extension is "
-                                "installed in. Sign in as a user of this CRM account."), retry)
+    with requests.Session() as http:
+        try:
+            token = crm.exchange_code(http, accounts_server, args["code"], config["CRM_CLIENT_ID"],
+                                      config["CRM_CLIENT_SECRET"], external_url("settings.crm_callback"),
+                                      PAGE_POLICY)
+            client = crm.CrmClient(http, token["api_domain"], token, accounts_server=accounts_server,
+                                   client_id=config["CRM_CLIENT_ID"], client_secret=config["CRM_CLIENT_SECRET"],
+                                   policy=PAGE_POLICY)
+            org = client.org() or {}
+        except AuthenticationError:
+            raise AuthorizeFailed(_("Zoho CRM did not accept this sign-in: it has expired or was already used. "
+                                    "Try again."), retry) from None
+        except ServiceError as error:
+            raise AuthorizeFailed(_unreachable("Zoho CRM", error), retry, status=502) from None
+        if str(org.get("id")) != installation.org_id:
+            _quietly(client.revoke_refresh_token)
+            raise AuthorizeFailed(_("You authorized a different Zoho CRM account than the one the extension is "
+                                    "installed in. Sign in as a user of this CRM account."), retry)
     save_grant(installation, "crm", token, account=dc, api_base=token["api_domain"])
     return Authorized(_("Zoho CRM is connected."), warning=_provision_crm(installation) or "")
 
@@ -216,22 +218,24 @@ def finish_zendesk(args):
     if args.get("error") or not args.get("code"):
         raise AuthorizeFailed(_("Zendesk was not authorized: access was denied."), retry)
     config, base_url = current_app.config, _zendesk_base(data["subdomain"])
-    try:
-        token = zendesk.exchange_code(_zendesk_session(), base_url, args["code"], config["ZENDESK_CLIENT_SECRET"],
-                                      timeout=PAGE_POLICY.timeout, code_verifier=_pkce_verifier(state))
-        client = zendesk.ZendeskClient(OAuth2Session(config["ZENDESK_CLIENT_ID"]), base_url, token=token,
-                                       client_id=config["ZENDESK_CLIENT_ID"],
-                                       client_secret=config["ZENDESK_CLIENT_SECRET"], policy=PAGE_POLICY)
-        plan = client.account_plan()
-    except AuthenticationError:
-        raise AuthorizeFailed(_("Zendesk did not accept this sign-in: it has expired or was already used. "
-                                "Try again."), retry) from None
-    except ServiceError as error:
-        raise AuthorizeFailed(_unreachable("Zendesk", error), retry, status=502) from None
-    if plan.lower() in UNPAID_PLANS:
-        _quietly(client.revoke_current_token)  # nothing of an unpaid account is kept
-        raise AuthorizeFailed(_("This Zendesk account is on the %(plan)s plan. Zendesk for Zoho CRM needs a paid "
-                                "Zendesk plan (a trial counts). Upgrade the plan, then try again.", plan=plan), retry)
+    with _zendesk_session() as oauth, OAuth2Session(config["ZENDESK_CLIENT_ID"]) as api:
+        try:
+            token = zendesk.exchange_code(oauth, base_url, args["code"], config["ZENDESK_CLIENT_SECRET"],
+                                          timeout=PAGE_POLICY.timeout, code_verifier=_pkce_verifier(state))
+            client = zendesk.ZendeskClient(api, base_url, token=token,
+                                           client_id=config["ZENDESK_CLIENT_ID"],
+                                           client_secret=config["ZENDESK_CLIENT_SECRET"], policy=PAGE_POLICY)
+            plan = client.account_plan()
+        except AuthenticationError:
+            raise AuthorizeFailed(_("Zendesk did not accept this sign-in: it has expired or was already used. "
+                                    "Try again."), retry) from None
+        except ServiceError as error:
+            raise AuthorizeFailed(_unreachable("Zendesk", error), retry, status=502) from None
+        if plan.lower() in UNPAID_PLANS:
+            _quietly(client.revoke_current_token)  # nothing of an unpaid account is kept
+            raise AuthorizeFailed(_("This Zendesk account is on the %(plan)s plan. Zendesk for Zoho CRM needs a "
+                                    "paid Zendesk plan (a trial counts). Upgrade the plan, then try again.",
+                                    plan=plan), retry)
     installation.zendesk_subdomain = data["subdomain"]
     grant = save_grant(installation, "zendesk", token, account=data["subdomain"], api_base=base_url)
     warning = register_webhook(installation, zendesk_client(installation, grant, policy=PAGE_POLICY))
