@@ -1,0 +1,2 @@
+"""The sync engine (DESIGN §6). Importing the package registers the streams (see engine.STREAMS)."""
+from . import tickets  # noqa: F401  (zendesk_tickets, zendesk_comments)
