@@ -86,6 +86,7 @@ def crm_client(installation, grant=None, **options):
     grant = grant or connection(installation, "crm")
     config = current_app.config
     centre = crm_data_centres()[installation.data_center]
+    options.setdefault("max_concurrency", crm.EDITION_CONCURRENCY.get(installation.crm_edition or "free", 5))
     session = requests.Session()
     client = crm.CrmClient(session, grant.api_base or centre.api_domain, grant.token,
                            on_token=_token_saver(grant.id), accounts_server=centre.accounts_server,

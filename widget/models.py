@@ -35,6 +35,8 @@ class Installation(db.Model):
     zendesk_webhook_secret_ciphertext = db.Column(db.Text, nullable=True)
     # CRM side: the custom modules we created (F7) and the notification channel.
     crm_modules = db.Column(db.JSON, nullable=False, default=dict)  # {"tickets": api_name, "comments": api_name}
+    # The CRM edition (`org.license_details.paid_type`): it sets how many API calls may be in flight.
+    crm_edition = db.Column(db.String(32), nullable=True)
     crm_channel_id = db.Column(db.String(32), nullable=True)
     crm_channel_token = db.Column(db.String(64), nullable=True)
     crm_channel_expires_at = db.Column(db.DateTime(timezone=True), nullable=True)

@@ -73,7 +73,8 @@ class Admin:
             return None if row is None else {
                 "id": row.id, "key": row.installation_key, "zendesk_subdomain": row.zendesk_subdomain,
                 "zendesk_webhook_id": row.zendesk_webhook_id, "zendesk_webhook_secret": row.zendesk_webhook_secret,
-                "crm_modules": row.crm_modules, "crm_channel_id": row.crm_channel_id}
+                "crm_modules": row.crm_modules, "crm_channel_id": row.crm_channel_id,
+                "crm_edition": row.crm_edition}
 
     def grant(self, service):
         """The stored grant for `service` as {status, token, ciphertext, account, api_base}, or None."""

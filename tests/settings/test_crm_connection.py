@@ -6,6 +6,9 @@ import requests
 
 from tests.helpers import install
 from tests.settings.flows import Admin, crm_consent, query, soup, with_query, zendesk_consent
+from widget.connections import crm_client
+from widget.extensions import db
+from widget.models import Installation
 from widget.settings.authorize import CRM_SCOPES
 
 
@@ -38,6 +41,11 @@ def test_connect_goes_to_the_orgs_own_data_centre_and_stores_the_grant_encrypted
     # ... done by the provisioning hook: the custom modules and the notification channel (F7, DESIGN §6).
     installation = admin.installation()
     assert set(installation["crm_modules"]) == {"tickets", "comments"} and installation["crm_channel_id"]
+    # The edition sets how many calls the client keeps in flight (Enterprise: 20, zoho-crm-api.md §4).
+    assert installation["crm_edition"] == "enterprise"
+    with admin.client.application.app_context():
+        row = db.session.scalar(db.select(Installation).filter_by(org_id=admin.org_id))
+        assert crm_client(row).max_concurrency == 20
 
     grant = admin.grant("crm")
     assert grant["status"] == "active" and grant["account"] == "jp"

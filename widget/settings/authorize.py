@@ -167,6 +167,7 @@ def finish_crm(args):
             _quietly(client.revoke_refresh_token)
             raise AuthorizeFailed(_("You authorized a different Zoho CRM account than the one the extension is "
                                     "installed in. Sign in as a user of this CRM account."), retry)
+    installation.crm_edition = str((org.get("license_details") or {}).get("paid_type") or "free").lower()
     save_grant(installation, "crm", token, account=dc, api_base=token["api_domain"])
     return Authorized(_("Zoho CRM is connected."), warning=_provision_crm(installation) or "")
 
