@@ -54,8 +54,9 @@ def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_i
             installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
             on_crm_connected(installation)
             assert register_webhook(installation, zendesk_client(installation)) is None
+            settings = sync_settings(installation)
             if first_sync_done:
-                sync_settings(installation).first_sync_done_at = utcnow()
+                settings.first_sync_done_at = utcnow()
             db.session.commit()
             served = Served(app, server.url, installation.id, installation.installation_key, tenant)
         yield served

@@ -65,38 +65,43 @@ def drain(installation_id):
     while True:
         try:
             with engine.lease(installation_id, LEASE) as holder:
-                applicable, ctx = _drain(installation_id, holder, ctx)
+                ctx = _drain(installation_id, holder, ctx)
         except engine.LeaseHeld:
-            # The holder looks at the inbox again after releasing it, so our events are not stranded.
+            # The holder looks at the inbox (and the settings) again after releasing the lease, so
+            # what we came for is not stranded.
             return
-        if not applicable or not _waiting(installation_id).first():
+        if not (_applicable(installation_id) and _waiting(installation_id).first()):
             break
     if ctx is not None and ctx.run is not None:
         ctx.run.status, ctx.run.finished_at = "done", utcnow()
         db.session.commit()
 
 
-def _drain(installation_id, holder, ctx):
-    """Passes under the lease until the inbox is empty. Returns (whether events may be applied now,
-    the context to reuse)."""
+def _applicable(installation_id):
+    """May events be applied now? Not while uninstalling or paused (they wait for re-authorization),
+    and not before the first sync has finished: real time applies only after it. Until then events
+    wait; once it has finished, those it covered are settled without a read (_settle_covered)."""
     installation = db.session.get(Installation, installation_id)
     if installation is None or installation.status != "installed":
-        return False, ctx
+        return False
     settings = engine.sync_settings(installation)
-    if settings.paused_reason:
-        return False, ctx  # waits for re-authorization; the events stay `new`
-    if settings.first_sync_done_at is None:
-        # Real time applies only after the first sync: the events wait, and once it has finished
-        # those it covered are settled without a read (_settle_covered), the rest applied.
-        return False, ctx
+    db.session.refresh(settings)  # another process may have finished the first sync meanwhile
+    return settings.paused_reason is None and settings.first_sync_done_at is not None
+
+
+def _drain(installation_id, holder, ctx):
+    """Passes under the lease until the inbox is empty; returns the context to reuse."""
+    if not _applicable(installation_id):
+        return ctx
     _settle_covered(installation_id)
     while True:
         events = _waiting(installation_id).limit(EVENTS_PER_PASS).all()
         if not events:
-            return True, ctx
+            return ctx
         if ctx is None:
+            installation = db.session.get(Installation, installation_id)
             run = SyncRun(installation_id=installation_id, kind="realtime", status="running",
-                          mode=settings.mode)
+                          mode=engine.sync_settings(installation).mode)
             db.session.add(run)
             db.session.commit()
             ctx = engine.SyncContext(installation, run=run)
@@ -104,7 +109,7 @@ def _drain(installation_id, holder, ctx):
             _apply(ctx, events)
         except AuthenticationError as error:
             engine._pause_for_revoked_grant(ctx, error)  # as run_streams does; the events stay `new`
-            return False, ctx
+            return ctx
         if not engine.acquire_lease(installation_id, LEASE, holder):  # renew; lost → another took over
             raise engine.LeaseHeld("lost the inbox lease")
 
