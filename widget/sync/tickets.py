@@ -19,11 +19,13 @@ sent again.
 import hashlib
 import json
 import re
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
+from ..clients.crm import MAX_RECORDS_PER_CALL
 from ..clients.http import ServiceError
 from ..connections import zendesk_base_url
 from ..extensions import db
@@ -67,13 +69,37 @@ def sync_tickets(ctx):
 
 @stream(COMMENTS)
 def sync_comments(ctx):
-    """Every comment added since the saved time (all of them on the first sync), page by page."""
+    """Every comment added since the saved time (all of them on the first sync).
+
+    Event pages hold any number of comments (pages never split a second, and many events have none),
+    so comments are written in whole hundreds across pages, the few left over waiting for the next
+    page: upserts stay at the minimum, ceil(comments / 100). A page's cursor is saved once every comment
+    of it and of the pages before it is written; after a crash the next run reads from there again."""
+    unwritten, pages = [], deque()  # comments read, not yet written; [cursor, its comments unwritten] per page
     for page in ctx.zendesk.export_ticket_events(start_time=int(ctx.cursor(COMMENTS) or 0)):
         ctx.check_running()
-        write_comments(ctx, [(event["ticket_id"], child) for event in page.records
-                             for child in event.get("child_events") or []
-                             if child.get("event_type", child.get("type")) == "Comment"])
-        ctx.save_cursor(COMMENTS, str(page.cursor))
+        comments = [(event["ticket_id"], child) for event in page.records
+                    for child in event.get("child_events") or []
+                    if child.get("event_type", child.get("type")) == "Comment"]
+        unwritten.extend(comments)
+        pages.append([page.cursor, len(comments)])
+        _write_whole_batches(ctx, unwritten, pages, everything=page.end_of_stream)
+    _write_whole_batches(ctx, unwritten, pages, everything=True)
+
+
+def _write_whole_batches(ctx, unwritten, pages, everything):
+    count = len(unwritten) if everything else len(unwritten) - len(unwritten) % MAX_RECORDS_PER_CALL
+    if count:
+        write_comments(ctx, unwritten[:count])
+        del unwritten[:count]
+    covered = None
+    while pages and pages[0][1] <= count:  # pages now wholly written, oldest first
+        count -= pages[0][1]
+        covered = pages.popleft()[0]
+    if pages:
+        pages[0][1] -= count
+    if covered is not None:
+        ctx.save_cursor(COMMENTS, str(covered))
 
 
 # ---- tickets -------------------------------------------------------------------------------------
@@ -320,11 +346,13 @@ def _save_local(write):
     """Run `write()` (adds local rows) and commit; if another writer (real time, a second worker)
     inserted one of the same rows meanwhile, roll back and write once more over its rows."""
     try:
-        write()
+        with db.session.no_autoflush:  # rows are complete only once `write()` has set every field
+            write()
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        write()
+        with db.session.no_autoflush:
+            write()
         db.session.commit()
 
 

@@ -31,8 +31,9 @@ REPLIES = [
 DAY = 86400
 
 
-def seed_account(account, tickets=0, seed=1, agents=5, organizations=None, end_users=None):
-    """Fill `account` with deterministic data. Returns the seeded admin."""
+def seed_account(account, tickets=0, seed=1, agents=5, organizations=None, end_users=None, replies=None):
+    """Fill `account` with deterministic data. Returns the seeded admin. `replies`: comments after the
+    first on every ticket (benchmarks); None: 0 to 2 at random."""
     rng = random.Random(seed)
     now = int(account.now())
     start = now - 90 * DAY
@@ -85,7 +86,7 @@ def seed_account(account, tickets=0, seed=1, agents=5, organizations=None, end_u
         body = f"{fields['subject']}. Ticket body #{n + 1} from {requester['name']}."
         ticket, _ = account.create_ticket(fields, {"body": body, "public": True}, requester["id"],
                                           ts=ts, notify=False)
-        for reply in range(rng.randint(0, 2)):
+        for reply in range(rng.randint(0, 2) if replies is None else replies):
             _seed_reply(account, ticket, rng, staff, ts + reply + 1)
     return admin
 
