@@ -203,8 +203,35 @@ def sync_first(org_id):
     click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts, "message": run.message}))
 
 
+bench_cli = AppGroup("bench", help="Benchmarks, sandbox to sandbox in this process.")
+
+
+@bench_cli.command("sync")
+@click.option("--tickets", required=True, type=click.IntRange(min=1), help="Tickets to seed in Zendesk.")
+@click.option("--comments-per-ticket", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Comments of each ticket (the first is its description).")
+@click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Latency added to every API call of both sandboxes.")
+def bench_sync(tickets, comments_per_ticket, latency_ms):
+    """Time a first sync of seeded tickets into the CRM; print one JSON line."""
+    import tempfile
+
+    from . import create_app
+    from .extensions import db
+    from .sync import bench
+
+    with tempfile.TemporaryDirectory() as folder:  # a database of its own, never the demo's
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db"})
+        with app.app_context():
+            db.create_all()
+            result = bench.run(tickets, comments_per_ticket, latency_ms)
+            db.engine.dispose()
+    click.echo(json.dumps(result))
+
+
 def register_cli(app):
     app.cli.add_command(sandbox_cli)
     app.cli.add_command(support_cli)
     app.cli.add_command(sync_cli)
+    app.cli.add_command(bench_cli)
     app.cli.add_command(demo)
