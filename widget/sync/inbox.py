@@ -15,15 +15,18 @@ Failures: a pass whose outside calls fail (after the clients' own retries) recor
 with the service's message and marks its events `failed`; `retry_failed` puts them back in the queue
 (catch-up also covers them). A refused grant pauses the installation and leaves the events waiting.
 """
+import logging
+import time
 from datetime import timezone
 
 from sqlalchemy.exc import IntegrityError
 
 from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
-from ..models import InboxEvent, Installation, SyncRun, utcnow
-from . import engine, queue
+from ..models import InboxEvent, Installation, StreamLease, SyncRun, utcnow
+from . import engine, queue, tickets
 
+logger = logging.getLogger(__name__)
 LEASE = "inbox"
 EVENTS_PER_PASS = 500
 CRM_IDS_PER_CALL = 100  # GET /{module}?ids= takes at most 100 ids (zoho-crm-api.md §2.2)
@@ -44,8 +47,14 @@ def store(installation, source, delivery_id, payload, object_kind=None, object_i
 
 
 def trigger(installation_id):
-    """Process the inbox now (a drain job; one that finds another running just leaves)."""
-    queue.enqueue("widget.sync.inbox.drain", installation_id)
+    """Process the inbox now: queue a drain job, unless one is running. A running drain takes the
+    event too: it looks at the inbox again after releasing its lease, and the event was committed
+    before we saw the lease. (Under a burst this spares a job per delivery.)"""
+    running = db.session.scalar(db.select(StreamLease.id).where(
+        StreamLease.installation_id == installation_id, StreamLease.stream == LEASE,
+        StreamLease.expires_at > utcnow()))
+    if running is None:
+        queue.enqueue("widget.sync.inbox.drain", installation_id)
 
 
 def retry_failed(installation_id):
@@ -61,20 +70,29 @@ def retry_failed(installation_id):
 # ---- the drain job -------------------------------------------------------------------------------
 def drain(installation_id):
     """Apply the installation's waiting events until none are left. At most one per installation."""
-    ctx = None
-    while True:
-        try:
-            with engine.lease(installation_id, LEASE) as holder:
-                ctx = _drain(installation_id, holder, ctx)
-        except engine.LeaseHeld:
-            # The holder looks at the inbox (and the settings) again after releasing the lease, so
-            # what we came for is not stranded.
-            return
-        if not (_applicable(installation_id) and _waiting(installation_id).first()):
-            break
-    if ctx is not None and ctx.run is not None:
-        ctx.run.status, ctx.run.finished_at = "done", utcnow()
-        db.session.commit()
+    ctx, status = None, "failed"
+    try:
+        while True:
+            try:
+                with engine.lease(installation_id, LEASE) as holder:
+                    ctx = _drain(installation_id, holder, ctx)
+            except engine.LeaseHeld:
+                # The holder looks at the inbox (and the settings) again after releasing the lease, so
+                # what we came for is not stranded.
+                status = "done"
+                return
+            if not (_applicable(installation_id) and _waiting(installation_id).first()):
+                status = "done"
+                return
+    except Exception:
+        # A queued job's exception would vanish in the worker: say it. The events stay `new`.
+        logger.exception("real-time drain of installation %s failed", installation_id)
+        raise
+    finally:
+        if ctx is not None and ctx.run is not None:
+            db.session.rollback()
+            ctx.run.status, ctx.run.finished_at = status, utcnow()
+            db.session.commit()
 
 
 def _applicable(installation_id):
@@ -94,6 +112,7 @@ def _drain(installation_id, holder, ctx):
     if not _applicable(installation_id):
         return ctx
     _settle_covered(installation_id)
+    renewed = time.monotonic()
     while True:
         events = _waiting(installation_id).limit(EVENTS_PER_PASS).all()
         if not events:
@@ -110,8 +129,10 @@ def _drain(installation_id, holder, ctx):
         except AuthenticationError as error:
             engine._pause_for_revoked_grant(ctx, error)  # as run_streams does; the events stay `new`
             return ctx
-        if not engine.acquire_lease(installation_id, LEASE, holder):  # renew; lost → another took over
-            raise engine.LeaseHeld("lost the inbox lease")
+        if time.monotonic() - renewed > engine.LEASE_SECONDS / 3:  # renewed now and then, not every pass
+            if not engine.acquire_lease(installation_id, LEASE, holder):  # lost: another drain took over
+                raise engine.LeaseHeld("lost the inbox lease")
+            renewed = time.monotonic()
 
 
 def _waiting(installation_id):
@@ -166,8 +187,6 @@ def _guarded(ctx, stream, events, object_ids, work):
 
 def _apply_zendesk(ctx, events):
     """Users first (tickets look their requesters up), then tickets, then their comments."""
-    from . import people, tickets
-
     by_kind = {}
     for event in events:
         by_kind.setdefault(event.object_kind, []).append(event)
@@ -175,20 +194,23 @@ def _apply_zendesk(ctx, events):
     user_events = [e for e in by_kind.get("user", []) if not _type(e).endswith(".deleted")]
     user_ids = _ids(user_events)
     if user_ids:
+        from . import people
+
         failed |= _guarded(ctx, "zendesk_users", user_events, user_ids,
                            lambda: people.pull_users(ctx, ctx.zendesk.show_users(user_ids)))
     ticket_events = by_kind.get("ticket", [])
     ticket_ids = _ids(ticket_events)
     if ticket_ids:
         failed |= _guarded(ctx, "zendesk_tickets", ticket_events, ticket_ids,
-                           lambda: _write_tickets(ctx, tickets, ticket_ids, ticket_events))
+                           lambda: _write_tickets(ctx, ticket_ids, ticket_events))
     # Organization events: the sync writes organizations CRM → Zendesk only (push_accounts); a change
     # made in Zendesk reaches the CRM with the next catch-up, if at all. Nothing to re-read here.
     return failed
 
 
-def _write_tickets(ctx, tickets, ticket_ids, ticket_events):
-    found = [t for t in ctx.zendesk.show_tickets(ticket_ids) if _selected(ctx, t)]
+def _write_tickets(ctx, ticket_ids, ticket_events):
+    # Selective mode applies to real time too: only tickets of the chosen organizations.
+    found = [t for t in ctx.zendesk.show_tickets(ticket_ids) if tickets.in_scope(ctx, t)]
     if not found:
         return
     tickets.write_tickets(ctx, found)
@@ -233,18 +255,9 @@ def _unique_comments(pairs):
     return unique
 
 
-def _selected(ctx, ticket):
-    """Selective mode applies to real time too: only tickets of the chosen organizations."""
-    if ctx.settings.mode != "selective":
-        return True
-    return ticket.get("organization_id") in set(ctx.settings.selected_organizations or [])
-
-
 def _apply_crm(ctx, events):
     """Accounts first (people are placed into their organizations), then Contacts and Leads. Only the
     modules chosen in settings; deletions are left alone (the sync deletes nothing in Zendesk)."""
-    from . import people
-
     chosen = set(ctx.settings.modules or [])
     failed = set()
     for module in ("Accounts",) + PEOPLE_MODULES:
@@ -255,6 +268,8 @@ def _apply_crm(ctx, events):
                       for i in e.payload.get("ids") or []})
         if not ids:
             continue
+        from . import people
+
         if module == "Accounts":
             work = lambda: people.push_accounts(ctx, _crm_records(ctx, module, ids))  # noqa: E731
         else:
