@@ -283,14 +283,14 @@ class CrmClient:
     def url(self, path):
         return f"{self.api_domain}{API_PATH}/{path.lstrip('/')}"
 
-    def _request(self, method, path, heavy=False, idempotent=None, **kwargs):
+    def _request(self, method, path, heavy=False, idempotent=None, extra_headers=None, **kwargs):
         """One API call: fresh token, `Zoho-oauthtoken` header, a concurrency slot per attempt;
         on INVALID_TOKEN refresh and retry once. Returns the parsed JSON body (None for 204/304).
         `idempotent`: as `send()` takes it (None: by method)."""
         self._refresh_if_expiring()
         for attempt in range(2):
             access_token = self.token["access_token"]
-            headers = {"Authorization": f"Zoho-oauthtoken {access_token}"}
+            headers = {**(extra_headers or {}), "Authorization": f"Zoho-oauthtoken {access_token}"}
             try:
                 response = send(_Bounded(self.session, self._semaphores(heavy)), method, self.url(path),
                                 classify, self.policy, idempotent=idempotent, headers=headers, **kwargs)
@@ -326,20 +326,23 @@ class CrmClient:
             if self.on_token:
                 self.on_token(dict(self.token))
 
-    def _pages(self, path, params, key="data", per_page=MAX_PER_PAGE, page_token=True):
+    def _pages(self, path, params, key="data", per_page=MAX_PER_PAGE, page_token=True, headers=None,
+               tokens_only=False):
         """Items of every page: `page` for the first 2000 records, then `page_token` (§2.2).
-        Stops on 204 (no content) or `more_records: false`; raises on a repeated page token."""
+        Stops on 204 (no content) or `more_records: false`; raises on a repeated page token.
+        `tokens_only`: follow `next_page_token` from the first page on (it continues after the last record
+        served, so records that move while being read, e.g. sorted by Modified_Time, shift no page)."""
         params = {**params, "per_page": per_page, "page": 1}
         seen_tokens = set()
         while True:
-            body = self._request("GET", path, params=params)
+            body = self._request("GET", path, params=params, extra_headers=headers)
             if not body:
-                return
+                return  # 204 (nothing), or 304 (nothing modified since If-Modified-Since)
             yield from body.get(key, [])
             info = body.get("info") or {}
             if not info.get("more_records"):
                 return
-            if "page" in params and (params["page"] + 1) * per_page <= DISCRETE_PAGING_LIMIT:
+            if not tokens_only and "page" in params and (params["page"] + 1) * per_page <= DISCRETE_PAGING_LIMIT:
                 params["page"] += 1
                 continue
             token = info.get("next_page_token")
@@ -371,9 +374,13 @@ class CrmClient:
         return [result for future in futures for result in future.result()]
 
     # ---- records -------------------------------------------------------------------------------
-    def list_records(self, module, fields, per_page=MAX_PER_PAGE, **params):
-        """Every record of `module` (a generator); `fields` is mandatory, at most 50 (§2.2)."""
-        return self._pages(module, {"fields": ",".join(fields), **params}, per_page=per_page)
+    def list_records(self, module, fields, per_page=MAX_PER_PAGE, modified_since=None, tokens_only=False, **params):
+        """Every record of `module` (a generator); `fields` is mandatory, at most 50 (§2.2).
+        `modified_since` (ISO 8601 text): only records modified after it (`If-Modified-Since`; a 304,
+        an empty generator, when there are none). `tokens_only`: see `_pages`."""
+        headers = {"If-Modified-Since": modified_since} if modified_since else None
+        return self._pages(module, {"fields": ",".join(fields), **params}, per_page=per_page, headers=headers,
+                           tokens_only=tokens_only)
 
     def get_record(self, module, record_id):
         """One record, or None when the CRM has no content for it."""

@@ -431,6 +431,12 @@ class ZendeskClient:
             users.extend(page)
         return [user for user in users if (user.get("email") or "").lower() == email.lower()]
 
+    def search_users(self, query):
+        """Users matching a search `query` (e.g. `organization:123 role:end-user`; `users/search`, offset
+        pages of 100, §5). NB: search reaches at most the first 10,000 results (§3)."""
+        for page in self._offset_pages("users/search.json", "users", {"query": query}):
+            yield from page
+
     def list_agents(self):
         """Agents and admins (the people tickets can be assigned to), by cursor pages."""
         for page in self._cursor_pages("users.json", "users", {"role[]": ["agent", "admin"]}):

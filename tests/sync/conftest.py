@@ -1,0 +1,179 @@
+"""Sync fixtures: both sandboxes served over real HTTP with their API calls counted, and
+`synced_installation`: an installation installed, with both grants obtained through the real OAuth pages
+(tests/lifecycle/conftest.py), the CRM modules provisioned and the standard field mapping in place.
+
+    def test_x(synced_installation):
+        s = synced_installation
+        s.crm_insert("Accounts", [{"Account_Name": "Acme"}])  # independent CRM session (not the installation's)
+        s.zendesk_calls.reset()
+        ctx = s.run("crm_accounts")                          # streams under their leases; returns the context
+        assert s.zendesk_calls.count("POST", "/organizations/create_many") == 1
+"""
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+from tests.lifecycle.conftest import connect_tenant, crm_api_session
+from widget import create_app
+from widget.extensions import db
+from widget.lifecycle.provisioning import on_crm_connected
+from widget.models import Installation, Link, SyncError
+from widget.sandbox import crm as crm_sandbox_package
+from widget.sandbox import zendesk as zendesk_sandbox_package
+from widget.sandbox.serving import BackgroundServer
+from widget.sync import engine
+from widget.sync.people import ensure_default_mappings
+
+SUBDOMAIN, DC, ORG_ID = "acme", "jp", "org-sync"
+
+
+class CountingApp:
+    """A sandbox's WSGI app, keeping every request it serves as (method, path)."""
+
+    def __init__(self, app):
+        self.app, self.calls, self.lock = app, [], threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.calls.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
+        return self.app(environ, start_response)
+
+    def reset(self):
+        with self.lock:
+            self.calls.clear()
+
+    def count(self, method=None, fragment=""):
+        """Calls whose method is `method` (any when None) and whose path contains `fragment`."""
+        with self.lock:
+            return sum(1 for m, path in self.calls if (method is None or m == method) and fragment in path)
+
+    def api_calls(self):
+        """Calls to the service's API (not the sandbox's control endpoints nor OAuth pages)."""
+        with self.lock:
+            return [(m, p) for m, p in self.calls if "/api/v2/" in p or "/crm/v8/" in p]
+
+
+@pytest.fixture
+def crm_sandbox():
+    """The CRM sandbox, one org in JP (seeded with its few standard accounts), calls counted (`.calls`)."""
+    sandbox = crm_sandbox_package.create_sandbox(data_centres=(DC,))
+    sandbox.calls = CountingApp(sandbox.app)
+    with BackgroundServer(sandbox.calls) as server:
+        sandbox.url = server.url
+        sandbox.creds = sandbox.credentials(server.url)
+        yield sandbox
+    sandbox.close()
+
+
+@pytest.fixture
+def zendesk_sandbox():
+    """The Zendesk sandbox, account `acme` (its seeded agents, organizations and end-users, no tickets),
+    calls counted (`.calls`)."""
+    sandbox = zendesk_sandbox_package.create_sandbox(accounts=(SUBDOMAIN,))
+    sandbox.state.rate_limits_enabled = False  # many export calls a minute in tests (limits are tested elsewhere)
+    sandbox.calls = CountingApp(sandbox.app)
+    with BackgroundServer(sandbox.calls) as server:
+        sandbox.url = server.url
+        yield sandbox
+
+
+@dataclass
+class SyncedInstallation:
+    app: object
+    installation_id: int
+    crm: object  # the CRM sandbox (`.state`, `.calls`)
+    zendesk: object  # the Zendesk sandbox (`.state`, `.calls`)
+    crm_api: object  # an independent requests session on the CRM org (`.base` = {api_domain}/crm/v8)
+
+    @property
+    def crm_calls(self):
+        return self.crm.calls
+
+    @property
+    def zendesk_calls(self):
+        return self.zendesk.calls
+
+    def installation(self):
+        return db.session.get(Installation, self.installation_id)
+
+    def settings(self):
+        return engine.sync_settings(self.installation())
+
+    def context(self, **kwargs):
+        return engine.SyncContext(self.installation(), **kwargs)
+
+    def run(self, *names, ctx=None):
+        """Run streams (in the order given) for the installation; returns the SyncContext."""
+        return engine.run_streams(self.installation(), list(names), ctx=ctx or self.context())
+
+    def account(self):
+        """The Zendesk sandbox's account object (users, organizations ... in memory)."""
+        return self.zendesk.state.accounts[SUBDOMAIN]
+
+    def crm_org(self):
+        return next(iter(self.crm.state.orgs.values()))
+
+    def crm_insert(self, module, records):
+        """Insert CRM records (100 a call) through the independent session; returns their ids in order."""
+        ids = []
+        for start in range(0, len(records), 100):
+            answer = self.crm_api.post(f"{self.crm_api.base}/{module}", json={"data": records[start:start + 100]},
+                                       timeout=30)
+            assert answer.status_code in (200, 201), answer.text
+            ids += [item["details"]["id"] for item in answer.json()["data"]]
+        return ids
+
+    def crm_update(self, module, records):
+        answer = self.crm_api.put(f"{self.crm_api.base}/{module}", json={"data": records}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["data"]
+
+    def crm_get(self, module, record_id):
+        answer = self.crm_api.get(f"{self.crm_api.base}/{module}/{record_id}", timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["data"][0]
+
+    def links(self, kind):
+        return db.session.scalars(db.select(Link).filter_by(installation_id=self.installation_id, kind=kind)).all()
+
+    def errors(self, stream=None):
+        query = db.select(SyncError).filter_by(installation_id=self.installation_id)
+        if stream:
+            query = query.filter_by(stream=stream)
+        return db.session.scalars(query).all()
+
+
+@pytest.fixture
+def synced_installation(tmp_path, monkeypatch, crm_sandbox, zendesk_sandbox):
+    """An installation ready to sync: installed, both grants, CRM modules and channel provisioned, the
+    standard field mapping, inside an app context. Counters are reset after the setup's own calls."""
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http sandboxes (connections.py)
+    zendesk_creds = zendesk_sandbox.credentials(zendesk_sandbox.url)
+    app = create_app({
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'sync.db'}",
+        "CRM_SANDBOX_URL": crm_sandbox.url, "CRM_CLIENT_ID": crm_sandbox.creds["client_id"],
+        "CRM_CLIENT_SECRET": crm_sandbox.creds["client_secret"],
+        "ZENDESK_BASE_URL": zendesk_sandbox.url, "ZENDESK_CLIENT_ID": zendesk_creds["oauth_client_id"],
+        "ZENDESK_CLIENT_SECRET": zendesk_creds["oauth_client_secret"],
+        "EXTENSION_URL": "http://127.0.0.1:9",
+        # Sandboxes without their export limit in tests: no pacing of incremental calls.
+        "ZENDESK_INCREMENTAL_CALLS_PER_MINUTE": 10_000,
+    })
+    with app.app_context():
+        db.create_all()
+    connect_tenant(app, crm_sandbox, zendesk_sandbox, ORG_ID, DC, SUBDOMAIN, webhook=False)
+    with app.app_context():
+        installation = db.session.scalar(db.select(Installation).filter_by(org_id=ORG_ID))
+        on_crm_connected(installation)
+        ensure_default_mappings(installation)
+        engine.sync_settings(installation)
+        synced = SyncedInstallation(app, installation.id, crm_sandbox, zendesk_sandbox,
+                                    crm_api_session(crm_sandbox, DC))
+        crm_sandbox.calls.reset()
+        zendesk_sandbox.calls.reset()
+        yield synced
+        db.session.remove()
+    engine.INCREMENTAL_PACERS.pop(synced.installation_id, None)
+    with app.app_context():
+        db.engine.dispose()
