@@ -15,6 +15,7 @@ from widget.models import InboxEvent, Installation, utcnow
 from widget.sandbox.serving import BackgroundServer, free_port
 from widget.settings.authorize import register_webhook
 from widget.sync.engine import sync_settings
+from widget.sync.people import ensure_default_mappings
 
 
 @dataclass
@@ -53,6 +54,7 @@ def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_i
         with app.app_context():
             installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
             on_crm_connected(installation)
+            ensure_default_mappings(installation)  # before any delivery: drains would race to create them
             assert register_webhook(installation, zendesk_client(installation)) is None
             settings = sync_settings(installation)
             if first_sync_done:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
 from ..models import InboxEvent, Installation, StreamLease, SyncRun, utcnow
-from . import engine, queue, tickets
+from . import engine, people, queue, tickets
 
 logger = logging.getLogger(__name__)
 LEASE = "inbox"
@@ -194,8 +194,6 @@ def _apply_zendesk(ctx, events):
     user_events = [e for e in by_kind.get("user", []) if not _type(e).endswith(".deleted")]
     user_ids = _ids(user_events)
     if user_ids:
-        from . import people
-
         failed |= _guarded(ctx, "zendesk_users", user_events, user_ids,
                            lambda: people.pull_users(ctx, ctx.zendesk.show_users(user_ids)))
     ticket_events = by_kind.get("ticket", [])
@@ -266,27 +264,23 @@ def _apply_crm(ctx, events):
             continue
         ids = sorted({str(i) for e in module_events if e.payload.get("operation") != "delete"
                       for i in e.payload.get("ids") or []})
-        if not ids:
-            continue
-        from . import people
-
-        if module == "Accounts":
-            work = lambda: people.push_accounts(ctx, _crm_records(ctx, module, ids))  # noqa: E731
-        else:
-            work = lambda m=module: people.push_people(ctx, m, _crm_records(ctx, m, ids))  # noqa: E731
-        failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, ids, work)
+        if ids:
+            failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, ids,
+                               lambda module=module, ids=ids: _push(ctx, module, ids))
     return failed
 
 
-def _crm_records(ctx, module, ids):
-    """The records with these ids, 100 per call (GET /{module}?ids=, §2.2)."""
-    from . import people
-
+def _push(ctx, module, ids):
+    """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=, §2.2) and write
+    them to Zendesk through the people sync's batch functions."""
     records = []
     for start in range(0, len(ids), CRM_IDS_PER_CALL):
         batch = ids[start:start + CRM_IDS_PER_CALL]
-        records.extend(ctx.crm.list_records(module, people.crm_fields(module), ids=",".join(batch)))
-    return records
+        records.extend(ctx.crm.list_records(module, people.crm_fields(module, ctx), ids=",".join(batch)))
+    if module == "Accounts":
+        people.push_accounts(ctx, records)
+    else:
+        people.push_people(ctx, module, records)
 
 
 def _type(event):
