@@ -29,15 +29,38 @@ SUBDOMAIN, DC, ORG_ID = "acme", "jp", "org-sync"
 
 
 class CountingApp:
-    """A sandbox's WSGI app, keeping every request it serves as (method, path)."""
+    """A sandbox's WSGI app, keeping every request it serves as (method, path), and able to lose answers:
+    `lose_answer("POST", "/users/create_or_update_many", nth=3)` lets the 3rd such call do its work, then
+    answers 500 (the work done, the answer lost: what a crash between a write and its cursor looks like)."""
 
     def __init__(self, app):
         self.app, self.calls, self.lock = app, [], threading.Lock()
+        self.faults = []  # [method, fragment, calls left before the one that fails]
 
     def __call__(self, environ, start_response):
+        method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         with self.lock:
-            self.calls.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
-        return self.app(environ, start_response)
+            self.calls.append((method, path))
+            fault = next((f for f in self.faults if f[0] == method and f[1] in path), None)
+            if fault is not None:
+                fault[2] -= 1
+                if fault[2] == 0:
+                    self.faults.remove(fault)
+                else:
+                    fault = None
+        if fault is None:
+            return self.app(environ, start_response)
+        body = self.app(environ, lambda *args, **kwargs: None)  # the work is done ...
+        for _ in body:
+            pass
+        if hasattr(body, "close"):
+            body.close()
+        start_response("500 Internal Server Error", [("Content-Type", "application/json")])  # ... the answer lost
+        return [b'{"error":"InternalError","description":"lost answer (test fault)"}']
+
+    def lose_answer(self, method, fragment, nth=1):
+        with self.lock:
+            self.faults.append([method, fragment, nth])
 
     def reset(self):
         with self.lock:
@@ -59,6 +82,10 @@ def crm_sandbox():
     """The CRM sandbox, one org in JP (seeded with its few standard accounts), calls counted (`.calls`)."""
     sandbox = crm_sandbox_package.create_sandbox(data_centres=(DC,))
     sandbox.calls = CountingApp(sandbox.app)
+    # Its notifications go to the channel's URL, where no app listens here: one quick try each, so the
+    # notifier has nothing left to retry when the sandbox closes.
+    notifier = sandbox.app.config["SANDBOX_NOTIFIER"]
+    notifier.attempts, notifier.backoff = 1, 0
     with BackgroundServer(sandbox.calls) as server:
         sandbox.url = server.url
         sandbox.creds = sandbox.credentials(server.url)
@@ -112,7 +139,7 @@ class SyncedInstallation:
         return self.zendesk.state.accounts[SUBDOMAIN]
 
     def crm_org(self):
-        return next(iter(self.crm.state.orgs.values()))
+        return self.crm.state.data_centres[DC].org()
 
     def crm_insert(self, module, records):
         """Insert CRM records (100 a call) through the independent session; returns their ids in order."""

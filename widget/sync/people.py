@@ -34,7 +34,7 @@ from itertools import islice
 from sqlalchemy.exc import IntegrityError
 
 from ..clients.crm import MAX_PER_PAGE, MAX_RECORDS_PER_CALL
-from ..clients.http import AuthenticationError, ServiceError
+from ..clients.http import InvalidRequest, NotFound
 from ..clients.zendesk import BULK_LIMIT
 from ..extensions import db
 from ..models import FieldMapping, Link
@@ -191,19 +191,18 @@ def _update_organizations(ctx, mappings, updates, links, result):
     if not updates:
         return
     current = {o["id"]: o for o in ctx.zendesk.show_organizations([target for _, target, _ in updates])}
+    crm_updates = []
     for record, target, payload in updates:
         org = current.get(target)
         if org is None:  # deleted in Zendesk: create it again
             _create_organizations(ctx, mappings, [(record, payload)], result)
             continue
-        link = links.get(record["id"])
-        if _zendesk_won(link, org, record, mappings):
+        if _zendesk_won(links.get(record["id"]), org, record, mappings):
             payload = mapping.keep_later_zendesk_values(payload, org, mappings)
+            crm_updates += _later_zendesk_values(record, org, mappings)
         try:
             saved = ctx.zendesk.create_or_update_organization({"id": target, **payload})
-        except AuthenticationError:
-            raise
-        except ServiceError as error:
+        except (InvalidRequest, NotFound) as error:  # this organization's own problem (e.g. name taken)
             _failed(ctx, ACCOUNTS, record["id"], str(error), result)
             continue
         _link(ctx, "organization", saved["id"], "Accounts", record["id"],
@@ -211,6 +210,7 @@ def _update_organizations(ctx, mappings, updates, links, result):
         result.written += 1
         ctx.clear_errors(ACCOUNTS, [record["id"]])
     db.session.commit()
+    _write_crm(ctx, "Accounts", ACCOUNTS, crm_updates, result)
 
 
 def _create_organizations(ctx, mappings, creates, result):
@@ -218,14 +218,8 @@ def _create_organizations(ctx, mappings, creates, result):
     more with create_or_update by external_id: that finds our own organization (created by a run that
     crashed before linking it) and otherwise reports Zendesk's name clash, never a second organization."""
     for batch in _chunks(creates, BULK_LIMIT):
-        try:
-            answers = ctx.zendesk.create_many_organizations([payload for _, payload in batch])
-        except AuthenticationError:
-            raise
-        except ServiceError as error:
-            for record, _ in batch:
-                _failed(ctx, ACCOUNTS, record["id"], str(error), result)
-            continue
+        # A failure of the whole call (after the client's retries) stops the stream before its cursor moves.
+        answers = ctx.zendesk.create_many_organizations([payload for _, payload in batch])
         by_index = {answer.get("index", i): answer for i, answer in enumerate(answers)}
         for index, (record, payload) in enumerate(batch):
             answer = by_index.get(index) or {}
@@ -244,9 +238,7 @@ def _create_organizations(ctx, mappings, creates, result):
 def _create_or_find(ctx, mappings, record, payload, result):
     try:
         saved = ctx.zendesk.create_or_update_organization(payload)
-    except AuthenticationError:
-        raise
-    except ServiceError as error:  # e.g. "RecordInvalid: Record validation errors (name: Name: X has already been taken)"
+    except InvalidRequest as error:  # e.g. "RecordInvalid: Record validation errors (name: Name: X has already been taken)"
         _failed(ctx, ACCOUNTS, record["id"], str(error), result)
         return
     _link(ctx, "organization", saved["id"], "Accounts", record["id"],
@@ -285,21 +277,17 @@ def push_people(ctx, module, crm_records):
         payload["external_id"] = mapping.external_id(module, record["id"])
         changed.append((record, payload))
     current = _current_users(ctx, mappings, changed, links)
+    crm_updates = []
     for batch in _chunks(changed, BULK_LIMIT):
         sent = []
         for record, payload in batch:
             user = current.get(record["id"])
             if user is not None and _zendesk_won(links.get(record["id"]), user, record, mappings):
                 payload = mapping.keep_later_zendesk_values(payload, user, mappings)
+                crm_updates += _later_zendesk_values(record, user, mappings)
             sent.append((record, payload))
-        try:
-            answers = ctx.zendesk.create_or_update_users([payload for _, payload in sent])
-        except AuthenticationError:
-            raise
-        except ServiceError as error:
-            for record, _ in sent:
-                _failed(ctx, name, record["id"], str(error), result)
-            continue
+        # A failure of the whole call (after the client's retries) stops the stream before its cursor moves.
+        answers = ctx.zendesk.create_or_update_users([payload for _, payload in sent])
         by_index = {answer.get("index", i): answer for i, answer in enumerate(answers)}
         written = []
         for index, (record, payload) in enumerate(sent):
@@ -317,6 +305,7 @@ def push_people(ctx, module, crm_records):
         db.session.commit()
         result.written += len(written)
         ctx.clear_errors(name, written)
+    _write_crm(ctx, module, name, crm_updates, result)
     ctx.count(name, read=len(crm_records), written=result.written, errors=result.failed)
     return result
 
@@ -364,6 +353,23 @@ def _zendesk_won(link, obj, record, mappings):
     return mapping.later_side(record.get("Modified_Time"), obj.get("updated_at")) == "zendesk"
 
 
+def _later_zendesk_values(record, obj, mappings):
+    """The CRM update that brings Zendesk's later two-way values to the record ([] when none differ)."""
+    two_way = [row for row in mappings if row.direction == "both"]
+    changes = mapping.crm_changes(record, mapping.to_crm(obj, two_way))
+    return [{"id": record["id"], **changes}] if changes else []
+
+
+def _write_crm(ctx, module, stream_name, updates, result):
+    """CRM updates (100 a call, in parallel); a record the CRM refuses becomes a SyncError."""
+    answers = ctx.crm.update_records(module, updates) if updates else []
+    for update, answer in zip(updates, answers):
+        if not answer.ok:
+            field = (answer.details or {}).get("api_name")
+            _failed(ctx, stream_name, update["id"], f"{answer.code}: {answer.message}" + (f" ({field})" if field else ""),
+                    result)
+
+
 def _merged(obj, payload):
     """What the Zendesk object holds after `payload` is written over it."""
     merged = dict(obj or {})
@@ -395,18 +401,17 @@ def pull_users(ctx, zendesk_users):
     Echoes of our own writes (fields hashing to Link.last_hash) are dropped. Returns Written."""
     users = [u for u in zendesk_users if u.get("id")]
     result = Written()
-    chosen = set(ctx.settings.modules or [])
+    mappings = {module: mappings_for(ctx, module) for module in mapping.PEOPLE if module in (ctx.settings.modules or [])}
     links = _links_by_zendesk(ctx, "user", [u["id"] for u in users])
     work = {}  # module -> [(user, link or None, crm id)]
     for user in users:
         link = links.get(user["id"])
         module, crm_id = (link.crm_module, link.crm_id) if link else (mapping.parse_external_id(user.get("external_id"))
                                                                       or (None, None))
-        if module not in mapping.PEOPLE or module not in chosen:
+        if module not in mappings:  # not a person of ours, or the module is not chosen
             result.skipped += 1
             continue
-        if link is not None and mapping.digest(mapping.view_of_zendesk(user, mappings_for(ctx, module))) == \
-                link.last_hash:
+        if link is not None and mapping.digest(mapping.view_of_zendesk(user, mappings[module])) == link.last_hash:
             result.unchanged += 1  # our own write coming back, or nothing mapped changed
             continue
         work.setdefault(module, []).append((user, link, crm_id))
@@ -442,7 +447,7 @@ def _pull_module(ctx, module, items, result):
             updates.append({"id": crm_id, **changes})
         else:
             result.unchanged += 1
-    answers = ctx.crm.update_records(module, updates) if updates else []
+    answers = ctx.crm.update_records(module, updates) if updates else []  # 100 a call, in parallel
     failed = set()
     for update, answer in zip(updates, answers):
         if answer.ok:
