@@ -59,9 +59,12 @@ def selected_streams(settings):
 def sync_settings(installation):
     settings = db.session.get(SyncSettings, installation.id)
     if settings is None:
-        settings = SyncSettings(installation_id=installation.id)
-        db.session.add(settings)
-        db.session.commit()
+        try:
+            db.session.add(SyncSettings(installation_id=installation.id))
+            db.session.commit()
+        except IntegrityError:  # another thread or worker created it first: use theirs
+            db.session.rollback()
+        settings = db.session.get(SyncSettings, installation.id)
     return settings
 
 
@@ -218,12 +221,12 @@ def run_streams(installation, names, run=None, ctx=None):
             try:
                 STREAMS[name][0](ctx)
             except AuthenticationError as error:
-                _pause_for_revoked_grant(ctx, error)
+                pause_for_revoked_grant(ctx, error)
                 raise
     return ctx
 
 
-def _pause_for_revoked_grant(ctx, error):
+def pause_for_revoked_grant(ctx, error):
     """The settings page then finds which grant was refused and offers "Re-authorize"."""
     db.session.rollback()
     ctx.settings.paused_reason = f"Access was refused ({error.message}). An administrator must re-authorize."

@@ -127,7 +127,7 @@ def _drain(installation_id, holder, ctx):
         try:
             _apply(ctx, events)
         except AuthenticationError as error:
-            engine._pause_for_revoked_grant(ctx, error)  # as run_streams does; the events stay `new`
+            engine.pause_for_revoked_grant(ctx, error)  # as run_streams does; the events stay `new`
             return ctx
         if time.monotonic() - renewed > engine.LEASE_SECONDS / 3:  # renewed now and then, not every pass
             if not engine.acquire_lease(installation_id, LEASE, holder):  # lost: another drain took over

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Installation, SyncRun, utcnow
+from . import inbox
 from .engine import LeaseHeld, SyncStopped, run_streams, selected_streams, sync_settings
 
 ACTIVE = ("queued", "running")
@@ -45,6 +46,7 @@ def first_sync_job(installation_id, run_id):
         if run.mode == "bulk":
             settings.bulk_done_at = utcnow()
         db.session.commit()
+        inbox.trigger(installation_id)  # real time starts now: apply what arrived during the first sync
 
 
 def catchup_job(installation_id):
@@ -52,6 +54,7 @@ def catchup_job(installation_id):
     installation = db.session.get(Installation, installation_id)
     if installation is None or installation.status != "installed":
         return None
+    inbox.retry_failed(installation_id)  # real-time events that failed get another chance
     run = SyncRun(installation_id=installation_id, kind="catchup", status="queued")
     db.session.add(run)
     db.session.commit()
