@@ -307,10 +307,20 @@ def test_a_zendesk_edit_reaches_the_crm_and_does_not_bounce(synced_installation)
 
 def test_push_and_pull_batch_functions_for_real_time(synced_installation):
     s = synced_installation
-    [contact_id] = s.crm_insert("Contacts", [{"Last_Name": "Rt", "Email": "rt@rt.example"}])
+    db.session.add(FieldMapping(installation_id=s.installation_id, module="Contacts", crm_field="Title",
+                                zendesk_field="user_fields.title", direction="to_zendesk"))
+    db.session.commit()
+    [contact_id] = s.crm_insert("Contacts", [{"Last_Name": "Rt", "Email": "rt@rt.example", "Title": "Boss"}])
     ctx = s.context()
-    records = list(ctx.crm.list_records("Contacts", people.crm_fields("Contacts", ctx), ids=contact_id))
+    # Read with the standard fields only (no Title): the batch reads the record again rather than
+    # writing an empty title.
+    records = list(ctx.crm.list_records("Contacts", people.crm_fields("Contacts"), ids=contact_id))
+    assert "Title" not in records[0]
+    s.crm_calls.reset()
     assert people.push_people(ctx, "Contacts", records).written == 1
+    assert s.crm_calls.count("GET", "/crm/v8/Contacts") == 1
+    assert zendesk_user(s, "rt@rt.example")["user_fields"] == {"title": "Boss"}
+    records = list(ctx.crm.list_records("Contacts", people.crm_fields("Contacts", ctx), ids=contact_id))
     assert people.push_people(ctx, "Contacts", records).unchanged == 1  # same fields again: no call
     user = zendesk_user(s, "rt@rt.example")
     assert people.pull_users(ctx, [dict(user)]).unchanged == 1  # our own write: an echo

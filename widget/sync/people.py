@@ -22,8 +22,9 @@ mapped fields as we last wrote or read them (mapping.digest): a record whose fie
 not written again, and a Zendesk change that only repeats our own write is an echo, dropped.
 
 Costs: organizations: create_many jobs of 100 for new ones; updates are single `create_or_update`
-calls (the API has no organization batch update the sandbox serves; zendesk-api.md §5 lists only
-create_or_update), made only for accounts whose mapped fields changed. Users: create_or_update_many jobs
+calls, made only for accounts whose mapped fields changed. NB: real Zendesk also has a bulk
+`PUT organizations/update_many` (a job of 100), but neither the reference notes (zendesk-api.md §5) nor
+the sandbox have it; with it, updates would cost one call per 100. Users: create_or_update_many jobs
 of 100. Linked records whose two-way fields changed are looked up in batches (show_many of 100, CRM
 get-by-ids of 100) for the "later change wins" rule.
 """
@@ -130,7 +131,7 @@ def _crm_stream(ctx, module, write):
 def push_accounts(ctx, crm_records):
     """Write CRM Accounts (records with the mapped fields) to Zendesk organizations; returns Written."""
     mappings = mappings_for(ctx, "Accounts")
-    records = [r for r in crm_records if r.get("id")]
+    records = _with_mapped_fields(ctx, "Accounts", [r for r in crm_records if r.get("id")])
     result = Written()
     chosen = _chosen_organizations(ctx)
     links = _links_by_crm(ctx, "organization", "Accounts", [r["id"] for r in records])
@@ -157,6 +158,19 @@ def push_accounts(ctx, crm_records):
     _create_organizations(ctx, mappings, creates, result)
     ctx.count(ACCOUNTS, read=len(crm_records), written=result.written, errors=result.failed)
     return result
+
+
+def _with_mapped_fields(ctx, module, records):
+    """The records, read again (by ids, 100 a call) if they were read without some mapped field: a
+    missing field would otherwise be written to Zendesk as empty."""
+    needed = crm_fields(module, ctx)
+    short = [r["id"] for r in records if any(name not in r for name in needed)]
+    if not short:
+        return records
+    fresh = {}
+    for batch in _chunks(short, MAX_RECORDS_PER_CALL):
+        fresh.update((r["id"], r) for r in ctx.crm.list_records(module, needed, ids=",".join(batch)))
+    return [fresh.get(r["id"], r) for r in records if r["id"] in fresh or r["id"] not in short]
 
 
 def _chosen_organizations(ctx):
@@ -253,7 +267,7 @@ def push_people(ctx, module, crm_records):
     external_id), each Contact into its Account's organization; returns Written."""
     mappings = mappings_for(ctx, module)
     name = STREAMS[module]
-    records = [r for r in crm_records if r.get("id")]
+    records = _with_mapped_fields(ctx, module, [r for r in crm_records if r.get("id")])
     result = Written()
     in_scope = _people_scope(ctx, module)
     org_ids = _organization_ids(ctx, records)
