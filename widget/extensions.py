@@ -1,12 +1,29 @@
 """Flask extensions, created unbound and initialised in the app factory."""
+import sqlite3
+
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 db = SQLAlchemy()
 migrate = Migrate()
 csrf = CSRFProtect()
 babel = Babel()
 htmx = Htmx()
+
+
+@event.listens_for(Engine, "connect")
+def _tune_sqlite(dbapi_connection, connection_record):
+    """The embedded default (SQLite): write-ahead logging, so the webhook receiver's writes and the
+    sync workers' reads don't block each other, and a sync per commit of the log only, not of every
+    write (the inbox stores each delivery before answering). NB: SQLite's settings exist only as
+    PRAGMA statements; nothing else in the project writes SQL text."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
