@@ -8,7 +8,7 @@ import pytest
 from widget.clients.http import ServerError
 from widget.extensions import db
 from widget.models import FieldMapping, SyncRun
-from widget.sync import engine, people  # noqa: F401 (people registers its streams)
+from widget.sync import engine, people
 
 CRM_STREAMS = ("crm_accounts", "crm_contacts", "crm_leads")
 ALL = CRM_STREAMS + ("zendesk_users",)
@@ -176,7 +176,7 @@ def test_people_match_by_email_then_external_id(synced_installation):
 def test_only_the_chosen_modules_sync(synced_installation):
     s = synced_installation
     clear_crm_accounts(s)
-    _, _, contact_ids, lead_ids = seed(s, accounts=2, contacts=5, leads=3)
+    _, _, contact_ids, _ = seed(s, accounts=2, contacts=5, leads=3)
     settings = s.settings()
     settings.modules = ["Contacts"]
     db.session.commit()

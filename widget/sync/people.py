@@ -135,7 +135,7 @@ def push_accounts(ctx, crm_records):
     result = Written()
     chosen = _chosen_organizations(ctx)
     links = _links_by_crm(ctx, "organization", "Accounts", [r["id"] for r in records])
-    creates, updates = [], []  # (record, payload, digest) / (record, organization id, payload, digest)
+    creates, updates = [], []  # (record, payload) / (record, organization id, payload)
     for record in records:
         target = links[record["id"]].zendesk_id if record["id"] in links else None
         if chosen is not None:
@@ -272,7 +272,7 @@ def push_people(ctx, module, crm_records):
     in_scope = _people_scope(ctx, module)
     org_ids = _organization_ids(ctx, records)
     links = _links_by_crm(ctx, "user", module, [r["id"] for r in records])
-    changed = []  # (record, payload, view hash)
+    changed = []  # (record, payload)
     for record in records:
         if in_scope is not None and not in_scope(record):
             result.skipped += 1
