@@ -101,7 +101,7 @@ def test_install_authorize_and_uninstall_as_the_help_page_describes(chromium, wo
     assert "Zendesk Tickets" in nav and "Zendesk Ticket Comments" in nav
     page.click("table >> tbody >> tr >> nth=0 >> a")
     widget = page.frame_locator("#tickets-widget")
-    assert widget.locator("#ticket-list h1").inner_text() == "Zendesk Tickets"
+    assert widget.locator(".related-list h1").inner_text() == "Zendesk Tickets"
     assert page.locator("#tickets-widget").get_attribute("src").startswith(extension_url)
     assert len(world["zendesk"].account().webhooks) == 1
 

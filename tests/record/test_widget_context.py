@@ -15,7 +15,7 @@ def test_admin_sees_the_related_list_without_any_cookie(client):
     response = client.get(URL, query_string={"ctx": context_for(installed)})
     assert response.status_code == 200
     page = BeautifulSoup(response.data, "html.parser")
-    assert page.select_one("#ticket-list h1").get_text() == "Zendesk Tickets"
+    assert page.select_one(".related-list h1").get_text() == "Zendesk Tickets"
     assert "X-Widget-Context" in page.body["hx-headers"]
     assert "Set-Cookie" not in response.headers
     assert "frame-ancestors" in response.headers["Content-Security-Policy"]
