@@ -1,0 +1,75 @@
+"""The first sync through its real entry point (`runs.first_sync_job`): selective mode syncs exactly the
+chosen organizations' people and tickets (F13, F20, F21), and a bulk sync runs once (F14)."""
+import pytest
+
+from tests.sync.test_people import advance_zendesk, clear_crm_accounts, users_by_external_id
+from widget.extensions import db
+from widget.models import SyncRun, Ticket
+from widget.sync import runs
+
+
+def crm_tickets(s):
+    module = s.installation().crm_modules["tickets"]
+    return list(s.crm_org().module(module).records.values())
+
+
+def test_selective_first_sync_of_two_of_five_organizations_syncs_exactly_their_people_and_tickets(
+        synced_installation):
+    s = synced_installation
+    clear_crm_accounts(s)
+    zendesk = s.account()
+    orgs = [zendesk.create_organization({"name": f"Org {n}"}) for n in range(5)]
+    account_ids = s.crm_insert("Accounts", [{"Account_Name": f"Org {n}"} for n in range(5)])
+    contact_ids = s.crm_insert("Contacts", [{"Last_Name": f"Person {n}", "Email": f"person{n}@org{n % 5}.example",
+                                             "Account_Name": {"id": account_ids[n % 5]}} for n in range(20)])
+    # Each organization's end-users raise two tickets each, with a reply.
+    admin = next(u for u in zendesk.users.values() if u["role"] == "admin")
+    expected_tickets = set()
+    for n, org in enumerate(orgs):
+        requester = zendesk.create_user({"name": f"Customer {n}", "email": f"customer{n}@org{n}.example",
+                                         "organization_id": org["id"]})
+        for k in range(2):
+            ticket, _ = zendesk.create_ticket({"subject": f"Org {n} issue {k}", "requester_id": requester["id"]},
+                                              {"body": "Help, please."}, requester["id"])
+            zendesk.update_ticket(ticket, {"status": "open"}, {"body": "On it.", "public": False}, admin["id"])
+            if n in (1, 3):
+                expected_tickets.add(ticket["id"])
+    advance_zendesk(s)
+    settings = s.settings()
+    settings.mode, settings.selected_organizations = "selective", [orgs[1]["id"], orgs[3]["id"]]
+    db.session.commit()
+
+    run = runs.start_first_sync(s.installation())
+    runs.first_sync_job(s.installation_id, run.id)
+
+    db.session.refresh(run)
+    assert run.status == "done", run.message
+    synced = {int(record["Ticket_ID"]) for record in crm_tickets(s)}
+    assert synced == expected_tickets
+    assert {t.zendesk_id for t in db.session.scalars(db.select(Ticket))} == expected_tickets
+    # Their people: the chosen organizations' contacts, and nobody else's.
+    expected_people = {f"zcrm:Contacts:{cid}" for n, cid in enumerate(contact_ids) if n % 5 in (1, 3)}
+    assert set(users_by_external_id(s)) == expected_people
+    # Each synced ticket is looked up to its organization's CRM account.
+    accounts = {int(record["Ticket_ID"]): (record.get("Account") or {}).get("id") for record in crm_tickets(s)}
+    for ticket_id, account_id in accounts.items():
+        org_index = int(zendesk.tickets[ticket_id]["subject"].split()[1])
+        assert account_id == account_ids[org_index]
+    # Comments (public and internal) of exactly those tickets.
+    comments = list(s.crm_org().module(s.installation().crm_modules["comments"]).records.values())
+    assert len(comments) == 2 * len(expected_tickets)
+    assert {c["Public"] for c in comments} == {True, False}
+    # Counts per stream for the progress bar.
+    assert run.counts["zendesk_tickets"]["written"] == len(expected_tickets)
+
+
+def test_a_bulk_first_sync_runs_once(synced_installation):
+    s = synced_installation
+    run = runs.start_first_sync(s.installation())
+    runs.first_sync_job(s.installation_id, run.id)
+    db.session.refresh(run)
+    assert run.status == "done", run.message
+    assert s.settings().bulk_done_at is not None and s.settings().first_sync_done_at is not None
+    with pytest.raises(runs.RunRefused, match="only once"):
+        runs.start_first_sync(s.installation())
+    assert db.session.scalar(db.select(db.func.count()).select_from(SyncRun)) == 1
