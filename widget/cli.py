@@ -229,7 +229,22 @@ def bench_sync(tickets, comments_per_ticket, latency_ms):
     click.echo(json.dumps(result))
 
 
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+def worker(burst):
+    """A sync worker for SYNC_QUEUE=rq: runs jobs from Redis in this app's context (any number, any host)."""
+    from rq import SimpleWorker
+
+    from .sync.rq_backend import sync_queue
+
+    queue = sync_queue(current_app)
+    # NB: SimpleWorker runs each job in this process, inside the app context the CLI pushed; RQ's forking
+    # worker would run it in a child whose database connections are the parent's.
+    SimpleWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
+
+
 def register_cli(app):
+    app.cli.add_command(worker)
     app.cli.add_command(sandbox_cli)
     app.cli.add_command(support_cli)
     app.cli.add_command(sync_cli)

@@ -52,6 +52,7 @@ def from_environment(instance_path, environ=None):
         # sandboxes whose rate limits are off (crash tests, benchmarks).
         "ZENDESK_INCREMENTAL_CALLS_PER_MINUTE": int(env.get("ZENDESK_INCREMENTAL_CALLS_PER_MINUTE", "10")),
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "SYNC_RQ_QUEUE": env.get("SYNC_RQ_QUEUE", "zendesk-crm-sync"),
         "AUTO_SYNC_INTERVAL": int(env.get("AUTO_SYNC_INTERVAL", "300")),
         "SANDBOX_ORIGIN": env.get("SANDBOX_ORIGIN", ""),
         "BABEL_DEFAULT_LOCALE": "en",

@@ -4,10 +4,11 @@ from flask_babel import gettext as _
 from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Installation, SyncRun, utcnow
-from . import inbox
+from . import inbox, queue
 from .engine import LeaseHeld, SyncStopped, run_streams, selected_streams, sync_settings
 
 ACTIVE = ("queued", "running")
+LEASE_RETRY_SECONDS = 5
 
 
 class RunRefused(Exception):
@@ -40,6 +41,8 @@ def first_sync_job(installation_id, run_id):
     if run is None or installation is None:
         return
     _execute(installation, run)
+    if run.status == "queued":  # a stream of it is running elsewhere: try again shortly, never drop it
+        queue.enqueue_later(LEASE_RETRY_SECONDS, "widget.sync.runs.first_sync_job", installation_id, run_id)
     if run.status == "done":
         settings = sync_settings(installation)
         settings.first_sync_done_at = settings.first_sync_done_at or utcnow()

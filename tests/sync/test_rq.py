@@ -1,0 +1,80 @@
+"""SYNC_QUEUE=rq: two real `flask --app wsgi worker` processes on real Redis and PostgreSQL never run the
+same installation's stream twice at once, while different installations run in parallel."""
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+import sqlalchemy
+from redis import Redis
+
+from widget import create_app
+from widget.extensions import db
+from widget.models import Installation
+from widget.sync import queue
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def postgres_url():
+    name = f"rq_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_url, tmp_path):
+    queue_name, key = f"test-sync-{uuid.uuid4().hex[:8]}", f"probe-{uuid.uuid4().hex[:8]}"
+    config = {"SQLALCHEMY_DATABASE_URI": postgres_url, "SYNC_QUEUE": "rq", "REDIS_URL": REDIS_URL,
+              "SYNC_RQ_QUEUE": queue_name, "TESTING": True}
+    app = create_app(config)
+    redis = Redis.from_url(REDIS_URL)
+    with app.app_context():
+        db.create_all()
+        installations = []
+        for n in range(2):
+            row = Installation(org_id=f"org-{n}", data_center="jp")
+            db.session.add(row)
+            db.session.commit()
+            installations.append(row.id)
+        # Eight jobs for each installation's `zendesk_tickets` stream, all queued at once, one
+        # installation's after the other's: both workers reach for the same stream at the same time.
+        for installation_id in installations:
+            for _ in range(8):
+                queue.enqueue("tests.sync.rq_probe.probe", REDIS_URL, key, installation_id, "zendesk_tickets", 0.15)
+        db.engine.dispose()
+    env = dict(os.environ, DATABASE_URL=postgres_url, SYNC_QUEUE="rq", REDIS_URL=REDIS_URL, SYNC_RQ_QUEUE=queue_name)
+    workers = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        deadline = time.time() + 90
+        while redis.llen(key) < 16 and time.time() < deadline:
+            time.sleep(0.2)
+        runs = [json.loads(item) for item in redis.lrange(key, 0, -1)]
+    finally:
+        for process in workers:
+            process.terminate()
+        for process in workers:
+            process.wait(timeout=15)
+            process.stderr.close()
+        redis.delete(key)
+        for leftover in redis.keys(f"rq:*{queue_name}*"):
+            redis.delete(leftover)
+    assert len(runs) == 16, f"only {len(runs)} of 16 jobs ran"
+    assert len({run["pid"] for run in runs}) == 2, "both workers should have done work"
+    for installation_id in installations:
+        mine = sorted((r for r in runs if r["installation"] == installation_id), key=lambda r: r["start"])
+        for earlier, later in zip(mine, mine[1:]):
+            assert later["start"] >= earlier["end"], f"installation {installation_id}'s stream ran twice at once"
+    # Different installations did run side by side.
+    first, second = ([r for r in runs if r["installation"] == i] for i in installations)
+    assert any(a["start"] < b["end"] and b["start"] < a["end"] for a in first for b in second)
