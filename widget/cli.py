@@ -106,6 +106,7 @@ def demo(port, zendesk_port, crm_port):
 
     from .connections import allow_http_to_loopback_sandboxes
     from .sandbox.serving import BackgroundServer
+    from .sync.scheduler import Scheduler
 
     app = current_app._get_current_object()
     upgrade()  # the extension's database under instance/, created or brought up to date
@@ -125,8 +126,10 @@ def demo(port, zendesk_port, crm_port):
         ZENDESK_CLIENT_ID=zendesk_credentials["oauth_client_id"],
         ZENDESK_CLIENT_SECRET=zendesk_credentials["oauth_client_secret"],
     )
+    app.config["EXTENSION_URL"] = app.config["EXTENSION_URL"] or extension_url
     allow_http_to_loopback_sandboxes(app.config)
     BackgroundServer(app, host="127.0.0.1", port=port).start()
+    Scheduler(app).start()  # auto sync, channel renewal
     crm_admin = crm_credentials["data_centres"]["jp"]["users"][0]
     zendesk_admin = zendesk_credentials["accounts"][0]
     click.echo(f"""
@@ -243,7 +246,16 @@ def worker(burst):
     SimpleWorker([queue], connection=queue.connection).work(burst=burst, with_scheduler=True)
 
 
+@click.command("scheduler")
+def scheduler():
+    """Auto sync and housekeeping on a timer, in the foreground (with SYNC_QUEUE=rq, next to the workers)."""
+    from .sync.scheduler import Scheduler
+
+    Scheduler(current_app._get_current_object()).start().thread.join()
+
+
 def register_cli(app):
+    app.cli.add_command(scheduler)
     app.cli.add_command(worker)
     app.cli.add_command(sandbox_cli)
     app.cli.add_command(support_cli)

@@ -1,0 +1,103 @@
+"""Auto sync on a timer (F9): catch-ups once an interval per installation whichever process ticks,
+channel renewal before expiry, unfinished uninstalls retried; nothing when auto sync is off."""
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from redis import Redis
+
+from widget import create_app
+from widget.extensions import db
+from widget.models import Installation, SyncRun, utcnow
+from widget.sync import engine
+from widget.sync.rq_backend import sync_queue
+from widget.sync.scheduler import Scheduler, tick
+
+
+@pytest.fixture
+def rq_app(tmp_path):
+    """An app whose jobs go to a Redis queue of its own, so a tick's jobs can be read, not run."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'tick.db'}",
+                      "SYNC_QUEUE": "rq", "SYNC_RQ_QUEUE": f"test-tick-{uuid.uuid4().hex[:8]}",
+                      "AUTO_SYNC_INTERVAL": 300})
+    with app.app_context():
+        db.create_all()
+        yield app
+        queue = sync_queue(app)
+        queue.empty()
+        Redis.from_url(app.config["REDIS_URL"]).delete(queue.key)
+        db.engine.dispose()
+
+
+def _installation(org_id, auto_sync=True, first_done=True, status="installed", channel_expires=None):
+    row = Installation(org_id=org_id, data_center="jp", status=status, crm_channel_expires_at=channel_expires)
+    db.session.add(row)
+    db.session.commit()
+    settings = engine.sync_settings(row)
+    settings.auto_sync, settings.first_sync_done_at = auto_sync, utcnow() if first_done else None
+    db.session.commit()
+    return row
+
+
+def _queued(app):
+    return sorted((job.args[0], job.args[1:]) for job in sync_queue(app).jobs)
+
+
+def test_a_tick_enqueues_each_due_job_once_an_interval(rq_app):
+    on = _installation("on")
+    _installation("off", auto_sync=False)
+    _installation("not-yet", first_done=False)
+    expiring = _installation("expiring", auto_sync=False, channel_expires=utcnow() + timedelta(hours=12))
+    _installation("fresh-channel", auto_sync=False, channel_expires=utcnow() + timedelta(days=5))
+    _installation("leaving", status="uninstalling")
+
+    tick(rq_app, "host-a:1")
+    assert _queued(rq_app) == sorted([
+        ("widget.lifecycle.provisioning.retry_uninstalls", ()),
+        ("widget.sync.runs.catchup_job", (on.id,)),
+        ("widget.sync.scheduler.renew_channel", (expiring.id,)),
+    ])
+    tick(rq_app, "host-a:1")  # the same process again
+    tick(rq_app, "host-b:2")  # and another one
+    queued = [name for name, _ in _queued(rq_app)]
+    assert queued.count("widget.sync.runs.catchup_job") == 1
+    assert queued.count("widget.sync.scheduler.renew_channel") == 1
+
+
+def test_after_the_interval_the_next_catch_up_is_due(rq_app):
+    on = _installation("on")
+    tick(rq_app)
+    lease = db.session.scalar(db.select(engine.StreamLease).filter_by(installation_id=on.id, stream="autosync"))
+    lease.expires_at = utcnow() - timedelta(seconds=1)  # AUTO_SYNC_INTERVAL has passed
+    db.session.commit()
+    tick(rq_app)
+    assert [name for name, _ in _queued(rq_app)].count("widget.sync.runs.catchup_job") == 2
+
+
+def test_a_paused_installation_is_not_synced(rq_app):
+    paused = _installation("paused")
+    engine.sync_settings(paused).paused_reason = "Access was refused. An administrator must re-authorize."
+    db.session.commit()
+    tick(rq_app)
+    assert _queued(rq_app) == []
+
+
+def test_the_scheduler_thread_runs_catch_ups_against_the_sandboxes(synced_installation):
+    s = synced_installation
+    app = s.app
+    app.config["AUTO_SYNC_INTERVAL"] = 1
+    settings = s.settings()
+    settings.first_sync_done_at = utcnow()
+    db.session.commit()
+    scheduler = Scheduler(app, period=0.3).start()
+    try:
+        deadline = time.time() + 30
+        done = []
+        while time.time() < deadline and len(done) < 2:
+            time.sleep(0.3)
+            db.session.expire_all()
+            done = db.session.scalars(db.select(SyncRun).filter_by(kind="catchup", status="done")).all()
+    finally:
+        scheduler.stop()
+    assert len(done) >= 2, [(r.status, r.message) for r in db.session.scalars(db.select(SyncRun))]

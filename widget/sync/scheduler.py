@@ -1,0 +1,95 @@
+"""Auto sync (F9) and housekeeping on a timer.
+
+Every tick, for each installation: when auto sync is on and its first sync is done, an incremental
+catch-up from the saved cursors once every AUTO_SYNC_INTERVAL (it catches what a lost webhook missed);
+the CRM notification channel renewed a day before it expires; unfinished uninstalls retried.
+
+Ticks may run in several processes (gunicorn workers, hosts): the "autosync" and "channel" leases of
+each installation, held for the whole interval and never released, make each of those jobs happen once
+an interval whichever process ticks first.
+"""
+import logging
+import threading
+import uuid
+from datetime import timedelta
+
+from ..extensions import db
+from ..models import Installation, utcnow
+from . import engine, queue
+
+log = logging.getLogger(__name__)
+CHANNEL_RENEW_BEFORE = timedelta(days=1)
+CHANNEL_RETRY_SECONDS = 3600
+
+
+def tick(app, holder="scheduler"):
+    """One round: enqueue what is due. Returns the jobs enqueued as (job, installation id) pairs.
+    Each lease is taken under a name of its own, so only an expired one (a full interval) is taken."""
+    interval = app.config["AUTO_SYNC_INTERVAL"]
+    enqueued = []
+    for installation in db.session.scalars(db.select(Installation)).all():
+        if installation.status == "uninstalling":
+            enqueued.append(("widget.lifecycle.provisioning.retry_uninstalls", None))
+            continue
+        settings = engine.sync_settings(installation)
+        if settings.auto_sync and settings.first_sync_done_at and not settings.paused_reason:
+            if engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
+                enqueued.append(("widget.sync.runs.catchup_job", installation.id))
+        expires = installation.crm_channel_expires_at
+        if expires is not None and _aware(expires) - utcnow() < CHANNEL_RENEW_BEFORE:
+            if engine.acquire_lease(installation.id, "channel", _once(holder),
+                                    seconds=CHANNEL_RETRY_SECONDS):
+                enqueued.append(("widget.sync.scheduler.renew_channel", installation.id))
+    for job, installation_id in dict.fromkeys(enqueued):
+        queue.enqueue(job, *(() if installation_id is None else (installation_id,)))
+    return list(dict.fromkeys(enqueued))
+
+
+def _once(holder):
+    return f"{holder}:{uuid.uuid4().hex[:8]}"
+
+
+def _aware(moment):
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
+
+
+def renew_channel(installation_id):
+    """Extend the CRM notification channel (re-enabling it is idempotent and sets a new expiry)."""
+    from ..lifecycle.provisioning import ProvisioningError, on_crm_connected
+
+    installation = db.session.get(Installation, installation_id)
+    if installation is None or installation.status != "installed":
+        return
+    try:
+        on_crm_connected(installation)
+    except ProvisioningError as error:
+        log.warning("installation %s: notification channel not renewed: %s", installation_id, error.message)
+
+
+class Scheduler:
+    """Ticks every `period` seconds in a daemon thread, inside the app context."""
+
+    def __init__(self, app, period=None):
+        self.app = app
+        self.period = period or min(60, app.config["AUTO_SYNC_INTERVAL"])
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True, name="sync-scheduler")
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _loop(self):
+        holder = engine.holder_name()
+        while not self.stopped.wait(self.period):
+            with self.app.app_context():
+                try:
+                    tick(self.app, holder)
+                except Exception:  # a failed tick must not end auto sync; the next one tries again
+                    log.exception("scheduler tick failed")
+                finally:
+                    db.session.remove()
