@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +45,30 @@ class Prepared:
                                 cwd=ROOT, env=self.env, stdout=out, stderr=err, text=True)
 
     def sync(self, timeout=600):
-        """Run the first sync to its end in a child process; returns (its JSON answer, its peak RSS in MB)."""
+        """Run the first sync to its end in a child process; returns (its JSON answer, its peak RSS in MB).
+
+        NB: the peak is the child's VmHWM, read while it runs: its rusage would count the pages it shared
+        with this process (which holds both sandboxes) between fork and exec."""
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
             process = self.start_sync(out, err)
-            watchdog = threading.Timer(timeout, process.kill)
-            watchdog.start()
-            try:
-                _, status, usage = os.wait4(process.pid, 0)  # the child's own resource usage
-            finally:
-                watchdog.cancel()
-            process.returncode = os.waitstatus_to_exitcode(status)
+            peak_kb, deadline = 0, time.monotonic() + timeout
+            while process.poll() is None:
+                peak_kb = max(peak_kb, _high_water_mark_kb(process.pid))
+                if time.monotonic() > deadline:
+                    process.kill()
+                time.sleep(0.02)
             out.seek(0), err.seek(0)
             assert process.returncode == 0, err.read()[-3000:]
-            return json.loads(out.read().strip().splitlines()[-1]), usage.ru_maxrss / 1024
+            return json.loads(out.read().strip().splitlines()[-1]), peak_kb / 1024
+
+
+def _high_water_mark_kb(pid):
+    """The process's peak resident memory so far (VmHWM, Linux), 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            return next((int(line.split()[1]) for line in status if line.startswith("VmHWM:")), 0)
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
 
 
 @contextmanager
