@@ -78,3 +78,7 @@ class ZendeskSubdomainForm(WidgetForm):
 
     subdomain = StringField(_("Zendesk subdomain"), validators=[check_subdomain],
                             filters=[lambda value: value.strip().lower() if isinstance(value, str) else value])
+
+
+class SyncNowForm(WidgetForm):
+    """F13 "Sync Now": no fields, only the context-bound token."""

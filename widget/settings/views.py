@@ -14,12 +14,14 @@ csrf.exempt(bp)
 
 def _panel(form=None, authorization_url=None):
     """The whole page, or only the panel partial for htmx requests (same partial either way)."""
+    from .sync_views import sync_context  # its module registers routes on this blueprint
+
     installation = g.installation
     form = form or ZendeskSubdomainForm(subdomain=installation.zendesk_subdomain)
     template = "settings/_panel.html" if request.htmx else "settings/index.html"
     body = render_template(template, form=form, authorization_url=authorization_url, context_token=g.context_token,
                            crm=authorize.crm_status(installation), zendesk=authorize.zendesk_status(installation),
-                           installation=installation)
+                           installation=installation, **sync_context())
     response = make_response(body)
     response.vary.add("HX-Request")
     return response
