@@ -101,3 +101,14 @@ def test_the_scheduler_thread_runs_catch_ups_against_the_sandboxes(synced_instal
     finally:
         scheduler.stop()
     assert len(done) >= 2, [(r.status, r.message) for r in db.session.scalars(db.select(SyncRun))]
+
+
+def test_uninstall_cancels_the_installations_queued_jobs(rq_app):
+    from widget.sync import queue
+    from widget.sync.jobs import stop_installation_jobs
+
+    leaving, staying = _installation("leaving"), _installation("staying")
+    for installation in (leaving, staying, leaving):
+        queue.enqueue("widget.sync.runs.catchup_job", installation.id)
+    assert stop_installation_jobs(leaving) == 2
+    assert _queued(rq_app) == [("widget.sync.runs.catchup_job", (staying.id,))]
