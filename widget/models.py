@@ -110,6 +110,8 @@ class SyncSettings(db.Model):
     bulk_done_at = db.Column(db.DateTime(timezone=True), nullable=True)
     first_sync_done_at = db.Column(db.DateTime(timezone=True), nullable=True)
     paused_reason = db.Column(db.String(255), nullable=True)  # revoked grant, credits exhausted, ...
+    paused_until = db.Column(db.DateTime(timezone=True), nullable=True)  # credits: resume after this
+    crm_credits_remaining = db.Column(db.Integer, nullable=True)  # daily CRM API credits left, as last told
 
 
 class FieldMapping(db.Model):

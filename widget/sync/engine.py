@@ -26,6 +26,9 @@ from ..models import Cursor, StreamLease, SyncError, SyncSettings, utcnow
 # People and organizations before tickets (ticket lookups need them), tickets before comments.
 STREAM_ORDER = ("crm_accounts", "crm_contacts", "crm_leads", "zendesk_users", "zendesk_tickets", "zendesk_comments")
 STREAMS = {}  # name -> (function, CRM module that must be chosen in settings, or None)
+# Daily CRM credits left untouched for the org's other integrations; below it the sync pauses.
+CREDIT_RESERVE = 500
+CREDIT_PAUSE_HOURS = 1  # credits are counted over a rolling 24 h window: look again in an hour
 LEASE_SECONDS = 30  # renewed at every cursor save; a crashed holder frees it this fast
 INCREMENTAL_PACERS = {}  # (installation id) -> CallPacer shared by every client of that Zendesk account
 _pacers_lock = threading.Lock()
@@ -33,6 +36,10 @@ _pacers_lock = threading.Lock()
 
 class SyncStopped(Exception):
     """The installation is being uninstalled (or paused): stop between pages."""
+
+
+class SyncPaused(Exception):
+    """The sync stopped cleanly before running out of a budget (the CRM's daily API credits)."""
 
 
 class LeaseHeld(Exception):
@@ -141,10 +148,27 @@ class SyncContext:
             db.session.commit()
 
     def check_running(self):
-        """Raise SyncStopped when the installation started uninstalling since the job began."""
+        """Between pages: raise SyncStopped when the installation started uninstalling since the job
+        began, SyncPaused when the CRM's daily credits are nearly spent."""
         db.session.refresh(self.installation)
         if self.installation.status != "installed":
             raise SyncStopped(self.installation.status)
+        self.check_budget()
+
+    def check_budget(self):
+        """Stop before the CRM's daily API credits run out (they are shared with the org's other apps):
+        keep CREDIT_RESERVE for them, pause, and let the scheduler resume after the window rolls on."""
+        remaining = getattr(self.crm, "credits_remaining", None)
+        if remaining is None:
+            return
+        self.settings.crm_credits_remaining = remaining
+        if remaining < CREDIT_RESERVE:
+            self.settings.paused_reason = (f"Zoho CRM's daily API credits are nearly used up ({remaining} left). "
+                                           "Syncing resumes by itself once they renew.")
+            self.settings.paused_until = utcnow() + timedelta(hours=CREDIT_PAUSE_HOURS)
+            db.session.commit()
+            raise SyncPaused(self.settings.paused_reason)
+        db.session.commit()
 
 
 # ---- leases: one job per installation and stream across all workers -----------------------------

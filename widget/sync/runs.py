@@ -5,7 +5,7 @@ from ..clients.http import ServiceError
 from ..extensions import db
 from ..models import Installation, SyncRun, utcnow
 from . import inbox, queue
-from .engine import LeaseHeld, SyncStopped, run_streams, selected_streams, sync_settings
+from .engine import LeaseHeld, SyncPaused, SyncStopped, run_streams, selected_streams, sync_settings
 
 ACTIVE = ("queued", "running")
 LEASE_RETRY_SECONDS = 5
@@ -73,6 +73,8 @@ def _execute(installation, run):
         _finish(run, "queued", _("Waiting: another worker is syncing this account."))
     except SyncStopped:
         _finish(run, "failed", _("Stopped: the extension is being uninstalled."))
+    except SyncPaused as paused:
+        _finish(run, "paused", str(paused))
     except ServiceError as error:
         _finish(run, "failed", error.message)
     else:

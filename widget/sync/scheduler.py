@@ -14,7 +14,7 @@ import uuid
 from datetime import timedelta
 
 from ..extensions import db
-from ..models import Installation, utcnow
+from ..models import Installation, SyncRun, utcnow
 from . import engine, queue
 
 log = logging.getLogger(__name__)
@@ -23,26 +23,43 @@ CHANNEL_RETRY_SECONDS = 3600
 
 
 def tick(app, holder="scheduler"):
-    """One round: enqueue what is due. Returns the jobs enqueued as (job, installation id) pairs.
+    """One round: enqueue what is due. Returns the jobs enqueued as (job, installation id, run id).
     Each lease is taken under a name of its own, so only an expired one (a full interval) is taken."""
     interval = app.config["AUTO_SYNC_INTERVAL"]
     enqueued = []
     for installation in db.session.scalars(db.select(Installation)).all():
         if installation.status == "uninstalling":
-            enqueued.append(("widget.lifecycle.provisioning.retry_uninstalls", None))
+            enqueued.append(("widget.lifecycle.provisioning.retry_uninstalls", None, None))
             continue
         settings = engine.sync_settings(installation)
+        if _resume_when_due(settings):
+            paused = db.session.scalars(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first",
+                                                                     status="paused")).all()
+            for run in paused:  # a first sync that paused for credits carries on from its cursors
+                run.status = "queued"
+                db.session.commit()
+                enqueued.append(("widget.sync.runs.first_sync_job", installation.id, run.id))
         if settings.auto_sync and settings.first_sync_done_at and not settings.paused_reason:
             if engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
-                enqueued.append(("widget.sync.runs.catchup_job", installation.id))
+                enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
         expires = installation.crm_channel_expires_at
         if expires is not None and _aware(expires) - utcnow() < CHANNEL_RENEW_BEFORE:
             if engine.acquire_lease(installation.id, "channel", _once(holder),
                                     seconds=CHANNEL_RETRY_SECONDS):
-                enqueued.append(("widget.sync.scheduler.renew_channel", installation.id))
-    for job, installation_id in dict.fromkeys(enqueued):
-        queue.enqueue(job, *(() if installation_id is None else (installation_id,)))
-    return list(dict.fromkeys(enqueued))
+                enqueued.append(("widget.sync.scheduler.renew_channel", installation.id, None))
+    enqueued = list(dict.fromkeys(enqueued))
+    for job, *args in enqueued:
+        queue.enqueue(job, *(arg for arg in args if arg is not None))
+    return enqueued
+
+
+def _resume_when_due(settings):
+    """A pause with an end (CRM credits) lifts by itself; one without (a refused grant) waits for the admin."""
+    if settings.paused_reason and settings.paused_until and _aware(settings.paused_until) <= utcnow():
+        settings.paused_reason = settings.paused_until = None
+        db.session.commit()
+        return True
+    return False
 
 
 def _once(holder):
