@@ -33,6 +33,7 @@ EXPORT_PAGE_SIZE = 1000  # incremental exports: up to 1,000 a page (§4 "Page si
 BULK_LIMIT = 100  # show_many ids and *_many items per call (§5)
 INCREMENTAL_CALLS_PER_MINUTE = 10  # "up to 10 requests per minute" (§4 "Rate limits")
 REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
+BUDGET_RESERVE = 0.05  # share of the plan's requests per minute left unused for the account's other apps
 # NB: the notes list queued, working, failed, completed (§2.5); Zendesk's job status reference also names `killed`.
 JOB_DONE = ("completed", "failed", "killed")
 SIDELOAD_KEYS = ("users", "organizations", "groups")  # sideloaded lists an export page may carry
@@ -246,7 +247,24 @@ class ZendeskClient:
                 raise
             self.refresh_token(stale)
             response = send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+        self._keep_within_budget(response)
         return _json_or_none(response)
+
+    def _keep_within_budget(self, response):
+        """Stay under the plan's per-minute budget instead of running into 429s: when the account's
+        requests left this minute fall to BUDGET_RESERVE of its limit (left for its agents' apps and
+        other integrations), wait for the window to reset (X-Rate-Limit, ratelimit-reset: §6)."""
+        try:
+            limit = int(response.headers["X-Rate-Limit"])
+            remaining = int(response.headers["X-Rate-Limit-Remaining"])
+        except (KeyError, ValueError):
+            return
+        if remaining <= max(1, int(limit * BUDGET_RESERVE)):
+            try:
+                reset = float(response.headers.get("ratelimit-reset", 60))
+            except ValueError:
+                reset = 60.0
+            self.policy.sleep(min(max(reset, 1.0), 60.0))
 
     def _access_token(self):
         token = getattr(self.session, "token", None) or {}
