@@ -73,3 +73,18 @@ def test_a_bulk_first_sync_runs_once(synced_installation):
     with pytest.raises(runs.RunRefused, match="only once"):
         runs.start_first_sync(s.installation())
     assert db.session.scalar(db.select(db.func.count()).select_from(SyncRun)) == 1
+
+
+def test_a_revoked_grant_pauses_the_installation_and_says_so(synced_installation):
+    from widget.sandbox.zendesk.oauth import revoke
+
+    s = synced_installation
+    account = s.account()
+    for grant in list(account.grants.values()):  # the admin removed our access in Zendesk
+        revoke(account, grant)
+    run = runs.start_first_sync(s.installation())
+    runs.first_sync_job(s.installation_id, run.id)
+    db.session.refresh(run)
+    assert run.status == "failed"
+    assert "re-authorize" in s.settings().paused_reason
+    assert "Access was refused" in s.settings().paused_reason
