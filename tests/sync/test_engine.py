@@ -71,3 +71,16 @@ def test_selected_streams_follow_the_chosen_modules(installation):
     finally:
         engine.STREAMS.clear()
         engine.STREAMS.update(registered)
+
+
+def test_support_reset_bulk_command_allows_another_bulk_sync(app, installation):
+    settings = engine.sync_settings(installation)
+    settings.bulk_done_at = utcnow()
+    db.session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["support", "reset-bulk", installation.org_id])
+    assert result.exit_code == 0 and "may run again" in result.output
+    db.session.expire_all()
+    assert engine.sync_settings(installation).bulk_done_at is None
+    missing = runner.invoke(args=["support", "reset-bulk", "no-such-org"])
+    assert missing.exit_code != 0 and "No installation for CRM org no-such-org" in missing.output
