@@ -51,6 +51,7 @@ def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_u
         for installation_id in installations:
             for _ in range(8):
                 queue.enqueue("tests.sync.rq_probe.probe", REDIS_URL, key, installation_id, "zendesk_tickets", 0.15)
+        db.session.remove()  # give its connection back before the pool is closed
         db.engine.dispose()
     env = dict(os.environ, DATABASE_URL=postgres_url, SYNC_QUEUE="rq", REDIS_URL=REDIS_URL, SYNC_RQ_QUEUE=queue_name)
     workers = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=env,
