@@ -54,9 +54,11 @@ def from_environment(instance_path, environ=None):
         "REDIS_URL": env.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "SYNC_RQ_QUEUE": env.get("SYNC_RQ_QUEUE", "zendesk-crm-sync"),
         "AUTO_SYNC_INTERVAL": int(env.get("AUTO_SYNC_INTERVAL", "300")),
-        # Start the auto-sync scheduler in this process (gunicorn wsgi:app with SYNC_QUEUE=thread, or one
-        # `flask --app wsgi scheduler` process with SYNC_QUEUE=rq); several schedulers are safe (leases).
-        "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "") in ("1", "true", "yes"),
+        # Start the auto-sync scheduler in the served app (`gunicorn wsgi:app`): by default with
+        # SYNC_QUEUE=thread; with SYNC_QUEUE=rq run `flask --app wsgi scheduler` instead (or set it to 1).
+        # Several schedulers are safe (leases).
+        "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "1" if env.get("SYNC_QUEUE", "thread") == "thread" else "")
+        in ("1", "true", "yes"),
         "SANDBOX_ORIGIN": env.get("SANDBOX_ORIGIN", ""),
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "ja"],

@@ -254,4 +254,5 @@ def pause_for_revoked_grant(ctx, error):
     """The settings page then finds which grant was refused and offers "Re-authorize"."""
     db.session.rollback()
     ctx.settings.paused_reason = f"Access was refused ({error.message}). An administrator must re-authorize."
+    ctx.settings.paused_until = None  # no end: only re-authorizing lifts it (not the scheduler)
     db.session.commit()

@@ -1,23 +1,15 @@
 """Sync jobs of an installation: the hook uninstall uses to stop them (DESIGN §6, §7).
 
-Uninstall marks the installation `uninstalling` first; every job checks that status before each
-stream and between pages (engine.SyncContext.check_running), so running jobs stop at the next page on
-any worker. Jobs still waiting in Redis (SYNC_QUEUE=rq) are cancelled here; in the thread pool a
-waiting job starts, sees the status and ends at once.
+Uninstall marks the installation `uninstalling` first, then calls `stop_installation_jobs`:
+- jobs that have not started are dropped (thread pool: cancelled futures and timers; RQ: removed from
+  the queue and from the scheduled registry of delayed retries);
+- running jobs stop at their next page on any worker: every job checks the status before each stream
+  and between pages (engine.SyncContext.check_running raises SyncStopped), so an installation marked
+  `uninstalling` never starts new work even on a worker that missed the stop.
 """
-from flask import current_app
+from . import queue
 
 
 def stop_installation_jobs(installation):
-    """Cancel the installation's queued jobs; returns how many were cancelled."""
-    if current_app.config["SYNC_QUEUE"] != "rq":
-        return 0
-    from .rq_backend import sync_queue
-
-    cancelled = 0
-    for job in sync_queue(current_app).jobs:
-        # perform(job name, installation id, ...): see rq_backend.enqueue_rq and the jobs in runs.py/inbox.py.
-        if len(job.args) > 1 and job.args[1] == installation.id:
-            job.cancel()
-            cancelled += 1
-    return cancelled
+    """Drop the installation's waiting jobs; returns how many were dropped."""
+    return queue.cancel_installation_jobs(installation.id)

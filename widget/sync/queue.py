@@ -2,7 +2,12 @@
 `SYNC_QUEUE=rq`: jobs go to Redis via RQ and `flask --app wsgi worker` processes on any host run them.
 
 Jobs are named by dotted path (e.g. "widget.sync.runs.first_sync_job") so RQ can run them anywhere;
-every job runs inside an application context.
+every job runs inside an application context. Convention: a job of an installation takes the
+installation's id as its first argument, which is how `cancel_installation_jobs` finds it.
+
+Either way, at most one job per installation and stream runs at a time: the stream leases (engine.py,
+rows in the shared database) decide, not the queue. A job that finds its stream's lease held elsewhere
+is not dropped: it is queued again a few seconds later (runs.py, LEASE_RETRY_SECONDS).
 """
 import importlib
 import threading
@@ -30,7 +35,7 @@ def enqueue(job, *args):
         from .rq_backend import enqueue_rq
 
         return enqueue_rq(app, job, *args)
-    return _pool(app).submit(run_in_app, app, job, *args)
+    return _threads(app).submit(job, args)
 
 
 def enqueue_later(seconds, job, *args):
@@ -40,14 +45,70 @@ def enqueue_later(seconds, job, *args):
         from .rq_backend import enqueue_rq
 
         return enqueue_rq(app, job, *args, delay=seconds)
-    timer = threading.Timer(seconds, lambda: _pool(app).submit(run_in_app, app, job, *args))
-    timer.daemon = True
-    timer.start()
-    return timer
+    return _threads(app).submit_later(seconds, job, args)
 
 
-def _pool(app):
-    pool = app.extensions.get("sync_pool")
-    if pool is None:
-        pool = app.extensions["sync_pool"] = ThreadPoolExecutor(THREAD_WORKERS, thread_name_prefix="sync")
-    return pool
+def cancel_installation_jobs(installation_id):
+    """Drop the installation's jobs that have not started (queued or delayed); returns how many."""
+    app = current_app._get_current_object()
+    if app.config["SYNC_QUEUE"] == "rq":
+        from .rq_backend import cancel_rq
+
+        return cancel_rq(app, installation_id)
+    return _threads(app).cancel(installation_id)
+
+
+class ThreadJobs:
+    """SYNC_QUEUE=thread: a pool of THREAD_WORKERS threads, and timers for delayed jobs. Jobs not started
+    yet are kept per installation so uninstall can cancel them."""
+
+    def __init__(self, app):
+        self.app = app
+        self.pool = ThreadPoolExecutor(THREAD_WORKERS, thread_name_prefix="sync")
+        self.lock = threading.Lock()
+        self.waiting = {}  # installation id -> {future or timer}
+
+    def submit(self, job, args):
+        future = self.pool.submit(run_in_app, self.app, job, *args)
+        self._track(args, future)
+        future.add_done_callback(lambda done: self._untrack(args, done))
+        return future
+
+    def submit_later(self, seconds, job, args):
+        def fire():
+            self._untrack(args, timer)
+            self.submit(job, args)
+
+        timer = threading.Timer(seconds, fire)
+        timer.daemon = True
+        self._track(args, timer)
+        timer.start()
+        return timer
+
+    def cancel(self, installation_id):
+        with self.lock:
+            waiting = self.waiting.pop(installation_id, set())
+        # Future.cancel() succeeds only for a job still in the pool's queue; a running one stops by itself
+        # at its next page (engine.SyncContext.check_running sees the installation uninstalling).
+        return sum(1 for item in waiting if item.cancel() is not False)
+
+    def shutdown(self, wait=True, cancel_futures=False):
+        """As ThreadPoolExecutor.shutdown (tests wait for the jobs they started)."""
+        self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def _track(self, args, item):
+        if args and isinstance(args[0], int):
+            with self.lock:
+                self.waiting.setdefault(args[0], set()).add(item)
+
+    def _untrack(self, args, item):
+        if args and isinstance(args[0], int):
+            with self.lock:
+                self.waiting.get(args[0], set()).discard(item)
+
+
+def _threads(app):
+    jobs = app.extensions.get("sync_pool")
+    if jobs is None:
+        jobs = app.extensions.setdefault("sync_pool", ThreadJobs(app))
+    return jobs

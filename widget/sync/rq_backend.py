@@ -5,12 +5,21 @@ from datetime import timedelta
 
 from redis import Redis
 from rq import Queue
+from rq.job import Job
 
 JOB_TIMEOUT = 6 * 3600  # a first sync of a large account takes hours; leases, not timeouts, bound it
 
 
+def redis_connection(app):
+    """One connection pool per app (a new one per call would leave sockets for the collector)."""
+    connection = app.extensions.get("sync_redis")
+    if connection is None:
+        connection = app.extensions.setdefault("sync_redis", Redis.from_url(app.config["REDIS_URL"]))
+    return connection
+
+
 def sync_queue(app):
-    return Queue(app.config["SYNC_RQ_QUEUE"], connection=Redis.from_url(app.config["REDIS_URL"]))
+    return Queue(app.config["SYNC_RQ_QUEUE"], connection=redis_connection(app))
 
 
 def enqueue_rq(app, job, *args, delay=None):
@@ -18,6 +27,21 @@ def enqueue_rq(app, job, *args, delay=None):
     if delay:
         return queue.enqueue_in(timedelta(seconds=delay), perform, job, *args, job_timeout=JOB_TIMEOUT)
     return queue.enqueue(perform, job, *args, job_timeout=JOB_TIMEOUT)
+
+
+def cancel_rq(app, installation_id):
+    """Remove the installation's jobs waiting in the queue or scheduled for later (delayed retries)."""
+    queue = sync_queue(app)
+    registry = queue.scheduled_job_registry
+    waiting = queue.jobs + [job for job in Job.fetch_many(registry.get_job_ids(), connection=queue.connection) if job]
+    cancelled = 0
+    for job in waiting:
+        # perform(job name, installation id, ...): the installation's id is the job's first argument.
+        if len(job.args) > 1 and job.args[1] == installation_id:
+            registry.remove(job)
+            job.delete()  # also takes it out of the queue
+            cancelled += 1
+    return cancelled
 
 
 def perform(job, *args):

@@ -38,8 +38,8 @@ def first_sync_job(installation_id, run_id):
     """Run every selected stream to the end; mark the bulk sync done when it finishes."""
     run = db.session.get(SyncRun, run_id)
     installation = db.session.get(Installation, installation_id)
-    if run is None or installation is None:
-        return
+    if run is None or installation is None or run.status not in ACTIVE:
+        return  # finished, paused or failed meanwhile (e.g. a duplicate job of a resumed run)
     _execute(installation, run)
     if run.status == "queued":  # a stream of it is running elsewhere: try again shortly, never drop it
         queue.enqueue_later(LEASE_RETRY_SECONDS, "widget.sync.runs.first_sync_job", installation_id, run_id)
@@ -52,16 +52,25 @@ def first_sync_job(installation_id, run_id):
         inbox.trigger(installation_id)  # real time starts now: apply what arrived during the first sync
 
 
-def catchup_job(installation_id):
-    """Auto sync: an incremental catch-up of every selected stream from its saved cursor."""
+def catchup_job(installation_id, run_id=None):
+    """Auto sync: an incremental catch-up of every selected stream from its saved cursor. Like a first
+    sync, one whose stream is running elsewhere (a first sync, another catch-up) is retried shortly
+    with the same run, never dropped and never left `queued`."""
     installation = db.session.get(Installation, installation_id)
     if installation is None or installation.status != "installed":
         return None
-    inbox.retry_failed(installation_id)  # real-time events that failed get another chance
-    run = SyncRun(installation_id=installation_id, kind="catchup", status="queued")
-    db.session.add(run)
-    db.session.commit()
-    return _execute(installation, run)
+    run = db.session.get(SyncRun, run_id) if run_id is not None else None
+    if run is not None and run.status not in ACTIVE:
+        return run
+    if run is None:
+        inbox.retry_failed(installation_id)  # real-time events that failed get another chance
+        run = SyncRun(installation_id=installation_id, kind="catchup", status="queued")
+        db.session.add(run)
+        db.session.commit()
+    _execute(installation, run)
+    if run.status == "queued":
+        queue.enqueue_later(LEASE_RETRY_SECONDS, "widget.sync.runs.catchup_job", installation_id, run.id)
+    return run
 
 
 def _execute(installation, run):

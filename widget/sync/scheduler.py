@@ -4,9 +4,11 @@ Every tick, for each installation: when auto sync is on and its first sync is do
 catch-up from the saved cursors once every AUTO_SYNC_INTERVAL (it catches what a lost webhook missed);
 the CRM notification channel renewed a day before it expires; unfinished uninstalls retried.
 
-Ticks may run in several processes (gunicorn workers, hosts): the "autosync" and "channel" leases of
-each installation, held for the whole interval and never released, make each of those jobs happen once
-an interval whichever process ticks first.
+Ticks may run in several processes (gunicorn workers, hosts): the "autosync", "channel", "resume" and
+"uninstall" leases of each installation (StreamLease rows, taken atomically), held for their whole
+period and never released, make each of those jobs happen once a period whichever process ticks first.
+So every process may run a scheduler: SYNC_QUEUE=thread starts one in each app process (wsgi.py, the
+demo); SYNC_QUEUE=rq runs `flask --app wsgi scheduler` (one or more) next to the workers.
 """
 import logging
 import threading
@@ -20,6 +22,8 @@ from . import engine, queue
 log = logging.getLogger(__name__)
 CHANNEL_RENEW_BEFORE = timedelta(days=1)
 CHANNEL_RETRY_SECONDS = 3600
+UNINSTALL_RETRY_SECONDS = 300
+RESUME_SECONDS = 600  # one resume of a paused first sync per installation in this time, whoever ticks
 
 
 def tick(app, holder="scheduler"):
@@ -29,10 +33,14 @@ def tick(app, holder="scheduler"):
     enqueued = []
     for installation in db.session.scalars(db.select(Installation)).all():
         if installation.status == "uninstalling":
-            enqueued.append(("widget.lifecycle.provisioning.retry_uninstalls", None, None))
+            if engine.acquire_lease(installation.id, "uninstall", _once(holder), seconds=UNINSTALL_RETRY_SECONDS):
+                enqueued.append(("widget.lifecycle.provisioning.retry_uninstalls", None, None))
             continue
         settings = engine.sync_settings(installation)
-        if _resume_when_due(settings):
+        if _pause_over(settings) and engine.acquire_lease(installation.id, "resume", _once(holder),
+                                                          seconds=RESUME_SECONDS):
+            settings.paused_reason = settings.paused_until = None
+            db.session.commit()
             paused = db.session.scalars(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first",
                                                                      status="paused")).all()
             for run in paused:  # a first sync that paused for credits carries on from its cursors
@@ -53,13 +61,11 @@ def tick(app, holder="scheduler"):
     return enqueued
 
 
-def _resume_when_due(settings):
-    """A pause with an end (CRM credits) lifts by itself; one without (a refused grant) waits for the admin."""
-    if settings.paused_reason and settings.paused_until and _aware(settings.paused_until) <= utcnow():
-        settings.paused_reason = settings.paused_until = None
-        db.session.commit()
-        return True
-    return False
+def _pause_over(settings):
+    """A pause with an end (CRM credits) lifts by itself; one without (a refused grant) waits for the admin
+    (re-authorizing lifts it: settings/sync_views.py). If the credits are still short, the resumed run
+    pauses again after its first page."""
+    return bool(settings.paused_reason and settings.paused_until and _aware(settings.paused_until) <= utcnow())
 
 
 def _once(holder):
