@@ -40,3 +40,15 @@ def zendesk_admin_session(sandbox, base_path="/api/v2"):
     session.auth = (f"{creds['admin_email']}/token", creds["api_token"])
     session.base = f"{sandbox.url}{base_path}"
     return session
+
+
+def wired_config(database_path, crm_sandbox, zendesk_sandbox, **extra):
+    """Configuration of the extension wired to served sandboxes (`.url` set; the CRM's `.creds` too)."""
+    zendesk = zendesk_sandbox.credentials(zendesk_sandbox.url)
+    crm = getattr(crm_sandbox, "creds", None) or crm_sandbox.credentials(crm_sandbox.url)
+    return {
+        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database_path}",
+        "CRM_SANDBOX_URL": crm_sandbox.url, "CRM_CLIENT_ID": crm["client_id"], "CRM_CLIENT_SECRET": crm["client_secret"],
+        "ZENDESK_BASE_URL": zendesk_sandbox.url, "ZENDESK_CLIENT_ID": zendesk["oauth_client_id"],
+        "ZENDESK_CLIENT_SECRET": zendesk["oauth_client_secret"], **extra,
+    }

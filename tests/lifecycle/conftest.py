@@ -8,7 +8,7 @@ import requests
 from bs4 import BeautifulSoup
 from requests_oauthlib import OAuth2Session
 
-from tests.helpers import install
+from tests.helpers import install, wired_config
 from widget import create_app
 from widget.clients import crm as crm_api
 from widget.clients import zendesk as zd
@@ -54,15 +54,7 @@ def zendesk_server():
 def wired(tmp_path, crm, zendesk_server, monkeypatch):
     """The extension app configured for both sandboxes."""
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http sandboxes (connections.py)
-    zendesk_creds = zendesk_server.credentials(zendesk_server.url)
-    app = create_app({
-        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}",
-        "CRM_SANDBOX_URL": crm.url, "CRM_CLIENT_ID": crm.creds["client_id"],
-        "CRM_CLIENT_SECRET": crm.creds["client_secret"],
-        "ZENDESK_BASE_URL": zendesk_server.url, "ZENDESK_CLIENT_ID": zendesk_creds["oauth_client_id"],
-        "ZENDESK_CLIENT_SECRET": zendesk_creds["oauth_client_secret"],
-        "EXTENSION_URL": "http://127.0.0.1:9",
-    })
+    app = create_app(wired_config(tmp_path / "test.db", crm, zendesk_server, EXTENSION_URL="http://127.0.0.1:9"))
     with app.app_context():
         db.create_all()
     yield app

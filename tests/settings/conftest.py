@@ -2,6 +2,7 @@
 served over real HTTP on free loopback ports."""
 import pytest
 
+from tests.helpers import wired_config
 from widget import create_app
 from widget.extensions import db
 from widget.sandbox import crm as crm_sandbox_package
@@ -36,14 +37,7 @@ crm_served = pytest.fixture(_served_crm, name="crm_served", scope="module")
 
 @pytest.fixture
 def app(tmp_path, zendesk_sandbox, crm_sandbox):
-    zendesk = zendesk_sandbox.credentials(zendesk_sandbox.url)
-    crm = crm_sandbox.credentials(crm_sandbox.url)
-    app = create_app({
-        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'test.db'}",
-        "ZENDESK_BASE_URL": zendesk_sandbox.url, "ZENDESK_CLIENT_ID": zendesk["oauth_client_id"],
-        "ZENDESK_CLIENT_SECRET": zendesk["oauth_client_secret"],
-        "CRM_SANDBOX_URL": crm_sandbox.url, "CRM_CLIENT_ID": crm["client_id"], "CRM_CLIENT_SECRET": crm["client_secret"],
-    })
+    app = create_app(wired_config(tmp_path / "test.db", crm_sandbox, zendesk_sandbox))
     with app.app_context():
         db.create_all()
     yield app

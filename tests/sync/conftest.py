@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.helpers import wired_config
 from tests.lifecycle.conftest import connect_tenant, crm_api_session
 from widget import create_app
 from widget.extensions import db
@@ -176,17 +177,9 @@ def synced_installation(tmp_path, monkeypatch, crm_sandbox, zendesk_sandbox):
     """An installation ready to sync: installed, both grants, CRM modules and channel provisioned, the
     standard field mapping, inside an app context. Counters are reset after the setup's own calls."""
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # loopback http sandboxes (connections.py)
-    zendesk_creds = zendesk_sandbox.credentials(zendesk_sandbox.url)
-    app = create_app({
-        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'sync.db'}",
-        "CRM_SANDBOX_URL": crm_sandbox.url, "CRM_CLIENT_ID": crm_sandbox.creds["client_id"],
-        "CRM_CLIENT_SECRET": crm_sandbox.creds["client_secret"],
-        "ZENDESK_BASE_URL": zendesk_sandbox.url, "ZENDESK_CLIENT_ID": zendesk_creds["oauth_client_id"],
-        "ZENDESK_CLIENT_SECRET": zendesk_creds["oauth_client_secret"],
-        "EXTENSION_URL": "http://127.0.0.1:9",
-        # Sandboxes without their export limit in tests: no pacing of incremental calls.
-        "ZENDESK_INCREMENTAL_CALLS_PER_MINUTE": 10_000,
-    })
+    # Sandboxes without their export limit in tests: no pacing of incremental calls.
+    app = create_app(wired_config(tmp_path / "sync.db", crm_sandbox, zendesk_sandbox,
+                                  EXTENSION_URL="http://127.0.0.1:9", ZENDESK_INCREMENTAL_CALLS_PER_MINUTE=10_000))
     with app.app_context():
         db.create_all()
     connect_tenant(app, crm_sandbox, zendesk_sandbox, ORG_ID, DC, SUBDOMAIN, webhook=False)

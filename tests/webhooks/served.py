@@ -6,6 +6,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from tests.helpers import wired_config
 from tests.lifecycle.conftest import connect_tenant
 from widget import create_app
 from widget.connections import zendesk_client
@@ -37,15 +38,7 @@ class Served:
 @contextmanager
 def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_id="org-rt", first_sync_done=True):
     port = free_port()
-    zendesk_creds = zendesk.credentials(zendesk.url)
-    app = create_app({
-        "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'realtime.db'}",
-        "CRM_SANDBOX_URL": crm.url, "CRM_CLIENT_ID": crm.creds["client_id"],
-        "CRM_CLIENT_SECRET": crm.creds["client_secret"],
-        "ZENDESK_BASE_URL": zendesk.url, "ZENDESK_CLIENT_ID": zendesk_creds["oauth_client_id"],
-        "ZENDESK_CLIENT_SECRET": zendesk_creds["oauth_client_secret"],
-        "EXTENSION_URL": f"http://127.0.0.1:{port}",
-    })
+    app = create_app(wired_config(tmp_path / "realtime.db", crm, zendesk, EXTENSION_URL=f"http://127.0.0.1:{port}"))
     with app.app_context():
         db.create_all()
     server = BackgroundServer(app, port=port).start()
