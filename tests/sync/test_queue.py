@@ -11,7 +11,7 @@ from flask import current_app
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation, SyncRun
-from widget.sync import queue, runs
+from widget.sync import engine, queue, runs
 from widget.sync.jobs import stop_installation_jobs
 from widget.sync.rq_backend import sync_queue
 
@@ -132,7 +132,33 @@ def test_a_running_first_sync_stops_at_its_next_page_when_uninstalling(synced_in
     db.session.commit()
     job.result(timeout=30)
     s.crm.state.faults["latency"] = 0
+    s.app.extensions["sync_pool"].shutdown(wait=True)
     db.session.expire_all()
     stopped = db.session.get(SyncRun, run.id)
     assert stopped.status == "failed" and "uninstalled" in stopped.message
     assert stopped.counts["crm_accounts"]["read"] < 450 + 3  # it did not read on to the end
+
+
+def test_a_first_sync_whose_stream_runs_elsewhere_waits_and_then_runs(synced_installation, monkeypatch):
+    """Decided: a job that finds its stream's lease held is queued again shortly (never dropped)."""
+    s = synced_installation
+    monkeypatch.setattr(runs, "LEASE_RETRY_SECONDS", 0.3)
+    other = "other-host:4242:1"  # a worker on another host holds the first stream
+    assert engine.acquire_lease(s.installation_id, "crm_accounts", other, seconds=60)
+    run = runs.start_first_sync(s.installation())
+    queue.enqueue("widget.sync.runs.first_sync_job", s.installation_id, run.id).result(timeout=30)
+    db.session.expire_all()
+    waiting = db.session.get(SyncRun, run.id)
+    assert waiting.status == "queued" and "another worker" in waiting.message
+
+    engine.release_lease(s.installation_id, "crm_accounts", other)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        if db.session.get(SyncRun, run.id).status not in runs.ACTIVE:
+            break
+        time.sleep(0.1)
+    done = db.session.get(SyncRun, run.id)
+    assert done.status == "done", done.message
+    assert s.settings().bulk_done_at is not None
+    s.app.extensions["sync_pool"].shutdown(wait=True)  # the real-time drain the end of a first sync starts

@@ -4,8 +4,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy
@@ -13,8 +15,8 @@ from redis import Redis
 
 from widget import create_app
 from widget.extensions import db
-from widget.models import Installation
-from widget.sync import queue
+from widget.models import Installation, utcnow
+from widget.sync import engine, queue
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -70,6 +72,8 @@ def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_u
         redis.delete(key)
         for leftover in redis.keys(f"rq:*{queue_name}*"):
             redis.delete(leftover)
+        redis.close()
+        app.extensions["sync_redis"].close()
     assert len(runs) == 16, f"only {len(runs)} of 16 jobs ran"
     assert len({run["pid"] for run in runs}) == 2, "both workers should have done work"
     for installation_id in installations:
@@ -79,3 +83,43 @@ def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_u
     # Different installations did run side by side.
     first, second = ([r for r in runs if r["installation"] == i] for i in installations)
     assert any(a["start"] < b["end"] and b["start"] < a["end"] for a in first for b in second)
+
+
+def test_a_stream_lease_goes_to_exactly_one_of_many_contenders_on_postgresql(postgres_url):
+    """engine.acquire_lease under real concurrency on PostgreSQL: 16 threads, each with its own connection,
+    reach at the same moment for a free lease (the insert path) and for an expired one (the update path)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url, "TESTING": True,
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 20}})
+    contenders = 16
+    with app.app_context():
+        db.create_all()
+        installation = Installation(org_id="org-lease", data_center="jp")
+        db.session.add(installation)
+        db.session.commit()
+        installation_id = installation.id
+        db.session.add(engine.StreamLease(installation_id=installation_id, stream="expired", holder="gone",
+                                          expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    try:
+        for stream in ("free", "expired"):
+            start, winners = threading.Barrier(contenders), []
+
+            def contend(n, stream=stream, start=start, winners=winners):
+                with app.app_context():
+                    start.wait()
+                    if engine.acquire_lease(installation_id, stream, f"host:{n}"):
+                        winners.append(n)
+                    db.session.remove()
+
+            threads = [threading.Thread(target=contend, args=(n,)) for n in range(contenders)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+            assert len(winners) == 1, f"{stream}: {len(winners)} holders at once"
+            with app.app_context():
+                holder = db.session.scalar(db.select(engine.StreamLease.holder).filter_by(stream=stream))
+            assert holder == f"host:{winners[0]}"
+    finally:
+        with app.app_context():
+            db.engine.dispose()

@@ -1,11 +1,13 @@
 """Auto sync on a timer (F9): catch-ups once an interval per installation whichever process ticks,
 channel renewal before expiry, unfinished uninstalls retried; nothing when auto sync is off."""
+import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import timedelta
 
 import pytest
-from redis import Redis
 
 from widget import create_app
 from widget.extensions import db
@@ -13,6 +15,8 @@ from widget.models import Installation, SyncRun, utcnow
 from widget.sync import engine
 from widget.sync.rq_backend import sync_queue
 from widget.sync.scheduler import Scheduler, tick
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @pytest.fixture
@@ -26,7 +30,10 @@ def rq_app(tmp_path):
         yield app
         queue = sync_queue(app)
         queue.empty()
-        Redis.from_url(app.config["REDIS_URL"]).delete(queue.key)
+        redis = app.extensions["sync_redis"]
+        for key in redis.keys(f"rq:*{queue.name}*"):
+            redis.delete(key)
+        redis.close()
         db.engine.dispose()
 
 
@@ -112,3 +119,50 @@ def test_uninstall_cancels_the_installations_queued_jobs(rq_app):
         queue.enqueue("widget.sync.runs.catchup_job", installation.id)
     assert stop_installation_jobs(leaving) == 2
     assert _queued(rq_app) == [("widget.sync.runs.catchup_job", (staying.id,))]
+
+
+def test_uninstall_retries_and_credit_resumes_happen_once_whoever_ticks(rq_app):
+    leaving = _installation("leaving", status="uninstalling")
+    paused = _installation("paused", auto_sync=False, first_done=False)
+    settings = engine.sync_settings(paused)
+    settings.paused_reason, settings.paused_until = "credits", utcnow() - timedelta(seconds=1)
+    run = SyncRun(installation_id=paused.id, kind="first", mode="bulk", status="paused")
+    db.session.add(run)
+    db.session.commit()
+
+    first = tick(rq_app, "host-a:1")
+    tick(rq_app, "host-b:2")  # another process, at the same time
+    assert set(first) == {("widget.lifecycle.provisioning.retry_uninstalls", None, None),
+                          ("widget.sync.runs.first_sync_job", paused.id, run.id)}
+    assert _queued(rq_app) == sorted([("widget.lifecycle.provisioning.retry_uninstalls", ()),
+                                      ("widget.sync.runs.first_sync_job", (paused.id, run.id))])
+    db.session.expire_all()
+    assert db.session.get(SyncRun, run.id).status == "queued"
+    assert engine.sync_settings(paused).paused_reason is None
+    assert leaving.status == "uninstalling"
+
+
+def test_a_refused_grant_pause_waits_for_the_admin(rq_app):
+    paused = _installation("refused")
+    settings = engine.sync_settings(paused)
+    settings.paused_reason = "Access was refused (invalid_token). An administrator must re-authorize."
+    db.session.commit()
+    tick(rq_app)
+    assert _queued(rq_app) == []
+    assert engine.sync_settings(paused).paused_reason is not None
+
+
+def _threads_after_import(tmp_path, *command, **env):
+    script = "import threading, wsgi; print(sorted(t.name for t in threading.enumerate()))"
+    environ = {name: value for name, value in os.environ.items() if name not in ("SYNC_QUEUE", "SCHEDULER_ENABLED")}
+    environ.update(DATABASE_URL=f"sqlite:///{tmp_path / 'wsgi.db'}", **env)
+    out = subprocess.run([sys.executable, *command, script], cwd=ROOT, env=environ, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_the_served_app_runs_the_scheduler_in_thread_mode_only(tmp_path):
+    assert "sync-scheduler" in _threads_after_import(tmp_path, "-c")  # as gunicorn imports wsgi.py
+    assert "sync-scheduler" not in _threads_after_import(tmp_path, "-c", SYNC_QUEUE="rq")
+    assert "sync-scheduler" not in _threads_after_import(tmp_path, "-c", SCHEDULER_ENABLED="0")

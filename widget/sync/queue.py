@@ -77,7 +77,10 @@ class ThreadJobs:
     def submit_later(self, seconds, job, args):
         def fire():
             self._untrack(args, timer)
-            self.submit(job, args)
+            try:
+                self.submit(job, args)
+            except RuntimeError:  # the pool was shut down meanwhile: the app is stopping
+                pass
 
         timer = threading.Timer(seconds, fire)
         timer.daemon = True
