@@ -2,11 +2,13 @@
 stream) is polled by the panel until done, and a second bulk sync is refused with a message (F14)."""
 import time
 
+import requests
 from bs4 import BeautifulSoup
 
 from tests.helpers import ADMIN
 from widget.extensions import db
 from widget.models import Ticket
+from widget.sync import queue, runs
 from widget.security import mint_context
 
 
@@ -67,3 +69,82 @@ def test_sync_now_needs_the_form_token_and_an_admin(synced_installation):
     rep_headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id, rep)}
     assert client.post("/settings/sync", data={}, headers=rep_headers).status_code == 403
     assert client.get("/settings/sync/progress", headers=rep_headers).status_code == 403
+
+
+def _wait_until_settled(client, headers, timeout=60):
+    """Poll the progress fragment as the page does until it stops polling; returns the last fragment."""
+    deadline = time.time() + timeout
+    while True:
+        # NB: the test client's requests share this test's app context and session: start each afresh,
+        # as every real request does.
+        db.session.rollback()
+        page = _soup(client.get("/settings/sync/progress", headers=headers))
+        if page.select_one("#sync-settings").get("hx-trigger") is None or time.time() > deadline:
+            return page
+        time.sleep(0.3)
+
+
+def _start(client, headers):
+    panel = _soup(client.get("/settings", headers=headers))
+    token = panel.select_one("#sync-settings input[name=csrf_token]")["value"]
+    return client.post("/settings/sync", data={"csrf_token": token}, headers=headers)
+
+
+def test_the_panel_shows_the_credits_left_and_a_pause_before_they_run_out_in_japanese(synced_installation):
+    s = synced_installation
+    s.crm_insert("Accounts", [{"Account_Name": f"Credit {n}"} for n in range(5)])
+    org = s.crm_org()
+    left = 503  # just above the reserve the sync keeps (engine.CREDIT_RESERVE = 500)
+    spent = requests.post(f"{s.crm.url}/_sandbox/orgs/jp/credits", timeout=10,
+                          json={"used": org.daily_credits() - org.credits_used() - left})
+    assert spent.status_code == 200, spent.text
+    client = s.app.test_client()
+    installation = s.installation()
+    headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id,
+                                                dict(ADMIN, locale="ja_JP")), "HX-Request": "true"}
+
+    assert _start(client, headers).status_code == 200
+    page = _wait_until_settled(client, headers)
+    assert "同期を一時停止しました。" in page.select_one("#sync-progress").get_text()
+    assert "API クレジットが残りわずかです" in page.select_one("#sync-paused").get_text()
+    credits = page.select_one("#crm-credits").get_text()
+    assert credits.startswith("本日の Zoho CRM API クレジット残り: ")
+    assert int(credits.rsplit(" ", 1)[1]) == s.settings().crm_credits_remaining < 500
+    assert page.select_one("#sync-now") is not None  # not running: the admin may try again later
+    assert org.daily_credits() - org.credits_used() > 0  # paused before running out
+
+
+def test_a_refused_grant_shows_in_the_progress_and_re_authorizing_lifts_the_pause(synced_installation):
+    from widget.sandbox.zendesk.oauth import revoke
+
+    s = synced_installation
+    account = s.account()
+    grants = list(account.grants.values())
+    for grant in grants:  # the admin removed our access in Zendesk
+        revoke(account, grant)
+    client = s.app.test_client()
+    headers = _headers(s)
+    run = runs.start_first_sync(s.installation())  # as Sync Now does (its panel would show the revoked grant)
+    queue.enqueue("widget.sync.runs.first_sync_job", s.installation_id, run.id).result(timeout=30)
+
+    page = _wait_until_settled(client, headers)
+    paused = page.select_one("#sync-paused")
+    assert "refused access. Re-authorize to resume syncing." in paused.get_text()
+    assert page.select_one("#paused-reauthorize-zendesk")["href"].startswith("/settings/zendesk/authorize")
+    assert page.select_one("#paused-reauthorize-crm")["target"] == "authorization"
+    assert "Sync stopped" in page.select_one("#sync-progress").get_text()
+
+    # The admin re-authorized (the grant works again): the next look at the panel verifies both grants
+    # against the services and lifts the pause; the polled fragment alone (no check) does not.
+    with account.lock:  # (standing in for a new grant through the OAuth pages, which other tests walk)
+        for grant in grants:
+            account.grants[grant.access_token] = grant
+            account.refresh_tokens[grant.refresh_token] = grant.access_token
+    settings = s.settings()
+    assert settings.paused_reason is not None
+    assert "sync-paused" in client.get("/settings/sync/progress", headers=headers).get_data(as_text=True)
+    panel = _soup(client.get("/settings", headers=headers))
+    assert panel.select_one("#sync-paused") is None
+    db.session.expire_all()
+    assert s.settings().paused_reason is None
+    s.app.extensions["sync_pool"].shutdown(wait=True)  # the inbox drain the lift started

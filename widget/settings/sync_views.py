@@ -1,22 +1,56 @@
-"""Sync Now (F13, F14) and the first sync's progress, in the settings panel."""
+"""Sync Now (F13, F14) and the first sync's progress, in the settings panel.
+
+The progress part shows the latest first-sync run (catch-up and real-time runs have their own place on
+the dashboard): counts per stream, a progress bar, the CRM's daily credits left, and why the sync is
+paused if it is. It polls itself every second while the run is queued or running, then stops.
+"""
 from flask import g, make_response, render_template
+from flask_babel import lazy_gettext as _l
 
 from ..context import widget_view
 from ..extensions import db
 from ..models import SyncRun
-from ..sync import queue, runs
+from ..sync import inbox, queue, runs
 from ..sync.engine import STREAM_ORDER, selected_streams, sync_settings
 from .forms import SyncNowForm
 from .views import bp
 
+STREAM_LABELS = {
+    "crm_accounts": _l("Zoho CRM accounts → Zendesk organizations"),
+    "crm_contacts": _l("Zoho CRM contacts → Zendesk users"),
+    "crm_leads": _l("Zoho CRM leads → Zendesk users"),
+    "zendesk_users": _l("Zendesk users → Zoho CRM"),
+    "zendesk_tickets": _l("Zendesk tickets → Zoho CRM"),
+    "zendesk_comments": _l("Zendesk comments → Zoho CRM"),
+}
 
-def sync_context(form=None, refusal=None):
-    """What the sync part of the panel shows: settings summary, Sync Now, the latest run's progress."""
-    settings = sync_settings(g.installation)
-    run = db.session.scalar(db.select(SyncRun).filter_by(installation_id=g.installation.id)
+
+def sync_context(form=None, refusal=None, grants_ok=False):
+    """What the sync part of the panel shows. `grants_ok`: both grants were just checked and work, which
+    lifts a pause for a refused grant (engine.pause_for_revoked_grant): the admin has re-authorized."""
+    installation = g.installation
+    settings = sync_settings(installation)
+    if grants_ok and settings.paused_reason and settings.paused_until is None:
+        settings.paused_reason = None
+        db.session.commit()
+        inbox.trigger(installation.id)  # real-time events that waited for the grant
+    run = db.session.scalar(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first")
                             .order_by(SyncRun.id.desc()).limit(1))
+    streams = selected_streams(settings) or list(STREAM_ORDER)
     return {"sync_form": form or SyncNowForm(), "settings": settings, "run": run, "refusal": refusal,
-            "streams": selected_streams(settings) or list(STREAM_ORDER)}
+            "streams": streams, "stream_labels": STREAM_LABELS,
+            "streams_done": _streams_done(run, streams)}
+
+
+def _streams_done(run, streams):
+    """For the progress bar: streams finished. They run in order, so every stream before the last one
+    with counts is finished (and all of them once the run is done)."""
+    if run is None:
+        return 0
+    if run.status == "done":
+        return len(streams)
+    started = [index for index, name in enumerate(streams) if name in (run.counts or {})]
+    return started[-1] if started else 0
 
 
 def sync_part(form=None, refusal=None):

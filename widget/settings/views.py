@@ -19,9 +19,10 @@ def _panel(form=None, authorization_url=None):
     installation = g.installation
     form = form or ZendeskSubdomainForm(subdomain=installation.zendesk_subdomain)
     template = "settings/_panel.html" if request.htmx else "settings/index.html"
+    crm, zendesk = authorize.crm_status(installation), authorize.zendesk_status(installation)
     body = render_template(template, form=form, authorization_url=authorization_url, context_token=g.context_token,
-                           crm=authorize.crm_status(installation), zendesk=authorize.zendesk_status(installation),
-                           installation=installation, **sync_context())
+                           crm=crm, zendesk=zendesk, installation=installation,
+                           **sync_context(grants_ok=crm.active and zendesk.active))
     response = make_response(body)
     response.vary.add("HX-Request")
     return response
