@@ -45,7 +45,11 @@ def cancel_rq(app, installation_id):
 
 
 def perform(job, *args):
-    """What a worker runs: the named job, in the worker's app context."""
+    """What a worker runs: the named job, in an app context of its own (so a fresh database session:
+    a job that failed mid-transaction leaves nothing behind for the worker's next job)."""
+    from flask import current_app
+
     from .queue import resolve
 
-    return resolve(job)(*args)
+    with current_app.app_context():
+        return resolve(job)(*args)
