@@ -166,3 +166,22 @@ def test_the_served_app_runs_the_scheduler_in_thread_mode_only(tmp_path):
     assert "sync-scheduler" in _threads_after_import(tmp_path, "-c")  # as gunicorn imports wsgi.py
     assert "sync-scheduler" not in _threads_after_import(tmp_path, "-c", SYNC_QUEUE="rq")
     assert "sync-scheduler" not in _threads_after_import(tmp_path, "-c", SCHEDULER_ENABLED="0")
+
+
+def test_a_channel_near_its_expiry_is_renewed_in_the_crm(synced_installation):
+    s = synced_installation
+    s.app.config["SYNC_QUEUE"] = "thread"
+    installation = s.installation()
+    channel_id = installation.crm_channel_id
+    org = s.crm_org()
+    org.channels[channel_id]["channel_expiry"] = org.now() + 3600  # an hour left, in the CRM too
+    installation.crm_channel_expires_at = utcnow() + timedelta(hours=1)
+    db.session.commit()
+
+    assert ("widget.sync.scheduler.renew_channel", installation.id, None) in tick(s.app)
+    s.app.extensions["sync_pool"].shutdown(wait=True)
+    db.session.expire_all()
+    renewed = s.installation().crm_channel_expires_at
+    assert renewed.replace(tzinfo=None) > (utcnow() + timedelta(days=6)).replace(tzinfo=None)
+    assert org.channels[channel_id]["channel_expiry"] > org.now() + 6 * 86400  # the CRM's own expiry moved
+    assert ("widget.sync.scheduler.renew_channel", installation.id, None) not in tick(s.app)  # not due now
