@@ -1,5 +1,6 @@
 """SYNC_QUEUE=rq: two real `flask --app wsgi worker` processes on real Redis and PostgreSQL never run the
 same installation's stream twice at once, while different installations run in parallel."""
+import itertools
 import json
 import os
 import subprocess
@@ -78,7 +79,7 @@ def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_u
     assert len({run["pid"] for run in runs}) == 2, "both workers should have done work"
     for installation_id in installations:
         mine = sorted((r for r in runs if r["installation"] == installation_id), key=lambda r: r["start"])
-        for earlier, later in zip(mine, mine[1:]):
+        for earlier, later in itertools.pairwise(mine):
             assert later["start"] >= earlier["end"], f"installation {installation_id}'s stream ran twice at once"
     # Different installations did run side by side.
     first, second = ([r for r in runs if r["installation"] == i] for i in installations)

@@ -157,7 +157,7 @@ def _threads_after_import(tmp_path, *command, **env):
     environ = {name: value for name, value in os.environ.items() if name not in ("SYNC_QUEUE", "SCHEDULER_ENABLED")}
     environ.update(DATABASE_URL=f"sqlite:///{tmp_path / 'wsgi.db'}", **env)
     out = subprocess.run([sys.executable, *command, script], cwd=ROOT, env=environ, capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     return out.stdout
 

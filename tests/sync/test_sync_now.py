@@ -8,8 +8,8 @@ from bs4 import BeautifulSoup
 from tests.helpers import ADMIN
 from widget.extensions import db
 from widget.models import Ticket
-from widget.sync import queue, runs
 from widget.security import mint_context
+from widget.sync import queue, runs
 
 
 def _headers(s):

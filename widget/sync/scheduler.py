@@ -47,14 +47,14 @@ def tick(app, holder="scheduler"):
                 run.status = "queued"
                 db.session.commit()
                 enqueued.append(("widget.sync.runs.first_sync_job", installation.id, run.id))
-        if settings.auto_sync and settings.first_sync_done_at and not settings.paused_reason:
-            if engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
-                enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
+        auto_sync_due = settings.auto_sync and settings.first_sync_done_at and not settings.paused_reason
+        if auto_sync_due and engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
+            enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
         expires = installation.crm_channel_expires_at
-        if expires is not None and _aware(expires) - utcnow() < CHANNEL_RENEW_BEFORE:
-            if engine.acquire_lease(installation.id, "channel", _once(holder),
-                                    seconds=CHANNEL_RETRY_SECONDS):
-                enqueued.append(("widget.sync.scheduler.renew_channel", installation.id, None))
+        renewal_due = expires is not None and _aware(expires) - utcnow() < CHANNEL_RENEW_BEFORE
+        if renewal_due and engine.acquire_lease(installation.id, "channel", _once(holder),
+                                                seconds=CHANNEL_RETRY_SECONDS):
+            enqueued.append(("widget.sync.scheduler.renew_channel", installation.id, None))
     enqueued = list(dict.fromkeys(enqueued))
     for job, *args in enqueued:
         queue.enqueue(job, *(arg for arg in args if arg is not None))
