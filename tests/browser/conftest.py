@@ -39,3 +39,26 @@ def sites(tmp_path):
     crm.close()
     with extension.app_context():
         db.engine.dispose()
+
+
+def sign_in(context, crm_url, email, password):
+    """A page of `context` signed in to the CRM web UI."""
+    page = context.new_page()
+    page.goto(f"{crm_url}/crm/signin")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("#whoami")
+    return page
+
+
+def install_from_marketplace(page, scope_type="admins", profiles=()):
+    """Settings → Marketplace → Install → terms → scope → Confirm, as the help page describes (F1, F4)."""
+    page.click("nav.sidenav >> text=Marketplace")
+    page.click("#extension-zendesk >> text=Install")
+    page.check("input[name=agree]")
+    page.click("button:has-text('Continue')")
+    page.check(f"input[name=scope_type][value={scope_type}]")
+    for profile in profiles:
+        page.check(f"input[name=profiles][value='{profile}']")
+    page.click("button:has-text('Confirm')")

@@ -5,6 +5,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.conftest import install_from_marketplace, sign_in
+
 pytestmark = pytest.mark.browser
 
 PASSWORDS = {"admin": "us-admin-pass", "manager": "us-rep-pass", "rep": "us-rep-pass"}
@@ -12,13 +14,7 @@ PASSWORDS = {"admin": "us-admin-pass", "manager": "us-rep-pass", "rep": "us-rep-
 
 def signed_in_page(chromium, crm_url, who):
     """A fresh browser context (its own cookies) signed in to the CRM UI as a seeded US user."""
-    page = chromium.new_context().new_page()
-    page.goto(f"{crm_url}/crm/signin")
-    page.fill("input[name=email]", f"{who}@us.zylker.example")
-    page.fill("input[name=password]", PASSWORDS[who])
-    page.click("button:has-text('Sign in')")
-    page.wait_for_selector("#whoami")
-    return page
+    return sign_in(chromium.new_context(), crm_url, f"{who}@us.zylker.example", PASSWORDS[who])
 
 
 def open_first_contact(page):
@@ -34,13 +30,7 @@ def test_install_for_chosen_profiles_and_the_widget_follows_the_scope(chromium, 
     for expected in ("Zylker Corp", "US", "Patricia Boyle", "Administrator"):
         assert expected in header
 
-    admin.click("nav.sidenav >> text=Marketplace")
-    admin.click("#extension-zendesk >> text=Install")
-    admin.check("input[name=agree]")
-    admin.click("button:has-text('Continue')")
-    admin.check("input[name=scope_type][value=profiles]")
-    admin.check("input[name=profiles][value='Sales Rep']")
-    admin.click("button:has-text('Confirm')")
+    install_from_marketplace(admin, "profiles", ["Sales Rep"])
     assert admin.inner_text("h1") == "Zendesk for Zoho CRM is installed"
     admin.get_by_role("link", name="Later", exact=True).click()
     assert "Profiles: Sales Rep" in admin.inner_text("#installed-extensions")

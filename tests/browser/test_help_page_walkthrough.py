@@ -4,7 +4,8 @@ Zendesk (F6), see the custom modules (F7) and the record widget (our pages on an
 CRM), then uninstall with the confirm dialog (F23) and find everything gone (F24)."""
 import pytest
 
-from tests.browser.conftest import MARKETPLACE_SECRET, chromium  # noqa: F401  (the chromium fixture)
+from tests.browser.conftest import (MARKETPLACE_SECRET, chromium,  # noqa: F401  (the chromium fixture)
+                                    install_from_marketplace, sign_in)
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation
@@ -58,20 +59,10 @@ def _authorize_in_popup(context, click, fill_and_submit):
 def test_install_authorize_and_uninstall_as_the_help_page_describes(chromium, world):  # noqa: F811
     crm_url, extension_url = world["crm_url"], world["extension_url"]
     context = chromium.new_context()
-    page = context.new_page()
-    page.goto(f"{crm_url}/crm/signin")
-    page.fill("input[name=email]", "admin@us.zylker.example")
-    page.fill("input[name=password]", "us-admin-pass")
-    page.click("button:has-text('Sign in')")
+    page = sign_in(context, crm_url, "admin@us.zylker.example", "us-admin-pass")
 
     # Install: terms → scope (chosen profiles) → Confirm; authorize later (F5).
-    page.click("nav.sidenav >> text=Marketplace")
-    page.click("#extension-zendesk >> text=Install")
-    page.check("input[name=agree]")
-    page.click("button:has-text('Continue')")
-    page.check("input[name=scope_type][value=profiles]")
-    page.check("input[name=profiles][value='Sales Rep']")
-    page.click("button:has-text('Confirm')")
+    install_from_marketplace(page, "profiles", ["Sales Rep"])
     page.get_by_role("link", name="Later", exact=True).click()
 
     # Authorize from the settings iframe: first the CRM, then Zendesk, each in a window of its own.

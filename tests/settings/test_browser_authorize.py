@@ -4,7 +4,8 @@ Authorize", signs in to Zendesk in the window that opens, allows access, and the
 updates by itself (postMessage) — no cookie of ours involved."""
 import pytest
 
-from tests.browser.conftest import MARKETPLACE_SECRET, chromium  # noqa: F401  (the chromium fixture)
+from tests.browser.conftest import (MARKETPLACE_SECRET, chromium,  # noqa: F401  (the chromium fixture)
+                                    install_from_marketplace, sign_in)
 from tests.settings.flows import ZENDESK_ADMIN, ZENDESK_PASSWORD
 from widget import create_app
 from widget.extensions import db
@@ -38,17 +39,8 @@ def sites(tmp_path, zendesk_sandbox):
 def test_authorize_zendesk_from_the_settings_iframe(chromium, sites):  # noqa: F811
     extension_url, crm_url = sites
     context = chromium.new_context()
-    page = context.new_page()
-    page.goto(f"{crm_url}/crm/signin")
-    page.fill("input[name=email]", "admin@us.zylker.example")
-    page.fill("input[name=password]", "us-admin-pass")
-    page.click("button:has-text('Sign in')")
-    page.click("nav.sidenav >> text=Marketplace")
-    page.click("#extension-zendesk >> text=Install")
-    page.check("input[name=agree]")
-    page.click("button:has-text('Continue')")
-    page.check("input[name=scope_type][value=admins]")
-    page.click("button:has-text('Confirm')")
+    page = sign_in(context, crm_url, "admin@us.zylker.example", "us-admin-pass")
+    install_from_marketplace(page, "admins")
     page.get_by_role("link", name="Later", exact=True).click()  # F5: authorize later
     page.click("#installed-extensions >> text=Settings")
 
