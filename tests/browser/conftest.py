@@ -36,7 +36,6 @@ def sites(tmp_path):
                          marketplace_secret=MARKETPLACE_SECRET)
     with BackgroundServer(extension, port=extension_port), BackgroundServer(crm.app, host="localhost", port=crm_port):
         yield extension_url, crm_url, crm
-    crm.close()
     with extension.app_context():
         db.engine.dispose()
 

@@ -40,7 +40,6 @@ def world(tmp_path):
                 BackgroundServer(crm.app, host="localhost", port=crm_port):
             yield {"extension": extension, "extension_url": extension_url, "crm_url": crm_url, "crm": crm,
                    "zendesk": zendesk, "zendesk_admin": zendesk_credentials["accounts"][0]}
-        crm.close()
         with extension.app_context():
             db.engine.dispose()
 

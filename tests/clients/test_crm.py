@@ -165,7 +165,6 @@ def sandbox(monkeypatch):
         sandbox.url = server.url
         sandbox.creds = sandbox.credentials(server.url)
         yield sandbox
-    sandbox.close()
 
 
 def control(sandbox, path, **body):

@@ -31,7 +31,6 @@ def crm():
         sandbox.url = server.url
         sandbox.creds = sandbox.credentials(server.url)
         yield sandbox
-    sandbox.close()
 
 
 @pytest.fixture

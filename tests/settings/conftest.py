@@ -24,7 +24,6 @@ def _served_crm():
     with BackgroundServer(sandbox.app) as server:
         sandbox.url = server.url
         yield sandbox
-    sandbox.close()
 
 
 # A fresh pair for each test (they change the sandboxes' state) ...

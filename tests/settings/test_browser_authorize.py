@@ -31,7 +31,6 @@ def sites(tmp_path, zendesk_sandbox):
     crm = create_sandbox(data_centres=("us",), extension_url=extension_url, marketplace_secret=MARKETPLACE_SECRET)
     with BackgroundServer(extension, port=extension_port), BackgroundServer(crm.app, host="localhost", port=crm_port):
         yield extension_url, crm_url
-    crm.close()
     with extension.app_context():
         db.engine.dispose()
 

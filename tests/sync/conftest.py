@@ -91,7 +91,6 @@ def crm_sandbox():
         sandbox.url = server.url
         sandbox.creds = sandbox.credentials(server.url)
         yield sandbox
-    sandbox.close()
 
 
 @pytest.fixture

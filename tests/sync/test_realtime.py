@@ -107,7 +107,7 @@ def test_zendesk_changes_reach_the_crm_within_2_s_at_p95_under_50_a_second(tmp_p
     # NB: the load stands for agents working in Zendesk, which does not spend the integration's API
     # budget; the sandbox has one budget per account, so its limits are off while the test drives it.
     requests.post(f"{zendesk.url}/_sandbox/rate_limits", json={"enabled": False}, timeout=5).raise_for_status()
-    with served_installation(tmp_path, crm, zendesk) as served:
+    with served_installation(tmp_path, crm, zendesk, process=True) as served:
         with served.app.app_context():
             tickets_module = served.installation().crm_modules["tickets"]
         account = zendesk.account("acme")
@@ -152,9 +152,11 @@ def test_zendesk_changes_reach_the_crm_within_2_s_at_p95_under_50_a_second(tmp_p
         print(f"\nreal time: {total} changes at {total / driven:.0f}/s; latency median "
               f"{statistics.median(ordered):.3f} s, p95 {p95:.3f} s, max {ordered[-1]:.3f} s")
         assert p95 < TARGET_P95
-        # Applied in batches: far fewer ticket re-reads and CRM writes than changes.
-        assert zendesk.counter.count("/tickets/show_many") < total / 3
-        assert crm_writes.count(tickets_module) < total / 3
+        # Applied in batches, a pass at most every PASS_INTERVAL: one ticket re-read and one CRM write a
+        # pass, not one a change (the plan's per-minute budget could not pay for that).
+        passes = wait_for(lambda: zendesk.counter.count("/tickets/show_many"))
+        assert passes <= (time.monotonic() - start) / inbox.PASS_INTERVAL + 2
+        assert crm_writes.count(tickets_module) <= passes
 
 
 def test_events_of_one_ticket_are_one_read_and_one_write_and_a_replay_changes_nothing(tmp_path, crm, zendesk,  # noqa: F811

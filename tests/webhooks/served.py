@@ -2,9 +2,14 @@
 (so the Zendesk sandbox's webhook deliveries and the CRM sandbox's notifications arrive over HTTP), both
 grants obtained through the real OAuth pages (tests/lifecycle/conftest.py), the CRM modules and
 notification channel provisioned and the Zendesk webhook registered as the settings panel does."""
+import os
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+import requests
 
 from tests.helpers import wired_config
 from tests.lifecycle.conftest import connect_tenant
@@ -36,9 +41,13 @@ class Served:
 
 
 @contextmanager
-def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_id="org-rt", first_sync_done=True):
+def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_id="org-rt", first_sync_done=True,
+                        process=False):
+    """`process=True`: once set up, the extension is served by gunicorn in a process of its own, as in
+    production, instead of a thread of the test's process (which also hosts both sandboxes)."""
     port = free_port()
-    app = create_app(wired_config(tmp_path / "realtime.db", crm, zendesk, EXTENSION_URL=f"http://127.0.0.1:{port}"))
+    config = wired_config(tmp_path / "realtime.db", crm, zendesk, EXTENSION_URL=f"http://127.0.0.1:{port}")
+    app = create_app(config)
     with app.app_context():
         db.create_all()
     server = BackgroundServer(app, port=port).start()
@@ -54,6 +63,9 @@ def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_i
                 settings.first_sync_done_at = utcnow()
             db.session.commit()
             served = Served(app, server.url, installation.id, installation.installation_key, tenant)
+        if process:
+            server.close()
+            server = GunicornServer(config, port).start()
         yield served
     finally:
         server.close()
@@ -62,6 +74,44 @@ def served_installation(tmp_path, crm, zendesk, subdomain="acme", dc="jp", org_i
             pool.shutdown(wait=True, cancel_futures=True)
         with app.app_context():
             db.engine.dispose()
+
+
+class GunicornServer:
+    """`gunicorn wsgi:app` on `port`, configured by the environment from a test config mapping."""
+
+    ENVIRONMENT = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL", "EXTENSION_URL": "EXTENSION_URL",
+                   "CRM_SANDBOX_URL": "CRM_SANDBOX_URL", "CRM_CLIENT_ID": "CRM_CLIENT_ID",
+                   "CRM_CLIENT_SECRET": "CRM_CLIENT_SECRET", "ZENDESK_BASE_URL": "ZENDESK_BASE_URL",
+                   "ZENDESK_CLIENT_ID": "ZENDESK_CLIENT_ID", "ZENDESK_CLIENT_SECRET": "ZENDESK_CLIENT_SECRET"}
+
+    def __init__(self, config, port):
+        self.port, self.url = port, f"http://127.0.0.1:{port}"
+        self.env = {**os.environ, **{name: str(config[key]) for key, name in self.ENVIRONMENT.items()},
+                    "SYNC_QUEUE": "thread", "SCHEDULER_ENABLED": "0"}
+        self.process = None
+
+    def start(self):
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{self.port}",
+             "--log-level", "warning", "wsgi:app"], cwd=root, env=self.env)
+        try:
+            wait_for(self._healthy, timeout=30, interval=0.1)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _healthy(self):
+        assert self.process.poll() is None, f"gunicorn exited with {self.process.returncode}"
+        try:
+            return requests.get(f"{self.url}/healthz", timeout=5).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
 
 
 def wait_for(condition, timeout=10.0, interval=0.02):

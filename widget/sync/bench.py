@@ -76,7 +76,6 @@ class Bench:
     def close(self):
         for server in self.servers:
             server.close()
-        self.crm.close()
 
 
 def zendesk_with_tickets(tickets, comments_per_ticket, seed=1):

@@ -44,7 +44,6 @@ def crm():
     sandbox = create_sandbox(data_centres=("us", "jp"), seed_records=60)
     with BackgroundServer(sandbox.app) as server:
         yield Crm(sandbox, server.url)
-    sandbox.close()
 
 
 @pytest.fixture
@@ -54,4 +53,3 @@ def big_crm():
     assert len(sandbox.org("us").modules["Leads"].records) == 5000
     with BackgroundServer(sandbox.app) as server:
         yield Crm(sandbox, server.url)
-    sandbox.close()

@@ -39,9 +39,7 @@ def crm_sandbox(extension_url, secret=SECRET):
 
 @pytest.fixture
 def crm(extension):
-    sandbox = crm_sandbox(extension.url)
-    yield sandbox
-    sandbox.close()
+    return crm_sandbox(extension.url)
 
 
 @pytest.fixture
@@ -266,7 +264,6 @@ def test_a_rep_sees_no_install_button_and_the_backend_refusal_if_posting(browser
 def test_a_wrong_marketplace_secret_is_shown_not_swallowed(extension):
     crm = crm_sandbox(extension.url, secret="not-the-secret")
     response = install(sign_in(crm.app.test_client(), ADMIN), "all")
-    crm.close()
     assert response.status_code == 422
     assert "not signed by the marketplace" in text(response)
     assert installation(extension) == []

@@ -63,9 +63,6 @@ class Sandbox:
             "web_ui_url": f"{base_url}/", "data_centres": centres,
         }
 
-    def close(self):
-        self.app.config["SANDBOX_NOTIFIER"].close()
-
 
 def create_sandbox(data_centres=tuple(DATA_CENTRES), edition="enterprise", seed_records=0, seed=1,
                    extension_url=DEFAULT_EXTENSION_URL, marketplace_secret=DEFAULT_MARKETPLACE_SECRET):

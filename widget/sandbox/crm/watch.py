@@ -4,8 +4,6 @@ delivery of callbacks to each channel's `notify_url` when watched records are cr
 Delivery runs on a background thread (never on the request thread), retries failed POSTs with backoff,
 and keeps a log (`Notifier.log`) a UI or test can read.
 """
-import queue
-import threading
 import time
 from datetime import datetime
 from urllib.parse import parse_qsl, urlsplit
@@ -13,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from flask import g, request
 
+from ..workers import IdleWorkers
 from . import http
 from .api import bp, parse_int
 from .http import ApiError, api_domain, json_response, no_content, request_json
@@ -216,10 +215,8 @@ class Notifier:
 
     def __init__(self, attempts=4, backoff=0.5, timeout=5):
         self.attempts, self.backoff, self.timeout = attempts, backoff, timeout
-        self.jobs = queue.Queue()
+        self.jobs = IdleWorkers(self._deliver, name="crm-sandbox-notifier")
         self.log = []  # dicts: channel_id, url, body, attempts, status (HTTP code or error text), delivered
-        self._thread = None
-        self._lock = threading.Lock()
 
     def __call__(self, org, event):
         if event.get("type") != "records":
@@ -236,37 +233,21 @@ class Notifier:
                     "module": module, "resource_uri": f"{channel['api_base']}/{module}", "ids": list(event["ids"]),
                     "affected_fields": affected, "operation": CALLBACK_OPERATIONS[operation],
                     "channel_id": channel["channel_id"], "token": channel.get("token")}
-            self._start()
             self.jobs.put((channel["notify_url"], body))
 
-    def _start(self):
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True, name="crm-sandbox-notifier")
-                self._thread.start()
-
-    def _run(self):
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            url, body = job
-            entry = {"channel_id": body["channel_id"], "url": url, "body": body, "attempts": 0, "status": None,
-                     "delivered": False}
-            self.log.append(entry)
-            for attempt in range(self.attempts):
-                entry["attempts"] = attempt + 1
-                try:
-                    response = requests.post(url, json=body, timeout=self.timeout)
-                    entry["status"] = response.status_code
-                    if 200 <= response.status_code < 300:
-                        entry["delivered"] = True
-                        break
-                except requests.RequestException as error:
-                    entry["status"] = type(error).__name__
-                time.sleep(self.backoff * (2 ** attempt))
-
-    def close(self):
-        if self._thread is not None:
-            self.jobs.put(None)
-            self._thread.join(timeout=5)
+    def _deliver(self, job):
+        url, body = job
+        entry = {"channel_id": body["channel_id"], "url": url, "body": body, "attempts": 0, "status": None,
+                 "delivered": False}
+        self.log.append(entry)
+        for attempt in range(self.attempts):
+            entry["attempts"] = attempt + 1
+            try:
+                response = requests.post(url, json=body, timeout=self.timeout)
+                entry["status"] = response.status_code
+                if 200 <= response.status_code < 300:
+                    entry["delivered"] = True
+                    break
+            except requests.RequestException as error:
+                entry["status"] = type(error).__name__
+            time.sleep(self.backoff * (2 ** attempt))

@@ -10,13 +10,13 @@ import hashlib
 import hmac
 import json
 import os
-import queue
 import threading
 import time
 import uuid
 
 import requests
 
+from ..workers import IdleWorkers
 from .state import iso
 
 EVENT_VERSION = "2022-11-06"  # as in a real recorded delivery ([ZENPY-CASS]; docs examples say 2022-06-20)
@@ -178,10 +178,7 @@ class WebhookDelivery:
         self.state = state
         self.retry_delays = tuple(retry_delays)
         self.timeout = timeout  # seconds; real webhooks time out after 10 s (secondary sources, §8.3)
-        self.workers = workers
-        self.jobs = queue.Queue()
-        self._started = False
-        self._start_lock = threading.Lock()
+        self.jobs = IdleWorkers(lambda job: self._attempt(*job), name="zendesk-webhooks", workers=workers)
 
     def __call__(self, account, event_type, kind, obj, previous, current):
         with account.lock:
@@ -196,23 +193,7 @@ class WebhookDelivery:
                 invocation = {"id": new_ulid(now), "status": "accepted", "latest_completed_at": None,
                               "attempts": [], "created_at": now}
                 hook["_invocations"].append(invocation)
-                self._enqueue((account, hook["id"], invocation, body, 1))
-
-    def _enqueue(self, job):
-        with self._start_lock:
-            if not self._started:
-                for n in range(self.workers):
-                    threading.Thread(target=self._work, daemon=True, name=f"zendesk-webhooks-{n}").start()
-                self._started = True
-        self.jobs.put(job)
-
-    def _work(self):
-        while True:
-            job = self.jobs.get()
-            try:
-                self._attempt(*job)
-            except Exception:  # a worker must survive anything one delivery throws
-                pass
+                self.jobs.put((account, hook["id"], invocation, body, 1))
 
     def _attempt(self, account, hook_id, invocation, body, number):
         with account.lock:

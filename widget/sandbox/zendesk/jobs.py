@@ -2,13 +2,13 @@
 job_status, then run by one background worker thread per sandbox app, moving `queued` → `working` →
 `completed` (or `failed`) while clients poll `/api/v2/job_statuses/{id}` (zendesk-api.md §2.5, §5).
 """
-import queue
 import secrets
 import threading
 import time
 
 from flask import current_app
 
+from ..workers import IdleWorkers
 from .state import RecordInvalid
 
 JOB_TTL = 3600  # "jobs expire within an hour" (zendesk-api.md §2.5)
@@ -34,12 +34,10 @@ def failure_from(invalid, record_id=None, action=None):
 
 
 class JobRunner:
-    """A queue of jobs and the daemon thread that works through it (started on first use)."""
+    """A queue of jobs and the background thread that works through them in order."""
 
     def __init__(self):
-        self.queue = queue.Queue()
-        self.thread = None
-        self.start_lock = threading.Lock()
+        self.worker = IdleWorkers(lambda job: self._run(*job), name="zendesk-sandbox-jobs")
 
     def submit(self, account, kind, items, work, action):
         """Queue `work(index, item) -> result dict` over `items` (of `kind`: tickets, users...);
@@ -50,19 +48,8 @@ class JobRunner:
         with account.lock:
             account.job_statuses[job["id"]] = job
         queued = dict(job)
-        self.queue.put((account, job, list(items), work, action))
-        self._ensure_started()
+        self.worker.put((account, job, list(items), work, action))
         return queued
-
-    def _ensure_started(self):
-        with self.start_lock:
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._work_forever, daemon=True, name="zendesk-sandbox-jobs")
-                self.thread.start()
-
-    def _work_forever(self):
-        while True:
-            self._run(*self.queue.get())
 
     @staticmethod
     def _run(account, job, items, work, action):
