@@ -9,6 +9,7 @@ import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ from widget.extensions import db
 from widget.models import FieldMapping, InboxEvent, SyncRun, utcnow
 from widget.sandbox import zendesk as zendesk_sandbox
 from widget.sandbox.serving import BackgroundServer
-from widget.sync import engine, inbox
+from widget.sync import engine, inbox, scheduler
 
 CHANGES_PER_SECOND = 50
 SECONDS = 10
@@ -290,3 +291,37 @@ def test_events_before_the_first_sync_wait_and_those_it_covered_need_no_read(tmp
         wait_for(lambda: len(served.events()) == 2 and settled(served))
         assert {e.status for e in served.events()} == {"done"}
         assert crm_ticket_ids(crm, served) == {later}  # the covered one was not read again
+
+
+def test_real_time_pauses_before_the_crm_credits_run_out_and_catches_up_after(tmp_path, crm, zendesk):  # noqa: F811
+    with served_installation(tmp_path, crm, zendesk) as served, served.app.app_context():
+        org = crm.org("jp")
+        first, second = open_tickets(zendesk.account("acme"))[:2]
+        # Exactly the reserve left: the next pass's writes take the org below it.
+        org.spend_credits(org.daily_credits() - org.credits_used() - engine.CREDIT_RESERVE)
+        session = admin_session(zendesk)
+        update_ticket(session, zendesk, first, status="hold")
+        wait_for(lambda: len(served.events()) == 1 and settled(served))
+        assert crm_ticket_ids(crm, served) == {first}  # that pass was written
+        settings = engine.sync_settings(served.installation())
+        db.session.refresh(settings)
+        assert "credits are nearly used up" in settings.paused_reason
+        spent = org.credits_used()
+
+        update_ticket(session, zendesk, second, status="hold")
+        wait_for(lambda: len(served.events()) == 2)
+        time.sleep(2 * inbox.PASS_INTERVAL)
+        assert [e.status for e in served.events()] == ["done", "new"]  # kept, not applied while paused
+        assert crm_ticket_ids(crm, served) == {first} and org.credits_used() == spent
+
+        # The rolling window moves on; the scheduler lifts the pause and drains what waited.
+        crm.state.clock.advance(25 * 3600)
+        settings.paused_until = utcnow() - timedelta(seconds=1)
+        settings.auto_sync = False  # (its catch-up would read every ticket: this test saved no cursors)
+        db.session.commit()
+        assert ("widget.sync.inbox.drain", served.installation_id, None) in scheduler.tick(served.app)
+        wait_for(lambda: settled(served))
+        assert [e.status for e in served.events()] == ["done", "done"]
+        assert crm_ticket_ids(crm, served) == {first, second}
+        db.session.refresh(settings)
+        assert settings.paused_reason is None

@@ -133,9 +133,11 @@ def test_uninstall_retries_and_credit_resumes_happen_once_whoever_ticks(rq_app):
     first = tick(rq_app, "host-a:1")
     tick(rq_app, "host-b:2")  # another process, at the same time
     assert set(first) == {("widget.lifecycle.provisioning.retry_uninstalls", None, None),
-                          ("widget.sync.runs.first_sync_job", paused.id, run.id)}
+                          ("widget.sync.runs.first_sync_job", paused.id, run.id),
+                          ("widget.sync.inbox.drain", paused.id, None)}  # real-time events waited too
     assert _queued(rq_app) == sorted([("widget.lifecycle.provisioning.retry_uninstalls", ()),
-                                      ("widget.sync.runs.first_sync_job", (paused.id, run.id))])
+                                      ("widget.sync.runs.first_sync_job", (paused.id, run.id)),
+                                      ("widget.sync.inbox.drain", (paused.id,))])
     db.session.expire_all()
     assert db.session.get(SyncRun, run.id).status == "queued"
     assert engine.sync_settings(paused).paused_reason is None

@@ -12,6 +12,9 @@ Echoes: the batch functions compare the mapped fields with `Link.last_hash` (wha
 other side or read from it), so a change that only repeats our own write ends as a no-op and two-way
 sync never loops.
 
+Credits: after each pass the CRM's daily credits left are checked as the sync does between pages;
+below the reserve the installation pauses and events wait until the scheduler lifts the pause.
+
 Failures: a pass whose outside calls fail (after the clients' own retries) records a SyncError per object
 with the service's message and marks its events `failed`; `retry_failed` puts them back in the queue
 (catch-up also covers them). A refused grant pauses the installation and leaves the events waiting.
@@ -133,9 +136,12 @@ def _drain(installation_id, holder, ctx):
         started = time.monotonic()
         try:
             _apply(ctx, events)
+            ctx.check_budget()  # the CRM's daily credits, as between a sync's pages
         except AuthenticationError as error:
             engine.pause_for_revoked_grant(ctx, error)  # as run_streams does; the events stay `new`
             return ctx
+        except engine.SyncPaused:
+            return ctx  # the rest wait; the scheduler drains them when the pause ends
         if time.monotonic() - renewed > engine.LEASE_SECONDS / 3:  # renewed now and then, not every pass
             if not engine.acquire_lease(installation_id, LEASE, holder):  # lost: another drain took over
                 raise engine.LeaseHeld("lost the inbox lease")

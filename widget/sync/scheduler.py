@@ -47,6 +47,7 @@ def tick(app, holder="scheduler"):
                 run.status = "queued"
                 db.session.commit()
                 enqueued.append(("widget.sync.runs.first_sync_job", installation.id, run.id))
+            enqueued.append(("widget.sync.inbox.drain", installation.id, None))  # real-time events waited
         auto_sync_due = settings.auto_sync and settings.first_sync_done_at and not settings.paused_reason
         if auto_sync_due and engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
             enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
