@@ -3,17 +3,25 @@
 The CRM opens our pages with `?ctx=<JWT>`; pages put it into `hx-headers`, so every HTMX request
 carries it as `X-Widget-Context`. Every request is authorised from it: valid signature, the user
 inside the install scope (F4), an admin for settings.
+
+A context lives 15 minutes, but CRM pages stay open for hours: once a context is CONTEXT_RENEW_AFTER
+seconds old, the answer carries it signed again (`X-Widget-Context-Renewed`, and in the links and
+forms it renders), and static/js/widget.js swaps it in; an idle page asks for a renewal every few
+minutes. So an open page keeps working, up to security.CONTEXT_RENEW_LIMIT after the CRM signed it.
 """
 import functools
+import time
 
-from flask import abort, g, render_template, request
+from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 
 from .extensions import db
 from .models import Installation
-from .security import ContextError, read_context_claims, verify_context
+from .security import ContextError, read_context_claims, renew_context, verify_context
 
 HEADER = "X-Widget-Context"
+RENEWED_HEADER = "X-Widget-Context-Renewed"
+bp = Blueprint("context", __name__)
 
 
 class Refused(Exception):
@@ -24,7 +32,7 @@ class Refused(Exception):
 
 def current_context():
     """Verify the request's context; set g.installation, g.user, g.claims, g.context_token, g.locale."""
-    token = request.headers.get(HEADER) or request.args.get("ctx") or request.form.get("ctx")
+    token = token_sent()
     if not token:
         raise Refused(401, _("Open this page from Zoho CRM: it needs the CRM's signed context."))
     try:
@@ -42,6 +50,10 @@ def current_context():
     if not installation.allows(claims["user"]):
         raise Refused(403, _("Your CRM profile does not have access to Zendesk for Zoho CRM. "
                              "Ask your CRM administrator."))
+    if time.time() - claims["iat"] >= current_app.config["CONTEXT_RENEW_AFTER"]:
+        renewed = renew_context(claims, installation.context_secret)
+        if renewed is not None:
+            g.context_token = renewed  # what the pages render into their links and forms from now on
 
 
 def widget_view(admin=False):
@@ -55,9 +67,23 @@ def widget_view(admin=False):
                     raise Refused(403, _("Only a CRM administrator can change these settings."))
             except Refused as refused:
                 return render_template("refused.html", message=refused.message), refused.status
-            return view(*args, **kwargs)
+            response = make_response(view(*args, **kwargs))
+            if g.context_token != token_sent():
+                response.headers[RENEWED_HEADER] = g.context_token
+            return response
         return wrapper
     return decorate
+
+
+def token_sent():
+    return request.headers.get(HEADER) or request.args.get("ctx") or request.form.get("ctx")
+
+
+@bp.get("/context/renew")
+@widget_view()
+def renew():
+    """Asked for by an idle page (static/js/widget.js): nothing but the renewed context's header."""
+    return "", 204
 
 
 def require_entity(entity):

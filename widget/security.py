@@ -7,6 +7,9 @@ import jwt
 
 SIGNATURE_MAX_AGE = 300  # seconds (DESIGN §4: older than 5 minutes → 401)
 CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (DESIGN §4: `exp` at most 15 minutes after `iat`)
+# A CRM page left open keeps working: we sign its context again while it is in use, but no longer than
+# this after the CRM signed it (`auth_time`); then the page asks for a reload.
+CONTEXT_RENEW_LIMIT = 12 * 3600
 ENTITIES = ("Leads", "Contacts", "Accounts", "Deals")
 
 
@@ -45,6 +48,17 @@ def mint_context(secret, org_id, user, entity=None, entity_id=None, lifetime=CON
     claims = {"iss": str(org_id), "sub": str(user["id"]), "iat": now, "exp": now + lifetime,
               "user": user, "entity": entity, "entity_id": None if entity_id is None else str(entity_id)}
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def renew_context(claims, secret, now=None):
+    """The verified `claims` signed again for another CONTEXT_MAX_LIFETIME (the same user, org and
+    record), or None once the CRM signed the original more than CONTEXT_RENEW_LIMIT ago."""
+    now = int(time.time() if now is None else now)
+    signed_by_crm = int(claims.get("auth_time", claims["iat"]))
+    if now - signed_by_crm > CONTEXT_RENEW_LIMIT:
+        return None
+    renewed = {**claims, "iat": now, "exp": now + CONTEXT_MAX_LIFETIME, "auth_time": signed_by_crm}
+    return jwt.encode(renewed, secret, algorithm="HS256")
 
 
 def read_context_claims(token):

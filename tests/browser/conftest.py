@@ -24,12 +24,19 @@ def chromium():
 
 
 @pytest.fixture
-def sites(tmp_path):
+def extension_config():
+    """Extra configuration of the extension under test (a test module may override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def sites(tmp_path, extension_config):
     """(extension URL, CRM web UI URL): our app on 127.0.0.1, the CRM sandbox on localhost."""
     extension_port, crm_port = free_port("127.0.0.1"), free_port("localhost")
     crm_url, extension_url = f"http://localhost:{crm_port}", f"http://127.0.0.1:{extension_port}"
     extension = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'ext.db'}",
-                            "MARKETPLACE_SECRET": MARKETPLACE_SECRET, "SANDBOX_ORIGIN": crm_url})
+                            "MARKETPLACE_SECRET": MARKETPLACE_SECRET, "SANDBOX_ORIGIN": crm_url,
+                            **extension_config})
     with extension.app_context():
         db.create_all()
     crm = create_sandbox(data_centres=("us",), seed_records=30, extension_url=extension_url,

@@ -1,0 +1,42 @@
+// Keeps a long-open CRM page's widget context fresh (widget/context.py). The server answers a request
+// whose context is a few minutes old with the context signed again in `X-Widget-Context-Renewed`;
+// we swap it in wherever the page holds the context: the body's hx-headers (every HTMX request), the
+// forms' `ctx` fields and the `ctx=` of links that open windows of their own.
+(function () {
+  "use strict";
+  var RENEW_EVERY_MS = 4 * 60 * 1000; // an idle page asks before its 15-minute context runs out
+
+  function currentToken() {
+    var headers = document.body.getAttribute("hx-headers");
+    return headers ? JSON.parse(headers)["X-Widget-Context"] : null;
+  }
+
+  function useToken(token) {
+    if (!token || token === currentToken()) return;
+    document.body.setAttribute("hx-headers", JSON.stringify({"X-Widget-Context": token}));
+    document.querySelectorAll("input[name=ctx]").forEach(function (input) { input.value = token; });
+    document.querySelectorAll("a[href*='ctx='], form[action*='ctx=']").forEach(function (element) {
+      var attribute = element.tagName === "A" ? "href" : "action";
+      var url = new URL(element.getAttribute(attribute), document.baseURI);
+      url.searchParams.set("ctx", token);
+      element.setAttribute(attribute, url.pathname + url.search + url.hash);
+    });
+  }
+
+  function renew() {
+    if (!currentToken()) return Promise.resolve();
+    return fetch(document.body.dataset.contextRenew, {headers: {"X-Widget-Context": currentToken()}, credentials: "omit"})
+      .then(function (response) { useToken(response.headers.get("X-Widget-Context-Renewed")); })
+      .catch(function () { /* offline for a moment: the next request or timer tries again */ });
+  }
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr) useToken(xhr.getResponseHeader("X-Widget-Context-Renewed"));
+  });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") renew();
+  });
+  window.setInterval(renew, RENEW_EVERY_MS);
+  window.widgetContext = {renew: renew, token: currentToken};
+})();
