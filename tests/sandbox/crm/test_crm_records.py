@@ -265,3 +265,34 @@ def test_related_records(crm):
     assert api.get(f"{api.base}/Accounts/{account_id}/Deals", params={"fields": "Deal_Name"}, timeout=10).status_code == 204
     assert_error(api.get(f"{api.base}/Accounts/{account_id}/Contacts", timeout=10), 400, "REQUIRED_PARAM_MISSING")
     assert_error(api.get(f"{api.base}/Accounts/{account_id}/Nope", params={"fields": "Name"}, timeout=10), 400, "INVALID_DATA")
+
+
+def test_related_records_page_past_2000_with_page_token(crm):
+    api = crm.api()
+    account_id = api.post(f"{api.base}/Accounts", json={"data": [{"Account_Name": "Big Customer"}]},
+                          timeout=10).json()["data"][0]["details"]["id"]
+    for batch in range(23):  # 2,300 contacts of one account, 100 a call
+        answer = api.post(f"{api.base}/Contacts", json={"data": [
+            {"Last_Name": f"Member {batch * 100 + n}", "Account_Name": {"id": account_id}} for n in range(100)]},
+            timeout=30)
+        assert answer.status_code == 201, answer.text
+    url = f"{api.base}/Accounts/{account_id}/Contacts"
+    assert_error(api.get(url, params={"fields": "Last_Name", "page": 11}, timeout=10),
+                 400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED")
+    seen, params = [], {"fields": "Last_Name", "per_page": 200, "page": 1}
+    while True:
+        info = (body := api.get(url, params=params, timeout=10).json())["info"]
+        seen += [r["id"] for r in body["data"]]
+        if not info["more_records"]:
+            assert info["next_page_token"] is None
+            break
+        params = {"fields": "Last_Name", "per_page": 200, "page_token": info["next_page_token"]}
+    assert len(seen) == 2300 and len(set(seen)) == 2300 and seen == sorted(seen, reverse=True)
+    # A token belongs to its list: the same token on another account's contacts is refused.
+    first = api.get(url, params={"fields": "Last_Name", "per_page": 5}, timeout=10).json()["info"]["next_page_token"]
+    other = api.post(f"{api.base}/Accounts", json={"data": [{"Account_Name": "Small Customer"}]},
+                     timeout=10).json()["data"][0]["details"]["id"]
+    assert_error(api.get(f"{api.base}/Accounts/{other}/Contacts", params={"fields": "Last_Name", "page_token": first},
+                         timeout=10), 400, "TOKEN_BOUND_DATA_MISMATCH")
+    assert_error(api.get(url, params={"fields": "Last_Name", "page": 2, "page_token": first}, timeout=10),
+                 400, "AMBIGUITY_DURING_PROCESSING")

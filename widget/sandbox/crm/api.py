@@ -134,9 +134,7 @@ def _modified_since():
 
 def list_records(module):
     args = request.args
-    if "page" in args and "page_token" in args:
-        raise ApiError(400, "AMBIGUITY_DURING_PROCESSING", "ambiguity while processing the request",
-                       {"ambiguity_due_to": ["page", "page_token"]})
+    _refuse_page_with_page_token()
     ids = [i.strip() for i in args.get("ids", "").split(",") if i.strip()]
     fields = parse_fields(module, required=not ids)
     per_page = parse_int("per_page", MAX_PER_PAGE, maximum=MAX_PER_PAGE)
@@ -158,9 +156,25 @@ def list_records(module):
             return NOT_MODIFIED
     records = ordered(module, sort_by, sort_order == "desc", predicate)
     bound = (module.api_name, tuple(fields or ()), sort_by, sort_order, tuple(ids))
-    token_in = args.get("page_token")
+    chunk, paging = _page_of(records, bound, sort_by, sort_order == "desc", per_page)
+    if not chunk:
+        return None
+    info = {"call": False, **paging, "sort_by": sort_by, "sort_order": sort_order, "email": False}
+    return {"data": [render(r, fields) for r in chunk], "info": info}
+
+
+def _refuse_page_with_page_token():
+    if "page" in request.args and "page_token" in request.args:
+        raise ApiError(400, "AMBIGUITY_DURING_PROCESSING", "ambiguity while processing the request",
+                       {"ambiguity_due_to": ["page", "page_token"]})
+
+
+def _page_of(records, bound, sort_by, descending, per_page):
+    """The page asked for (`page`, or the one after a `page_token`) of the ordered `records`, and its
+    paging info. `page` reaches the first 2000 records, `page_token` the rest (§2.2, §3.1)."""
+    token_in = request.args.get("page_token")
     if token_in:
-        start, page = _resume(token_in, bound, records, sort_by)
+        start, page = _resume(token_in, bound, records, sort_by, descending)
     else:
         page = parse_int("page", 1)
         if page * per_page > DISCRETE_LIMIT:
@@ -171,15 +185,12 @@ def list_records(module):
         start = (page - 1) * per_page
     chunk = records[start:start + per_page]
     more = start + per_page < len(records)
-    info = {"call": False, "per_page": per_page, "next_page_token": None, "count": len(chunk), "sort_by": sort_by,
-            "page": page, "previous_page_token": token_in or None, "page_token_expiry": None,
-            "sort_order": sort_order, "email": False, "more_records": more}
+    info = {"per_page": per_page, "next_page_token": None, "count": len(chunk), "page": page,
+            "previous_page_token": token_in or None, "page_token_expiry": None, "more_records": more}
     if more and chunk:
         token, expires = _issue_page_token(bound, sort_key(sort_by)(chunk[-1]), page, start + len(chunk))
         info["next_page_token"], info["page_token_expiry"] = token, g.org.iso(expires)
-    if not chunk:
-        return None
-    return {"data": [render(r, fields) for r in chunk], "info": info}
+    return chunk, info
 
 
 def _issue_page_token(bound, last_key, page, served):
@@ -193,7 +204,7 @@ def _issue_page_token(bound, last_key, page, served):
     return token, now + PAGE_TOKEN_SECONDS
 
 
-def _resume(token, bound, records, sort_by):
+def _resume(token, bound, records, sort_by, descending):
     """Where a page_token continues: the record after the last one served (keyset, so writes in between
     neither skip nor repeat records). Errors per get-records docs (§2.2)."""
     saved = g.org.page_tokens.get(token)
@@ -208,7 +219,7 @@ def _resume(token, bound, records, sort_by):
         raise ApiError(400, "PAGINATION_LIMIT_EXCEEDED", "you can fetch only 100000 records using page_token",
                        {"limit": PAGE_TOKEN_MAX_RECORDS})
     keys = [sort_key(sort_by)(r) for r in records]
-    if saved["bound"][3] == "desc":
+    if descending:
         ascending = keys[::-1]
         start = len(keys) - bisect_left(ascending, saved["last_key"])
     else:
@@ -465,6 +476,7 @@ def _sortable(record, name):
 def related_records(module_name, record_id, related_name):
     module = module_or_error(module_name)
     http.require_module_scope(module, "READ")
+    _refuse_page_with_page_token()
     related = next((r for r in g.org.related_lists(module) if r["api_name"].lower() == related_name.lower()), None)
     if related is None:
         raise ApiError(400, "INVALID_DATA", "the related list name given seems to be invalid",
@@ -475,17 +487,10 @@ def related_records(module_name, record_id, related_name):
     http.require_module_scope(target, "READ")
     fields = parse_fields(target)
     per_page = parse_int("per_page", MAX_PER_PAGE, maximum=MAX_PER_PAGE)
-    page = parse_int("page", 1)
-    if page * per_page > DISCRETE_LIMIT:
-        raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
-                       "you can fetch only 2000 records using page param; use page_token param to fetch more",
-                       {"limit": DISCRETE_LIMIT})
     records = ordered(target, "id", True, lambda r: (r.get(lookup) or {}).get("id") == record_id)
-    start = (page - 1) * per_page
-    chunk = records[start:start + per_page]
+    bound = (target.api_name, tuple(fields or ()), module.api_name, record_id, related["api_name"])
+    chunk, info = _page_of(records, bound, "id", True, per_page)
     if not chunk:
         return no_content()
-    info = {"per_page": per_page, "next_page_token": None, "count": len(chunk), "page": page,
-            "previous_page_token": None, "page_token_expiry": None, "more_records": start + per_page < len(records)}
     return json_response({"data": [render(r, fields) for r in chunk], "info": info})
 
