@@ -11,6 +11,7 @@ from widget.security import mint_context
 NOT_CONTEXT_ROUTES = {
     "static": "public assets",
     "ops.healthz": "public health check",
+    "ops.metrics": "service-wide counts, no tenant data; METRICS_TOKEN (tests/ops)",
     "lifecycle.install": "marketplace signature (tests/lifecycle)",
     "lifecycle.permissions": "marketplace signature (tests/lifecycle)",
     "lifecycle.uninstall": "marketplace signature (tests/lifecycle)",

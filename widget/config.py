@@ -60,6 +60,8 @@ def from_environment(instance_path, environ=None):
         "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "1" if env.get("SYNC_QUEUE", "thread") == "thread" else "")
         in ("1", "true", "yes"),
         "SANDBOX_ORIGIN": env.get("SANDBOX_ORIGIN", ""),
+        # Bearer token the Prometheus scraper sends to /metrics; empty: /metrics is open (keep it internal).
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         # Seconds after which a request's widget context comes back signed again (security.renew_context).
         "CONTEXT_RENEW_AFTER": int(env.get("CONTEXT_RENEW_AFTER", "300")),
         "BABEL_DEFAULT_LOCALE": "en",

@@ -1,7 +1,10 @@
-"""Operations endpoints: health check."""
-from flask import Blueprint, jsonify
+"""Operations endpoints: health check and Prometheus metrics."""
+import hmac
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from ..extensions import db
+from .metrics import CONTENT_TYPE, collect, render
 
 bp = Blueprint("ops", __name__)
 
@@ -11,3 +14,12 @@ def healthz():
     """Liveness and database reachability, for load balancers."""
     db.session.execute(db.select(db.literal(1)))
     return jsonify(status="ok")
+
+
+@bp.get("/metrics")
+def metrics():
+    """Service-wide gauges (ops/metrics.py). With METRICS_TOKEN set, only for `Authorization: Bearer` it."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        abort(401)
+    return Response(render(collect()), content_type=CONTENT_TYPE)
