@@ -203,3 +203,44 @@ def test_a_comment_whose_ticket_is_not_synced_yet_brings_its_ticket_first(instal
     again = write_tickets(ctx, [ticket])  # the real-time path: unchanged, so nothing is sent
     assert (again.written, again.failed) == (1, 0)
     assert len(crm_records(crm, installation, "tickets")) == 1
+
+
+def test_a_ticket_deleted_in_zendesk_leaves_the_crm_with_its_comments(installation, crm, zendesk_server):  # noqa: F811
+    account = zendesk_server.account("acme")
+    deleted, kept = sorted(account.tickets)[:2]
+    account.update_ticket(account.tickets[deleted], {}, comment={"body": "Spam, deleting.", "public": False},
+                          author_id=account.tickets[deleted]["requester_id"])
+    zendesk_server.state.clock.advance(120)
+    first_sync(installation)
+    gone_comments = {c["id"] for c in account.comments[deleted]}
+    assert len(gone_comments) >= 2 and deleted in by_ticket_id(crm, installation)
+    # An old error of a comment that waited for this ticket: moot once the ticket is gone.
+    engine.SyncContext(installation).record_error(COMMENTS, 999, f"Waiting for ticket {deleted}, which is not ...")
+
+    zendesk_server.state.account("acme").delete_ticket(deleted)
+    zendesk_server.state.clock.advance(120)
+    deletes = []  # (module, ids) of each CRM delete call
+
+    def listen(org, event):
+        if event.get("type") == "records" and event["operation"] == "delete":
+            deletes.append((event["module"], set(event["ids"])))
+    crm.state.listeners.append(listen)
+    engine.run_streams(installation, [TICKETS, COMMENTS])  # the catch-up
+    crm.state.listeners.remove(listen)
+
+    records = by_ticket_id(crm, installation)
+    assert deleted not in records and kept in records and len(records) == len(account.tickets)
+    crm_comments = {int(r["Comment_ID"]) for r in crm_records(crm, installation, "comments")}
+    assert crm_comments.isdisjoint(gone_comments) and crm_comments
+    assert [module for module, _ids in deletes] == [installation.crm_modules["comments"],
+                                                     installation.crm_modules["tickets"]]  # a call a module
+    assert db.session.scalar(db.select(Ticket).filter_by(zendesk_id=deleted)) is None
+    assert db.session.scalars(db.select(Comment).filter(Comment.zendesk_id.in_(gone_comments))).all() == []
+    assert db.session.scalars(db.select(Link).filter(Link.zendesk_id.in_(gone_comments | {deleted}))).all() == []
+    assert db.session.scalars(db.select(SyncError)).all() == []
+    # And a later run has nothing more to do for it.
+    zendesk_server.state.clock.advance(120)
+    crm.state.listeners.append(listen)
+    engine.run_streams(installation, [TICKETS, COMMENTS])
+    crm.state.listeners.remove(listen)
+    assert len(deletes) == 2

@@ -47,12 +47,14 @@ WAITING = "Waiting for ticket {ticket_id}"  # the SyncError message of a comment
 
 @dataclass
 class Written:
-    """What a batch write did: records now in the CRM, records that failed (see SyncError), and
-    records left out (outside a selective sync, deleted, or waiting for their ticket)."""
+    """What a batch write did: records now in the CRM, records that failed (see SyncError), records
+    left out (outside a selective sync, deleted before we had them, or waiting for their ticket), and
+    records removed from the CRM (tickets deleted in Zendesk)."""
 
     written: int = 0
     failed: int = 0
     skipped: int = 0
+    removed: int = 0
 
 
 # ---- the streams ---------------------------------------------------------------------------------
@@ -106,10 +108,11 @@ def _write_whole_batches(ctx, unwritten, pages, everything):
 
 def write_tickets(ctx, zendesk_tickets, sideloads=None):
     """Upsert Zendesk tickets (API dicts) into the CRM and the local table; returns `Written`.
-    Tickets outside a selective sync, and deleted ones, are left out. `sideloads`: the page's
+    Tickets outside a selective sync are left out; deleted ones leave the CRM (`remove_tickets`). `sideloads`: the page's
     `users`/`organizations`; whatever names they lack are read with show_many, 100 a call."""
     tickets = [t for t in zendesk_tickets if t.get("status") != "deleted" and in_scope(ctx, t)]
-    result = Written(skipped=len(zendesk_tickets) - len(tickets))
+    result = Written(removed=remove_tickets(ctx, [t["id"] for t in zendesk_tickets if t.get("status") == "deleted"]))
+    result.skipped = len(zendesk_tickets) - len(tickets) - result.removed
     if tickets:
         users, organizations = _people(ctx, tickets, sideloads or {})
         people = _links(ctx, "user", [t.get("requester_id") for t in tickets])
@@ -122,6 +125,50 @@ def write_tickets(ctx, zendesk_tickets, sideloads=None):
         _retry_waiting_comments(ctx, set(crm_ids))
     ctx.count(TICKETS, read=len(zendesk_tickets), written=result.written, errors=result.failed)
     return result
+
+
+def remove_tickets(ctx, ticket_ids):
+    """Tickets deleted in Zendesk (the exports list them once more, `status: "deleted"`) leave the CRM:
+    their "Zendesk Tickets" records and their comments' records (100 ids a call), then our rows of them
+    and their old errors. A record the CRM will not delete is reported (SyncError) and our rows go all
+    the same: the ticket is no more, and the export will not list it again. Returns how many we had."""
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return 0
+    tickets = _rows(ctx, Ticket, ids)
+    comments = db.session.scalars(db.select(Comment.zendesk_id).filter(
+        Comment.installation_id == ctx.installation.id, Comment.ticket_zendesk_id.in_(list(tickets)))).all()
+    _forget_errors(ctx, ids, comments)
+    links = {COMMENTS: _links(ctx, "comment", comments), TICKETS: _links(ctx, "ticket", tickets)}
+    for stream_name, module_key in ((COMMENTS, "comments"), (TICKETS, "tickets")):  # never an orphan comment
+        by_crm_id = {link.crm_id: link.zendesk_id for link in links[stream_name].values()}
+        if not by_crm_id:
+            continue
+        answers = ctx.crm.delete_records(ctx.installation.crm_modules[module_key], list(by_crm_id))
+        for crm_id, answer in zip(by_crm_id, answers):
+            if not answer.ok and answer.code != "INVALID_DATA":  # INVALID_DATA: someone deleted it already
+                ctx.record_error(stream_name, by_crm_id[crm_id], "Deleted in Zendesk, but its CRM record could "
+                                 f"not be removed: {_failure(answer)}", retryable=False)
+    for model, kind, zendesk_ids in ((Comment, "comment", comments), (Ticket, "ticket", list(tickets))):
+        for start in range(0, len(zendesk_ids), ID_CHUNK):
+            chunk = zendesk_ids[start:start + ID_CHUNK]
+            db.session.execute(db.delete(Link).where(Link.installation_id == ctx.installation.id,
+                                                     Link.kind == kind, Link.zendesk_id.in_(chunk)))
+            db.session.execute(db.delete(model).where(model.installation_id == ctx.installation.id,
+                                                      model.zendesk_id.in_(chunk)))
+    db.session.commit()
+    return len(tickets)
+
+
+def _forget_errors(ctx, ticket_ids, comment_ids):
+    """The deleted tickets' earlier errors, their comments' and those of comments that waited for them."""
+    ctx.clear_errors(TICKETS, ticket_ids)
+    ctx.clear_errors(COMMENTS, comment_ids)
+    for ticket_id in ticket_ids:
+        db.session.execute(db.delete(SyncError).where(
+            SyncError.installation_id == ctx.installation.id, SyncError.stream == COMMENTS,
+            SyncError.message.startswith(WAITING.format(ticket_id=ticket_id) + ",")))
+    db.session.commit()
 
 
 def in_scope(ctx, ticket):

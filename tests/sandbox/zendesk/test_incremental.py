@@ -237,3 +237,25 @@ def test_exports_need_an_admin(served):
                          auth=("agent1@acme.example/token", creds["api_token"]))
     assert agent.status_code == 403
     assert agent.json()["error"] == "Forbidden"
+
+
+def test_a_deleted_ticket_is_gone_from_the_api_and_exported_once_more_as_deleted(served):
+    sandbox, api = served(seed_tickets=10)
+    base = f"{sandbox.url}/api/v2"
+    _pages, saved = export_all(api, f"{base}/incremental/tickets/cursor.json?start_time=0", "tickets")
+    doomed, kept = sorted(sandbox.account().tickets)[:2]
+    assert api.delete(f"{base}/tickets/{doomed}.json").status_code == 204
+    assert api.get(f"{base}/tickets/{doomed}.json").status_code == 404
+    assert api.put(f"{base}/tickets/{doomed}.json", json={"ticket": {"priority": "low"}}).status_code == 404
+    assert api.delete(f"{base}/tickets/{doomed}.json").status_code == 404  # once only
+    assert [t["id"] for t in api.get(f"{base}/tickets/show_many.json?ids={doomed},{kept}").json()["tickets"]] == [kept]
+    assert doomed not in {t["id"] for t in api.get(f"{base}/tickets.json").json()["tickets"]}
+
+    advance(sandbox, 61)
+    body = api.get(f"{base}/incremental/tickets/cursor.json?cursor={saved}").json()
+    assert [(t["id"], t["status"]) for t in body["tickets"]] == [(doomed, "deleted")]
+    everything, _ = export_all(api, f"{base}/incremental/tickets/cursor.json?start_time=0", "tickets")
+    statuses = {t["id"]: t["status"] for page in everything for t in page}
+    assert len(statuses) == 10 and statuses[doomed] == "deleted"
+    by_time = api.get(f"{base}/incremental/tickets.json?start_time=0").json()["tickets"]
+    assert {t["id"]: t["status"] for t in by_time}[doomed] == "deleted"

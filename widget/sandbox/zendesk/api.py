@@ -9,7 +9,7 @@ import calendar
 import time
 from functools import partial
 
-from flask import Blueprint, g, request
+from flask import Blueprint, Response, g, request
 
 from . import jobs, render
 from .http import (ApiError, api_url, bad_request, json_response, not_found, request_json, require_scope,
@@ -186,6 +186,15 @@ def update_ticket(ticket_id):
     account.update_ticket(ticket, _ticket_fields(account, data, ticket), _comment_input(data), g.user["id"])
     return json_response({"ticket": render.ticket(account, ticket),
                           "audit": render.audit(account, _latest_audit(account, ticket_id), ticket)})
+
+
+@bp.delete("/tickets/<int:ticket_id>")
+def delete_ticket(ticket_id):
+    require_scope("tickets", True)
+    with g.account.lock:
+        _get(g.account.tickets, ticket_id)
+        g.account.delete_ticket(ticket_id)
+    return Response(status=204)
 
 
 @bp.post("/tickets/create_many")

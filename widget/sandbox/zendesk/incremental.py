@@ -24,7 +24,7 @@ PER_PAGE_MAX = 1000  # "up to 1,000, default 1,000" (§4 Page size)
 MINUTE = 60
 # resource -> the account's ExportIndex attribute (keys: (timestamp, id)), its objects, their renderer
 RESOURCES = {
-    "tickets": ("ticket_index", "tickets", render.ticket),
+    "tickets": ("ticket_index", "exported_tickets", render.ticket),
     "users": ("user_index", "users", lambda account, user: render.user(user)),
     "organizations": ("org_index", "organizations", lambda account, org: render.organization(org)),
 }

@@ -12,6 +12,7 @@ import itertools
 import secrets
 import threading
 import time
+from collections import ChainMap
 from dataclasses import dataclass, field
 
 from ..clock import Clock
@@ -104,6 +105,7 @@ class Account:
         self.plan = plan
         self.lock = threading.RLock()
         self.users, self.organizations, self.tickets = {}, {}, {}
+        self.deleted_tickets = {}  # soft-deleted: gone from the API, still in the ticket exports
         self.comments = {}  # ticket id -> [comment]
         self.ticket_events = []  # audits for /incremental/ticket_events, in time order
         self.webhooks, self.job_statuses = {}, {}
@@ -375,6 +377,24 @@ class Account:
         if new_comment is not None:
             self.emit("zen:event-type:ticket.comment_added", "ticket", ticket, None, {"comment": new_comment})
         return ticket, new_comment
+
+    def delete_ticket(self, ticket_id, ts=None):
+        """Soft-delete: the API answers 404 for it from now on; the ticket exports list it once more, with
+        `status: "deleted"` (zendesk-api.md "Deleted records"). NB: no webhook event is sent: the ticket
+        event types for deletions are not in the reference notes."""
+        ts = self.now() if ts is None else ts
+        with self.lock:
+            ticket = self.tickets.pop(ticket_id)
+            old_key = (ticket["generated_timestamp"], ticket_id)
+            ticket["status"] = "deleted"
+            ticket["generated_timestamp"], ticket["updated_at"] = max(int(ts), old_key[0]), iso(ts)
+            self.ticket_index.put(old_key, (ticket["generated_timestamp"], ticket_id))
+            self.deleted_tickets[ticket_id] = ticket
+
+    @property
+    def exported_tickets(self):
+        """What the ticket exports read: live tickets and soft-deleted ones."""
+        return ChainMap(self.tickets, self.deleted_tickets)
 
     def _validate_ticket_fields(self, fields):
         for key, allowed in (("status", TICKET_STATUSES), ("priority", TICKET_PRIORITIES), ("type", TICKET_TYPES)):
