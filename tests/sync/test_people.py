@@ -305,6 +305,34 @@ def test_a_zendesk_edit_reaches_the_crm_and_does_not_bounce(synced_installation)
     assert s.crm_calls.count("GET", "/crm/v8/Contacts") == 1
 
 
+def test_a_zendesk_organization_edit_reaches_its_account_and_does_not_bounce(synced_installation):
+    s = synced_installation
+    clear_crm_accounts(s)
+    account_ids, *_ = seed(s, accounts=2, prefix="Orgedit")
+    s.run("crm_accounts")
+    ours = next(o for o in organizations(s) if o.get("external_id") == f"zcrm:Accounts:{account_ids[0]}")
+    stranger = next(o for o in organizations(s) if not o.get("external_id"))
+
+    # Name and details map both ways by default; a Zendesk organization of nobody's is left alone.
+    s.account().update_organization(ours, {"name": "Orgedit Renamed", "details": "Moved to Osaka"})
+    s.account().update_organization(stranger, {"details": "Not ours"})
+    advance_zendesk(s)
+    s.crm_calls.reset()
+    s.run("zendesk_organizations")
+    account = s.crm_get("Accounts", account_ids[0])
+    assert (account["Account_Name"], account["Description"]) == ("Orgedit Renamed", "Moved to Osaka")
+    assert s.crm_calls.count("PUT", "/crm/v8/Accounts") == 1
+    assert s.crm_get("Accounts", account_ids[1])["Description"] == "About Orgedit 1"
+
+    s.zendesk_calls.reset()
+    s.crm_calls.reset()
+    advance_zendesk(s)
+    s.run("crm_accounts", "zendesk_organizations")
+    assert s.zendesk_calls.count("POST") == s.zendesk_calls.count("PUT") == 0  # our CRM write is not pushed back
+    assert s.crm_calls.count("PUT") == 0  # ... and nothing comes back again
+    assert ours["name"] == "Orgedit Renamed"
+
+
 def test_push_and_pull_batch_functions_for_real_time(synced_installation):
     s = synced_installation
     db.session.add(FieldMapping(installation_id=s.installation_id, module="Contacts", crm_field="Title",

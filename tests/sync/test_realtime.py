@@ -248,6 +248,35 @@ def test_a_crm_edit_reaches_zendesk_and_does_not_bounce_back(tmp_path, crm, zend
         assert sum(c["read"] for c in users if c) == 2 and sum(c["written"] for c in users if c) == 0
 
 
+def test_a_zendesk_organization_rename_reaches_its_crm_account_and_does_not_bounce(tmp_path, crm, zendesk,  # noqa: F811
+                                                                                    crm_writes):
+    with served_installation(tmp_path, crm, zendesk) as served, served.app.app_context():
+        api = crm_api_session(crm, "jp")
+        created = api.post(f"{api.base}/Accounts", json={"data": [{"Account_Name": "Kansai Trading"}]}, timeout=5)
+        assert created.status_code == 201, created.text
+        account_id = created.json()["data"][0]["details"]["id"]
+        zendesk_account = zendesk.account("acme")
+
+        def organization():
+            return next((o for o in list(zendesk_account.organizations.values())
+                         if o.get("external_id") == f"zcrm:Accounts:{account_id}"), None)
+
+        wait_for(organization)
+        wait_for(lambda: settled(served))
+        session = admin_session(zendesk)
+        renamed = session.put(f"{zendesk.url}/api/v2/organizations/{organization()['id']}.json",
+                              json={"organization": {"name": "Kansai Trading KK"}}, timeout=5)
+        assert renamed.status_code == 200, renamed.text
+        account = crm.org("jp").modules["Accounts"].records[account_id]
+        wait_for(lambda: account["Account_Name"] == "Kansai Trading KK")
+        wait_for(lambda: settled(served))
+        time.sleep(0.5)  # room for a bounce, if there were one
+        assert wait_for(lambda: settled(served))
+        assert crm_writes.count("Accounts") == 2  # the admin's insert and our rename, nothing more
+        assert organization()["name"] == "Kansai Trading KK"
+        assert {e.status for e in served.events()} == {"done"}
+
+
 def crm_ticket_ids(crm, served):  # noqa: F811
     module = served.installation().crm_modules["tickets"]
     org = crm.org("jp")

@@ -20,6 +20,7 @@ STREAM_LABELS = {
     "crm_contacts": _l("Zoho CRM contacts → Zendesk users"),
     "crm_leads": _l("Zoho CRM leads → Zendesk users"),
     "zendesk_users": _l("Zendesk users → Zoho CRM"),
+    "zendesk_organizations": _l("Zendesk organizations → Zoho CRM"),
     "zendesk_tickets": _l("Zendesk tickets → Zoho CRM"),
     "zendesk_comments": _l("Zendesk comments → Zoho CRM"),
 }

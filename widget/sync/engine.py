@@ -24,7 +24,8 @@ from ..extensions import db
 from ..models import Cursor, StreamLease, SyncError, SyncSettings, utcnow
 
 # People and organizations before tickets (ticket lookups need them), tickets before comments.
-STREAM_ORDER = ("crm_accounts", "crm_contacts", "crm_leads", "zendesk_users", "zendesk_tickets", "zendesk_comments")
+STREAM_ORDER = ("crm_accounts", "crm_contacts", "crm_leads", "zendesk_users", "zendesk_organizations",
+                "zendesk_tickets", "zendesk_comments")
 STREAMS = {}  # name -> (function, CRM module that must be chosen in settings, or None)
 # Daily CRM credits left untouched for the org's other integrations; below it the sync pauses.
 CREDIT_RESERVE = 500

@@ -201,7 +201,7 @@ def _guarded(ctx, stream, events, object_ids, work):
 
 
 def _apply_zendesk(ctx, events):
-    """Users first (tickets look their requesters up), then tickets, then their comments."""
+    """Users first (tickets look their requesters up), then tickets, then their comments; organizations."""
     by_kind = {}
     for event in events:
         by_kind.setdefault(event.object_kind, []).append(event)
@@ -216,8 +216,11 @@ def _apply_zendesk(ctx, events):
     if ticket_ids:
         failed |= _guarded(ctx, "zendesk_tickets", ticket_events, ticket_ids,
                            lambda: _write_tickets(ctx, ticket_ids, ticket_events))
-    # Organization events: the sync writes organizations CRM → Zendesk only (push_accounts); a change
-    # made in Zendesk reaches the CRM with the next catch-up, if at all. Nothing to re-read here.
+    organization_events = [e for e in by_kind.get("organization", []) if not _type(e).endswith(".deleted")]
+    organization_ids = _ids(organization_events)
+    if organization_ids:
+        failed |= _guarded(ctx, "zendesk_organizations", organization_events, organization_ids,
+                           lambda: people.pull_organizations(ctx, ctx.zendesk.show_organizations(organization_ids)))
     return failed
 
 

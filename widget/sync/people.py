@@ -11,8 +11,12 @@ Streams:
   written again only if changed (hash), so nothing is missed and nothing is duplicated.
 - `zendesk_users`: the incremental user export (cursor, 1000 a page); users linked to a CRM Contact or
   Lead bring their `both`/`to_crm` fields to it (CRM updates of 100, in parallel).
+- `zendesk_organizations` (when Accounts are chosen): the incremental organization export (time-based,
+  1000 a page); organizations linked to a CRM Account bring their `both`/`to_crm` fields to it, the
+  same way.
 
-Batch writers (real time calls them too): `push_accounts`, `push_people`, `pull_users`.
+Batch writers (real time calls them too): `push_accounts`, `push_people`, `pull_users`,
+`pull_organizations`.
 
 Identity and matching (the lead's rules): organizations by external_id "zcrm:Accounts:<id>" only, never
 by name: a new account whose name another organization holds is a SyncError with Zendesk's message.
@@ -43,6 +47,7 @@ from . import mapping
 from .engine import stream
 
 ACCOUNTS, CONTACTS, LEADS, USERS = "crm_accounts", "crm_contacts", "crm_leads", "zendesk_users"
+ORGANIZATIONS = "zendesk_organizations"
 STREAMS = {"Accounts": ACCOUNTS, "Contacts": CONTACTS, "Leads": LEADS}
 ID_CHUNK = 500  # ids per SQL `IN (...)`
 
@@ -430,33 +435,73 @@ def pull_users(ctx, zendesk_users):
             continue
         work.setdefault(module, []).append((user, link, crm_id))
     for module, items in work.items():
-        _pull_module(ctx, module, items, result)
+        _pull_module(ctx, module, items, result, "user", USERS)
     ctx.count(USERS, read=len(zendesk_users), written=result.written, errors=result.failed)
     return result
 
 
-def _pull_module(ctx, module, items, result):
+# ---- Zendesk organizations → CRM -----------------------------------------------------------------
+@stream(ORGANIZATIONS, "Accounts")
+def sync_organizations(ctx):
+    """Organizations changed since the saved time (all of them the first time); only linked ones matter."""
+    for page in ctx.zendesk.export_organizations(start_time=int(ctx.cursor(ORGANIZATIONS) or 0)):
+        ctx.check_running()
+        pull_organizations(ctx, page.records)
+        if page.cursor is not None:
+            ctx.save_cursor(ORGANIZATIONS, str(page.cursor))
+
+
+def pull_organizations(ctx, zendesk_organizations):
+    """Bring linked Zendesk organizations' two-way and to_crm fields to their CRM Accounts (updates of
+    100). Echoes of our own writes are dropped, as for users. Returns Written."""
+    organizations = [o for o in zendesk_organizations if o.get("id")]
+    result = Written()
+    if "Accounts" not in (ctx.settings.modules or []):
+        result.skipped = len(organizations)
+        return result
+    mappings = mappings_for(ctx, "Accounts")
+    links = _links_by_zendesk(ctx, "organization", [o["id"] for o in organizations])
+    items = []
+    for organization in organizations:
+        link = links.get(organization["id"])
+        module, crm_id = (("Accounts", link.crm_id) if link
+                          else mapping.parse_external_id(organization.get("external_id")) or (None, None))
+        if module != "Accounts":  # not an organization of ours
+            result.skipped += 1
+        elif link is not None and mapping.digest(mapping.view_of_zendesk(organization, mappings)) == link.last_hash:
+            result.unchanged += 1  # our own write coming back, or nothing mapped changed
+        else:
+            items.append((organization, link, crm_id))
+    if items:
+        _pull_module(ctx, "Accounts", items, result, "organization", ORGANIZATIONS)
+    ctx.count(ORGANIZATIONS, read=len(zendesk_organizations), written=result.written, errors=result.failed)
+    return result
+
+
+def _pull_module(ctx, module, items, result, kind, stream_name):
+    """Write the Zendesk objects' mapped fields to their CRM records of `module` — `items` are
+    (object, its Link or None, CRM id) — unless the CRM changed a two-way field later."""
     mappings = mappings_for(ctx, module)
     records = {}
     ids = sorted({crm_id for _, _, crm_id in items})
     for batch in _chunks(ids, MAX_RECORDS_PER_CALL):  # GET /{module}?ids= takes 100 ids (§2.2)
         records.update((r["id"], r) for r in ctx.crm.list_records(module, crm_fields(module, ctx), ids=",".join(batch)))
     org_ids = _organization_ids(ctx, records.values())
-    account_ids = _account_ids(ctx, [u.get("organization_id") for u, _, _ in items], mappings)
+    account_ids = _account_ids(ctx, [obj.get("organization_id") for obj, _, _ in items], mappings)
     updates, hashes = [], {}
-    for user, link, crm_id in items:
+    for obj, link, crm_id in items:
         record = records.get(crm_id)
         if record is None:
-            _failed(ctx, USERS, user["id"], f"The linked CRM {module[:-1]} {crm_id} no longer exists.", result,
+            _failed(ctx, stream_name, obj["id"], f"The linked CRM {module[:-1]} {crm_id} no longer exists.", result,
                     retryable=False)
             continue
-        wanted = mapping.to_crm(user, mappings, account_ids)
+        wanted = mapping.to_crm(obj, mappings, account_ids)
         crm_changed = link is None or mapping.digest(mapping.view_of_crm(module, record, mappings, org_ids)) != \
             link.last_hash
-        if crm_changed and mapping.later_side(record.get("Modified_Time"), user.get("updated_at")) == "crm":
+        if crm_changed and mapping.later_side(record.get("Modified_Time"), obj.get("updated_at")) == "crm":
             wanted = mapping.without_two_way(wanted, mappings)  # the CRM's later change stays (and goes to Zendesk)
         changes = mapping.crm_changes(record, wanted)
-        hashes[crm_id] = (user["id"], mapping.digest(mapping.view_of_zendesk(user, mappings)))
+        hashes[crm_id] = (obj["id"], mapping.digest(mapping.view_of_zendesk(obj, mappings)))
         if changes:
             updates.append({"id": crm_id, **changes})
         else:
@@ -469,13 +514,13 @@ def _pull_module(ctx, module, items, result):
         else:
             failed.add(update["id"])
             field = (answer.details or {}).get("api_name")
-            _failed(ctx, USERS, hashes[update["id"]][0],
+            _failed(ctx, stream_name, hashes[update["id"]][0],
                     f"{answer.code}: {answer.message}" + (f" ({field})" if field else ""), result)
-    for crm_id, (user_id, digest) in hashes.items():
+    for crm_id, (zendesk_id, digest) in hashes.items():
         if crm_id not in failed:
-            _link(ctx, "user", user_id, module, crm_id, digest)
+            _link(ctx, kind, zendesk_id, module, crm_id, digest)
     db.session.commit()
-    ctx.clear_errors(USERS, [user_id for crm_id, (user_id, _) in hashes.items() if crm_id not in failed])
+    ctx.clear_errors(stream_name, [zendesk_id for crm_id, (zendesk_id, _) in hashes.items() if crm_id not in failed])
 
 
 def _account_ids(ctx, organization_ids, mappings):
