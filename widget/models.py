@@ -134,7 +134,8 @@ class Link(db.Model):
     (an incoming change with that hash is our own echo)."""
 
     __table_args__ = (db.UniqueConstraint("installation_id", "kind", "zendesk_id"),
-                      db.Index("ix_link_crm", "installation_id", "crm_module", "crm_id"))
+                      db.Index("ix_link_crm", "installation_id", "crm_module", "crm_id"),
+                      db.Index("ix_link_email", "installation_id", "email"))
 
     id = db.Column(db.Integer, primary_key=True)
     installation_id = _installation_fk()
@@ -143,6 +144,8 @@ class Link(db.Model):
     crm_module = db.Column(db.String(64), nullable=False)
     crm_id = db.Column(db.String(32), nullable=False)
     last_hash = db.Column(db.String(64), nullable=True)
+    # People: the email the pair shares (lower case), so a Lead never takes a Contact's Zendesk user.
+    email = db.Column(db.String(320), nullable=True)
     synced_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
 
 

@@ -173,6 +173,25 @@ def test_people_match_by_email_then_external_id(synced_installation):
     assert links == {contact_id: by_email["id"], lead_id: by_external_id["id"]}
 
 
+def test_a_lead_with_a_linked_contacts_email_never_takes_over_its_zendesk_user(synced_installation):
+    s = synced_installation
+    [contact_id] = s.crm_insert("Contacts", [{"Last_Name": "Mori", "First_Name": "Aoi", "Email": "aoi@twice.example",
+                                              "Phone": "+81-6-1111"}])
+    s.run("crm_contacts")
+    user = zendesk_user(s, "aoi@twice.example")
+    [lead_id] = s.crm_insert("Leads", [{"Last_Name": "Mori (lead)", "Email": "AOI@twice.example", "Phone": "+81-6-2222"}])
+    s.zendesk_calls.reset()
+    s.run("crm_leads")
+
+    # The Contact keeps its Zendesk user, untouched; the Lead is reported, in plain words, and not sent.
+    assert (user["name"], user["external_id"], user["phone"]) == ("Aoi Mori", f"zcrm:Contacts:{contact_id}", "+81-6-1111")
+    assert s.zendesk_calls.count("POST", "create_or_update_many") == 0
+    (error,) = s.errors()
+    assert (error.stream, error.object_id, error.retryable) == ("crm_leads", lead_id, False)
+    assert "already linked to that Zendesk user" in error.message and "Contact keeps" in error.message
+    assert {link.crm_id for link in s.links("user")} == {contact_id}
+
+
 def test_only_the_chosen_modules_sync(synced_installation):
     s = synced_installation
     clear_crm_accounts(s)

@@ -295,6 +295,8 @@ def push_people(ctx, module, crm_records):
         # No `role`: a new user is an end-user, and an agent matched by email stays an agent.
         payload["external_id"] = mapping.external_id(module, record["id"])
         changed.append((record, payload))
+    if module == "Leads":
+        changed = _without_contacts_emails(ctx, name, changed, result)
     current = _current_users(ctx, mappings, changed, links)
     crm_updates = []
     for batch in _chunks(changed, BULK_LIMIT):
@@ -314,7 +316,7 @@ def push_people(ctx, module, crm_records):
             if answer.get("id") and answer.get("success", True) is not False:
                 expected = _merged(current.get(record["id"]), payload)
                 if _link(ctx, "user", answer["id"], module, record["id"],
-                         mapping.digest(mapping.view_of_zendesk(expected, mappings))):
+                         mapping.digest(mapping.view_of_zendesk(expected, mappings)), email=_email(record)):
                     written.append(record["id"])
                 else:
                     _failed(ctx, name, record["id"], "The Zendesk user with this email is already linked to a "
@@ -327,6 +329,29 @@ def push_people(ctx, module, crm_records):
     _write_crm(ctx, module, name, crm_updates, result)
     ctx.count(name, read=len(crm_records), written=result.written, errors=result.failed)
     return result
+
+
+def _without_contacts_emails(ctx, stream_name, changed, result):
+    """Leads whose email is a linked Contact's are not sent: Zendesk would match the Contact's user by
+    that email and overwrite it with the Lead. Each is reported (the Contact keeps the user)."""
+    emails = sorted({_email(record) for record, _ in changed} - {None})
+    taken = set()
+    for batch in _chunks(emails, ID_CHUNK):
+        taken.update(db.session.scalars(db.select(Link.email).filter(
+            Link.installation_id == ctx.installation.id, Link.kind == "user", Link.crm_module == "Contacts",
+            Link.email.in_(batch))))
+    kept = []
+    for record, payload in changed:
+        if _email(record) in taken:
+            _failed(ctx, stream_name, record["id"], "A CRM Contact with the same email is already linked to that "
+                    "Zendesk user, so this Lead was not synced (the Contact keeps the user).", result, retryable=False)
+        else:
+            kept.append((record, payload))
+    return kept
+
+
+def _email(record):
+    return (record.get("Email") or "").strip().lower() or None
 
 
 def _people_scope(ctx, module):
@@ -518,7 +543,7 @@ def _pull_module(ctx, module, items, result, kind, stream_name):
                     f"{answer.code}: {answer.message}" + (f" ({field})" if field else ""), result)
     for crm_id, (zendesk_id, digest) in hashes.items():
         if crm_id not in failed:
-            _link(ctx, kind, zendesk_id, module, crm_id, digest)
+            _link(ctx, kind, zendesk_id, module, crm_id, digest, email=_email(records[crm_id]))
     db.session.commit()
     ctx.clear_errors(stream_name, [zendesk_id for crm_id, (zendesk_id, _) in hashes.items() if crm_id not in failed])
 
@@ -531,9 +556,10 @@ def _account_ids(ctx, organization_ids, mappings):
 
 
 # ---- links and errors ----------------------------------------------------------------------------
-def _link(ctx, kind, zendesk_id, module, crm_id, digest):
-    """Record (or move) the pair's Link with the hash of what both sides now hold. False when the
-    Zendesk user is a Contact's already and this is a Lead (the Contact keeps it). Not committed."""
+def _link(ctx, kind, zendesk_id, module, crm_id, digest, email=None):
+    """Record (or move) the pair's Link with the hash of what both sides now hold (and, for people, the
+    email they share). False when the Zendesk user is a Contact's already and this is a Lead (the
+    Contact keeps it). Not committed."""
     row = db.session.scalar(db.select(Link).filter_by(installation_id=ctx.installation.id, kind=kind,
                                                       zendesk_id=zendesk_id))
     if row is not None and row.crm_module == "Contacts" and module == "Leads":
@@ -547,6 +573,8 @@ def _link(ctx, kind, zendesk_id, module, crm_id, digest):
         row = Link(installation_id=ctx.installation.id, kind=kind, zendesk_id=zendesk_id)
         db.session.add(row)
     row.crm_module, row.crm_id, row.last_hash = module, str(crm_id), digest
+    if email:
+        row.email = email
     return True
 
 
