@@ -23,7 +23,6 @@ class Metric:
 
     def add(self, value, **labels):
         self.samples.append((labels, value))
-        return self
 
 
 def collect(now=None):
