@@ -12,6 +12,11 @@ def utcnow():
     return datetime.now(timezone.utc)
 
 
+def as_utc(moment):
+    """A stored time, time zone attached: SQLite hands datetimes back naive, and every one we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 class Installation(db.Model):
     """One CRM org's installation of the extension."""
 

@@ -6,10 +6,9 @@ data (org ids, names): what an operator watches is the whole service.
 """
 import time
 from dataclasses import dataclass, field
-from datetime import timezone
 
 from ..extensions import db
-from ..models import InboxEvent, Installation, SyncError, SyncRun, SyncSettings
+from ..models import InboxEvent, Installation, SyncError, SyncRun, SyncSettings, as_utc
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "zendesk_crm_"
@@ -39,7 +38,7 @@ def collect(now=None):
         inbox.add(count, source=source, status=status)
     oldest = db.session.scalar(db.select(db.func.min(InboxEvent.received_at)).where(InboxEvent.status == "new"))
     lag = Metric("inbox_oldest_waiting_seconds", "Age of the oldest real-time event not applied yet (0: none).")
-    lag.add(max(0.0, now - _timestamp(oldest)) if oldest else 0.0)
+    lag.add(max(0.0, now - as_utc(oldest).timestamp()) if oldest else 0.0)
     errors = Metric("sync_errors", "Records that failed to sync and wait for a retry or a person, by stream.")
     for stream, count in _grouped(SyncError.stream):
         errors.add(count, stream=stream)
@@ -49,7 +48,7 @@ def collect(now=None):
     finished = Metric("sync_run_last_finished_timestamp_seconds", "When the last run of each kind finished.")
     for kind, last in db.session.execute(db.select(SyncRun.kind, db.func.max(SyncRun.finished_at))
                                          .where(SyncRun.finished_at.is_not(None)).group_by(SyncRun.kind)):
-        finished.add(_timestamp(last), kind=kind)
+        finished.add(as_utc(last).timestamp(), kind=kind)
     return [installations, paused, inbox, lag, errors, runs, finished]
 
 
@@ -68,11 +67,6 @@ def render(metrics):
 def _grouped(*columns):
     rows = db.session.execute(db.select(*columns, db.func.count()).group_by(*columns)).all()
     return [(row[0] if len(columns) == 1 else tuple(row[:-1]), row[-1]) for row in rows]
-
-
-def _timestamp(moment):
-    # SQLite hands back naive datetimes; every stored time is UTC (models.utcnow).
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _escape(value):

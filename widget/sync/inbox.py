@@ -21,13 +21,12 @@ with the service's message and marks its events `failed`; `retry_failed` puts th
 """
 import logging
 import time
-from datetime import timezone
 
 from sqlalchemy.exc import IntegrityError
 
 from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
-from ..models import InboxEvent, Installation, StreamLease, SyncRun, utcnow
+from ..models import InboxEvent, Installation, StreamLease, SyncRun, as_utc, utcnow
 from . import engine, people, queue, tickets
 
 logger = logging.getLogger(__name__)
@@ -164,11 +163,9 @@ def _settle_covered(installation_id):
                                                               status="done"))
     if started is None:
         return
-    if started.tzinfo is None:  # SQLite keeps no time zone; we store UTC
-        started = started.replace(tzinfo=timezone.utc)
     db.session.execute(db.update(InboxEvent).where(
         InboxEvent.installation_id == installation_id, InboxEvent.status == "new",
-        InboxEvent.received_at < started).values(status="done", processed_at=utcnow()))
+        InboxEvent.received_at < as_utc(started)).values(status="done", processed_at=utcnow()))
     db.session.commit()
 
 

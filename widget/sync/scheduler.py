@@ -16,7 +16,7 @@ import uuid
 from datetime import timedelta
 
 from ..extensions import db
-from ..models import Installation, SyncRun, utcnow
+from ..models import Installation, SyncRun, as_utc, utcnow
 from . import engine, queue
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def tick(app, holder="scheduler"):
         if auto_sync_due and engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
             enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
         expires = installation.crm_channel_expires_at
-        renewal_due = expires is not None and _aware(expires) - utcnow() < CHANNEL_RENEW_BEFORE
+        renewal_due = expires is not None and as_utc(expires) - utcnow() < CHANNEL_RENEW_BEFORE
         if renewal_due and engine.acquire_lease(installation.id, "channel", _once(holder),
                                                 seconds=CHANNEL_RETRY_SECONDS):
             enqueued.append(("widget.sync.scheduler.renew_channel", installation.id, None))
@@ -66,15 +66,11 @@ def _pause_over(settings):
     """A pause with an end (CRM credits) lifts by itself; one without (a refused grant) waits for the admin
     (re-authorizing lifts it: settings/sync_views.py). If the credits are still short, the resumed run
     pauses again after its first page."""
-    return bool(settings.paused_reason and settings.paused_until and _aware(settings.paused_until) <= utcnow())
+    return bool(settings.paused_reason and settings.paused_until and as_utc(settings.paused_until) <= utcnow())
 
 
 def _once(holder):
     return f"{holder}:{uuid.uuid4().hex[:8]}"
-
-
-def _aware(moment):
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def renew_channel(installation_id):
