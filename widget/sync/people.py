@@ -443,26 +443,7 @@ def sync_users(ctx):
 def pull_users(ctx, zendesk_users):
     """Bring linked Zendesk users' two-way and to_crm fields to their CRM Contacts/Leads (updates of 100).
     Echoes of our own writes (fields hashing to Link.last_hash) are dropped. Returns Written."""
-    users = [u for u in zendesk_users if u.get("id")]
-    result = Written()
-    mappings = {module: mappings_for(ctx, module) for module in mapping.PEOPLE if module in (ctx.settings.modules or [])}
-    links = _links_by_zendesk(ctx, "user", [u["id"] for u in users])
-    work = {}  # module -> [(user, link or None, crm id)]
-    for user in users:
-        link = links.get(user["id"])
-        module, crm_id = (link.crm_module, link.crm_id) if link else (mapping.parse_external_id(user.get("external_id"))
-                                                                      or (None, None))
-        if module not in mappings:  # not a person of ours, or the module is not chosen
-            result.skipped += 1
-            continue
-        if link is not None and mapping.digest(mapping.view_of_zendesk(user, mappings[module])) == link.last_hash:
-            result.unchanged += 1  # our own write coming back, or nothing mapped changed
-            continue
-        work.setdefault(module, []).append((user, link, crm_id))
-    for module, items in work.items():
-        _pull_module(ctx, module, items, result, "user", USERS)
-    ctx.count(USERS, read=len(zendesk_users), written=result.written, errors=result.failed)
-    return result
+    return _pull(ctx, zendesk_users, "user", USERS, mapping.PEOPLE)
 
 
 # ---- Zendesk organizations → CRM -----------------------------------------------------------------
@@ -479,27 +460,31 @@ def sync_organizations(ctx):
 def pull_organizations(ctx, zendesk_organizations):
     """Bring linked Zendesk organizations' two-way and to_crm fields to their CRM Accounts (updates of
     100). Echoes of our own writes are dropped, as for users. Returns Written."""
-    organizations = [o for o in zendesk_organizations if o.get("id")]
+    return _pull(ctx, zendesk_organizations, "organization", ORGANIZATIONS, ("Accounts",))
+
+
+def _pull(ctx, zendesk_objects, kind, stream_name, modules):
+    """Zendesk objects of `kind` linked to a record of one of the chosen `modules` (by their Link, else
+    their external_id) and changed since we last wrote or read them, written to those records."""
+    objects = [o for o in zendesk_objects if o.get("id")]
     result = Written()
-    if "Accounts" not in (ctx.settings.modules or []):
-        result.skipped = len(organizations)
-        return result
-    mappings = mappings_for(ctx, "Accounts")
-    links = _links_by_zendesk(ctx, "organization", [o["id"] for o in organizations])
-    items = []
-    for organization in organizations:
-        link = links.get(organization["id"])
-        module, crm_id = (("Accounts", link.crm_id) if link
-                          else mapping.parse_external_id(organization.get("external_id")) or (None, None))
-        if module != "Accounts":  # not an organization of ours
+    mappings = {module: mappings_for(ctx, module) for module in modules if module in (ctx.settings.modules or [])}
+    links = _links_by_zendesk(ctx, kind, [o["id"] for o in objects])
+    work = {}  # module -> [(object, link or None, crm id)]
+    for obj in objects:
+        link = links.get(obj["id"])
+        module, crm_id = (link.crm_module, link.crm_id) if link else (mapping.parse_external_id(obj.get("external_id"))
+                                                                      or (None, None))
+        if module not in mappings:  # not one of ours, or the module is not chosen
             result.skipped += 1
-        elif link is not None and mapping.digest(mapping.view_of_zendesk(organization, mappings)) == link.last_hash:
+            continue
+        if link is not None and mapping.digest(mapping.view_of_zendesk(obj, mappings[module])) == link.last_hash:
             result.unchanged += 1  # our own write coming back, or nothing mapped changed
-        else:
-            items.append((organization, link, crm_id))
-    if items:
-        _pull_module(ctx, "Accounts", items, result, "organization", ORGANIZATIONS)
-    ctx.count(ORGANIZATIONS, read=len(zendesk_organizations), written=result.written, errors=result.failed)
+            continue
+        work.setdefault(module, []).append((obj, link, crm_id))
+    for module, items in work.items():
+        _pull_module(ctx, module, items, result, kind, stream_name)
+    ctx.count(stream_name, read=len(zendesk_objects), written=result.written, errors=result.failed)
     return result
 
 
