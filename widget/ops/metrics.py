@@ -24,9 +24,9 @@ class Metric:
         self.samples.append((labels, value))
 
 
-def collect(now=None):
+def collect():
     """Every metric, as Metric objects (gauges)."""
-    now = time.time() if now is None else now
+    now = time.time()
     installations = Metric("installations", "Installations by status (installed, uninstalling).")
     for status, count in _grouped(Installation.status):
         installations.add(count, status=status)

@@ -385,10 +385,8 @@ class Account:
         ts = self.now() if ts is None else ts
         with self.lock:
             ticket = self.tickets.pop(ticket_id)
-            old_key = (ticket["generated_timestamp"], ticket_id)
             ticket["status"] = "deleted"
-            ticket["generated_timestamp"], ticket["updated_at"] = max(int(ts), old_key[0]), iso(ts)
-            self.ticket_index.put(old_key, (ticket["generated_timestamp"], ticket_id))
+            self._move_in_export(ticket, ticket["generated_timestamp"], ts)
             self.deleted_tickets[ticket_id] = ticket
 
     @property
@@ -423,13 +421,17 @@ class Account:
         self.comments[ticket["id"]].append(new_comment)
         return new_comment
 
-    def _touch_ticket(self, ticket, old_ts, ts, author_id, event_type, child_events, new_comment):
-        """Bump timestamps, keep the export order and record the audit for /incremental/ticket_events."""
+    def _move_in_export(self, ticket, old_ts, ts):
+        """Bump the ticket's timestamps and its place in the export order (`old_ts` None: a new ticket)."""
         # NB: generated_timestamp must only move forward per ticket, or cursor exports would miss it.
         new_ts = max(int(ts), ticket["generated_timestamp"] if old_ts is not None else 0)
         old_key = (old_ts, ticket["id"]) if old_ts is not None else None
         ticket["generated_timestamp"], ticket["updated_at"] = new_ts, iso(ts)
         self.ticket_index.put(old_key, (new_ts, ticket["id"]))
+
+    def _touch_ticket(self, ticket, old_ts, ts, author_id, event_type, child_events, new_comment):
+        """Bump timestamps, keep the export order and record the audit for /incremental/ticket_events."""
+        self._move_in_export(ticket, old_ts, ts)
         audit_id = self.big_id()
         if new_comment is not None:
             new_comment["audit_id"] = audit_id
