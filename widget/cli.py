@@ -194,9 +194,14 @@ def sync_first(org_id):
     installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
     if installation is None:
         raise click.ClickException(f"No installation for CRM org {org_id}.")
-    run = db.session.scalar(db.select(SyncRun).filter(
-        SyncRun.installation_id == installation.id, SyncRun.kind == "first",
-        SyncRun.status.in_(("queued", "running"))))
+    latest = db.session.scalar(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first")
+                               .order_by(SyncRun.id.desc()).limit(1))
+    if latest is not None and latest.status == "done":
+        # A process killed after finishing its run, started again by a supervisor, must not loop.
+        click.echo(json.dumps({"run": latest.id, "status": "done", "counts": latest.counts,
+                               "message": "The first sync is already done; nothing to resume."}))
+        return
+    run = latest if latest is not None and latest.status in ("queued", "running") else None
     try:
         run = run or start_first_sync(installation)
     except RunRefused as refused:

@@ -225,6 +225,10 @@ class SyncRun(db.Model):
     message = db.Column(db.String(500), nullable=True)
     started_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     finished_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    # The job working on the run ("host:pid:thread") and its last sign of life: a run whose heartbeat
+    # lapsed lost its worker (killed, host gone) and is taken over from its committed cursors (runs.py).
+    holder = db.Column(db.String(128), nullable=True)
+    heartbeat_at = db.Column(db.DateTime(timezone=True), nullable=True, default=utcnow)
 
 
 class SyncError(db.Model):

@@ -40,7 +40,7 @@ def sync_context(form=None, refusal=None, grants_ok=False):
     streams = selected_streams(settings) or list(STREAM_ORDER)
     return {"sync_form": form or SyncNowForm(), "settings": settings, "run": run, "refusal": refusal,
             "streams": streams, "stream_labels": STREAM_LABELS,
-            "streams_done": _streams_done(run, streams)}
+            "streams_done": _streams_done(run, streams), "stalled": run is not None and runs.stalled(run)}
 
 
 def _streams_done(run, streams):
@@ -74,6 +74,17 @@ def sync_now():
         return sync_part(form, refusal=refused.message)
     queue.enqueue("widget.sync.runs.first_sync_job", g.installation.id, run.id)
     return sync_part()
+
+
+@bp.post("/sync/resume")
+@widget_view(admin=True)
+def resume_sync():
+    """Resume a first sync whose worker went silent (the scheduler does it too, within a minute)."""
+    form = SyncNowForm()
+    run = sync_context()["run"]
+    if form.validate_on_submit() and run is not None and runs.stalled(run):
+        runs.resume(run)
+    return sync_part(form)
 
 
 @bp.get("/sync/progress")

@@ -31,6 +31,7 @@ STREAMS = {}  # name -> (function, CRM module that must be chosen in settings, o
 CREDIT_RESERVE = 500
 CREDIT_PAUSE_HOURS = 1  # credits are counted over a rolling 24 h window: look again in an hour
 LEASE_SECONDS = 30  # renewed at every cursor save; a crashed holder frees it this fast
+STALL_SECONDS = 30  # work silent this long (no heartbeat, no lease renewal) lost its worker
 INCREMENTAL_PACERS = {}  # (installation id) -> CallPacer shared by every client of that Zendesk account
 _pacers_lock = threading.Lock()
 
@@ -189,7 +190,7 @@ def acquire_lease(installation_id, name, holder, seconds=LEASE_SECONDS):
         db.session.rollback()
     free = db.or_(StreamLease.expires_at < utcnow(), StreamLease.holder == holder)
     current = db.session.scalar(db.select(StreamLease.holder).filter_by(installation_id=installation_id, stream=name))
-    if current is not None and _dead_on_this_host(current):
+    if current is not None and dead_on_this_host(current):
         free = db.or_(free, StreamLease.holder == current)  # only if nobody took it since we looked
     taken = db.session.execute(
         db.update(StreamLease)
@@ -199,7 +200,7 @@ def acquire_lease(installation_id, name, holder, seconds=LEASE_SECONDS):
     return taken.rowcount == 1
 
 
-def _dead_on_this_host(holder):
+def dead_on_this_host(holder):
     """True when `holder` ran on this host in a process that no longer exists (killed, crashed): a
     restarted worker takes its lease at once instead of waiting for it to expire. Holders on other
     hosts cannot be checked, so their leases expire after LEASE_SECONDS."""

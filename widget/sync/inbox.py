@@ -21,7 +21,9 @@ with the service's message and marks its events `failed`; `retry_failed` puts th
 """
 import logging
 import time
+from datetime import timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..clients.http import AuthenticationError, ServiceError
@@ -73,6 +75,27 @@ def retry_failed(installation_id):
     if retried.rowcount:
         trigger(installation_id)
     return retried.rowcount
+
+
+def stranded(installation_id):
+    """True when events have waited STALL_SECONDS with no drain holding the lease: the process that was
+    applying them died, or its job was lost with it (the scheduler then queues a drain). A real-time run
+    the dead drain left `running` is closed; its events are still `new` and are applied again."""
+    live = db.session.scalar(db.select(StreamLease.id).where(
+        StreamLease.installation_id == installation_id, StreamLease.stream == LEASE, StreamLease.expires_at > utcnow()))
+    if live is not None:
+        return False
+    cutoff = utcnow() - timedelta(seconds=engine.STALL_SECONDS)
+    db.session.execute(db.update(SyncRun).where(
+        SyncRun.installation_id == installation_id, SyncRun.kind == "realtime", SyncRun.status == "running",
+        db.or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < cutoff))
+        .values(status="failed", finished_at=utcnow(),
+                message=_("Interrupted: the worker stopped. Its events are applied again.")))
+    db.session.commit()
+    waiting = db.session.scalar(db.select(InboxEvent.id).where(
+        InboxEvent.installation_id == installation_id, InboxEvent.status == "new", InboxEvent.received_at < cutoff)
+        .limit(1))
+    return waiting is not None and _applicable(installation_id)
 
 
 # ---- the drain job -------------------------------------------------------------------------------
@@ -144,6 +167,8 @@ def _drain(installation_id, holder, ctx):
         if time.monotonic() - renewed > engine.LEASE_SECONDS / 3:  # renewed now and then, not every pass
             if not engine.acquire_lease(installation_id, LEASE, holder):  # lost: another drain took over
                 raise engine.LeaseHeld("lost the inbox lease")
+            ctx.run.heartbeat_at = utcnow()
+            db.session.commit()
             renewed = time.monotonic()
         # Still holding the lease, so deliveries meanwhile queue no drain of their own: they wait here.
         time.sleep(max(0.0, started + PASS_INTERVAL - time.monotonic()))

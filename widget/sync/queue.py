@@ -48,6 +48,18 @@ def enqueue_later(seconds, job, *args):
     return _threads(app).submit_later(seconds, job, args)
 
 
+def resume(job, *args):
+    """Queue `job(*args)` again for work whose worker is gone, unless such a job is already waiting (in
+    this process's pool, or in Redis). The job itself decides whether there is anything to do."""
+    app = current_app._get_current_object()
+    if app.config["SYNC_QUEUE"] == "rq":
+        from .rq_backend import resume_rq
+
+        return resume_rq(app, job, *args)
+    jobs = _threads(app)
+    return None if jobs.has(job, args) else jobs.submit(job, args)
+
+
 def cancel_installation_jobs(installation_id):
     """Drop the installation's jobs that have not started (queued or delayed); returns how many."""
     app = current_app._get_current_object()
@@ -66,11 +78,11 @@ class ThreadJobs:
         self.app = app
         self.pool = ThreadPoolExecutor(THREAD_WORKERS, thread_name_prefix="sync")
         self.lock = threading.Lock()
-        self.waiting = {}  # installation id -> {future or timer}
+        self.waiting = {}  # installation id -> {future or timer: (job, args)}
 
     def submit(self, job, args):
         future = self.pool.submit(run_in_app, self.app, job, *args)
-        self._track(args, future)
+        self._track(job, args, future)
         future.add_done_callback(lambda done: self._untrack(args, done))
         return future
 
@@ -84,13 +96,18 @@ class ThreadJobs:
 
         timer = threading.Timer(seconds, fire)
         timer.daemon = True
-        self._track(args, timer)
+        self._track(job, args, timer)
         timer.start()
         return timer
 
+    def has(self, job, args):
+        """True when `job(*args)` is waiting or running in this pool."""
+        with self.lock:
+            return (job, tuple(args)) in self.waiting.get(args[0] if args else None, {}).values()
+
     def cancel(self, installation_id):
         with self.lock:
-            waiting = self.waiting.pop(installation_id, set())
+            waiting = self.waiting.pop(installation_id, {})
         # Future.cancel() succeeds only for a job still in the pool's queue; a running one stops by itself
         # at its next page (engine.SyncContext.check_running sees the installation uninstalling).
         return sum(1 for item in waiting if item.cancel() is not False)
@@ -99,15 +116,15 @@ class ThreadJobs:
         """As ThreadPoolExecutor.shutdown (tests wait for the jobs they started)."""
         self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
-    def _track(self, args, item):
+    def _track(self, job, args, item):
         if args and isinstance(args[0], int):
             with self.lock:
-                self.waiting.setdefault(args[0], set()).add(item)
+                self.waiting.setdefault(args[0], {})[item] = (job, tuple(args))
 
     def _untrack(self, args, item):
         if args and isinstance(args[0], int):
             with self.lock:
-                self.waiting.get(args[0], set()).discard(item)
+                self.waiting.get(args[0], {}).pop(item, None)
 
 
 def _threads(app):

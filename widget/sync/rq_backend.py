@@ -29,11 +29,35 @@ def enqueue_rq(app, job, *args, delay=None):
     return queue.enqueue(perform, job, *args, job_timeout=JOB_TIMEOUT)
 
 
+def resume_rq(app, job_name, *args):
+    """Queue `job_name(*args)` unless it waits in the queue or among the delayed jobs already. A job left
+    in the started registry by a worker that died (SIGKILL, host lost) would stay there until its
+    timeout, hours away, and then be marked failed: it is taken out and queued again instead. Called
+    only for work whose heartbeat lapsed (runs.stalled_runs), so such a job has no live worker."""
+    queue = sync_queue(app)
+    wanted = (job_name, *args)
+    scheduled = queue.scheduled_job_registry
+    waiting = queue.jobs + _jobs(queue, scheduled.get_job_ids())
+    if any(tuple(job.args) == wanted for job in waiting):
+        return None
+    started = queue.started_job_registry
+    for job in _jobs(queue, started.get_job_ids(cleanup=False)):
+        if tuple(job.args) == wanted:
+            started.remove(job)
+            job.started_at = None
+            return queue.enqueue_job(job, at_front=True)
+    return enqueue_rq(app, job_name, *args)
+
+
+def _jobs(queue, job_ids):
+    return [job for job in Job.fetch_many(job_ids, connection=queue.connection) if job]
+
+
 def cancel_rq(app, installation_id):
     """Remove the installation's jobs waiting in the queue or scheduled for later (delayed retries)."""
     queue = sync_queue(app)
     registry = queue.scheduled_job_registry
-    waiting = queue.jobs + [job for job in Job.fetch_many(registry.get_job_ids(), connection=queue.connection) if job]
+    waiting = queue.jobs + _jobs(queue, registry.get_job_ids())
     cancelled = 0
     for job in waiting:
         # perform(job name, installation id, ...): the installation's id is the job's first argument.

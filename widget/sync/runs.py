@@ -1,14 +1,32 @@
-"""Sync runs: the first sync (F13, F14), catch-up runs (auto sync) and the bulk-once rule."""
+"""Sync runs: the first sync (F13, F14), catch-up runs (auto sync) and the bulk-once rule.
+
+A run survives the death of the process working on it. A job first claims its run (atomically, so one
+job works on a run at a time), then a heartbeat thread touches the run every HEARTBEAT_SECONDS and
+renews the job's stream leases. A run whose heartbeat lapsed for STALL_SECONDS lost its worker (an OOM
+kill, a deploy, a lost host): the scheduler queues its job again (`stalled_runs`), and the job that
+claims it carries on from the committed cursors, so nothing is written twice. On this host a dead
+holder's run is taken at once, without waiting for the heartbeat to lapse.
+"""
+import logging
+import threading
+from datetime import timedelta
+
+from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..clients.http import ServiceError
 from ..extensions import db
-from ..models import Installation, SyncRun, utcnow
+from ..models import Installation, StreamLease, SyncRun, as_utc, utcnow
 from . import inbox, queue
-from .engine import LeaseHeld, SyncPaused, SyncStopped, run_streams, selected_streams, sync_settings
+from .engine import (LEASE_SECONDS, STALL_SECONDS, LeaseHeld, SyncPaused, SyncStopped, dead_on_this_host, holder_name,
+                     run_streams, selected_streams, sync_settings)
 
+log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 LEASE_RETRY_SECONDS = 5
+HEARTBEAT_SECONDS = 5  # STALL_SECONDS is six of them: a busy database may delay one or two
+JOBS = {"first": "widget.sync.runs.first_sync_job", "catchup": "widget.sync.runs.catchup_job"}
 
 
 class RunRefused(Exception):
@@ -40,7 +58,8 @@ def first_sync_job(installation_id, run_id):
     installation = db.session.get(Installation, installation_id)
     if run is None or installation is None or run.status not in ACTIVE:
         return  # finished, paused or failed meanwhile (e.g. a duplicate job of a resumed run)
-    _execute(installation, run)
+    if not _work_on(installation, run):
+        return  # a live job works on it
     if run.status == "queued":  # a stream of it is running elsewhere: try again shortly, never drop it
         queue.enqueue_later(LEASE_RETRY_SECONDS, "widget.sync.runs.first_sync_job", installation_id, run_id)
     if run.status == "done":
@@ -67,33 +86,121 @@ def catchup_job(installation_id, run_id=None):
         run = SyncRun(installation_id=installation_id, kind="catchup", status="queued")
         db.session.add(run)
         db.session.commit()
-    _execute(installation, run)
+    if not _work_on(installation, run):
+        return run
     if run.status == "queued":
         queue.enqueue_later(LEASE_RETRY_SECONDS, "widget.sync.runs.catchup_job", installation_id, run.id)
     return run
 
 
-def _execute(installation, run):
-    run.status = "running"
+def _work_on(installation, run):
+    """Claim the run and execute it under a heartbeat; False when a live job works on it already."""
+    holder = holder_name()  # the streams' leases are taken under the same name (engine.lease)
+    if not claim_run(run.id, holder):
+        return False
+    db.session.refresh(run)
+    with Heartbeat(current_app._get_current_object(), run.id, holder):
+        _execute(installation, run, holder)
+    return True
+
+
+def claim_run(run_id, holder):
+    """Make `holder` the run's worker, atomically: a queued run, or a running one whose worker is gone
+    (its heartbeat lapsed, or it was a process of this host that no longer exists). On PostgreSQL a
+    concurrent claim waits for the row and then no longer matches; SQLite runs one writer at a time."""
+    current = db.session.scalar(db.select(SyncRun.holder).filter_by(id=run_id))
+    claimable = db.or_(SyncRun.status == "queued",
+                       db.and_(SyncRun.status == "running", _silent_since(utcnow() - timedelta(seconds=STALL_SECONDS))))
+    if current is not None and dead_on_this_host(current):
+        claimable = db.or_(claimable, db.and_(SyncRun.status == "running", SyncRun.holder == current))
+    claimed = db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id, claimable)
+                                 .values(status="running", holder=holder, heartbeat_at=utcnow()))
     db.session.commit()
+    return claimed.rowcount == 1
+
+
+def _silent_since(moment):
+    return db.or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < moment)
+
+
+def stalled(run):
+    """For the settings page: the run is active but no live worker has shown itself lately."""
+    beat = run.heartbeat_at or run.started_at
+    return run.status in ACTIVE and as_utc(beat) < utcnow() - timedelta(seconds=STALL_SECONDS)
+
+
+def stalled_runs(installation_id):
+    """Active first and catch-up runs of the installation whose worker is gone (or, for a queued one,
+    whose job has waited STALL_SECONDS: in the queue still, or lost with a process's in-memory pool)."""
+    active = db.session.scalars(db.select(SyncRun).where(
+        SyncRun.installation_id == installation_id, SyncRun.kind.in_(tuple(JOBS)),
+        SyncRun.status.in_(ACTIVE))).all()
+    return [run for run in active if stalled(run) or (run.holder is not None and dead_on_this_host(run.holder))]
+
+
+def resume(run):
+    """Queue the run's job again (the scheduler for a stalled run; an admin's Resume). Harmless when a
+    live job works on it: the new job finds the run claimed and leaves it."""
+    queue.resume(JOBS[run.kind], run.installation_id, run.id)
+
+
+class Heartbeat:
+    """While a job works on a run, a thread of its own touches the run and renews the job's stream
+    leases every HEARTBEAT_SECONDS, in an app context of its own: a page may take longer than a lease
+    (rate-limit waits, a slow service) and must not look like a dead worker."""
+
+    def __init__(self, app, run_id, holder):
+        self.app, self.run_id, self.holder = app, run_id, holder
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-run-{run_id}")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join()
+
+    def _beat(self):
+        while not self.stopped.wait(HEARTBEAT_SECONDS):
+            with self.app.app_context():
+                try:
+                    now = utcnow()
+                    db.session.execute(db.update(SyncRun).where(SyncRun.id == self.run_id,
+                                                                SyncRun.holder == self.holder)
+                                       .values(heartbeat_at=now))
+                    db.session.execute(db.update(StreamLease).where(StreamLease.holder == self.holder)
+                                       .values(expires_at=now + timedelta(seconds=LEASE_SECONDS)))
+                    db.session.commit()
+                except SQLAlchemyError:  # the database is busy or away: the next beat tries again
+                    log.warning("run %s: heartbeat not recorded", self.run_id, exc_info=True)
+
+
+def _execute(installation, run, holder):
     try:
         run_streams(installation, selected_streams(sync_settings(installation)), run=run)
     except LeaseHeld:
-        _finish(run, "queued", _("Waiting: another worker is syncing this account."))
+        _finish(run, holder, "queued", _("Waiting: another worker is syncing this account."))
     except SyncStopped:
-        _finish(run, "failed", _("Stopped: the extension is being uninstalled."))
+        _finish(run, holder, "failed", _("Stopped: the extension is being uninstalled."))
     except SyncPaused as paused:
-        _finish(run, "paused", str(paused))
+        _finish(run, holder, "paused", str(paused))
     except ServiceError as error:
-        _finish(run, "failed", error.message)
+        _finish(run, holder, "failed", error.message)
     else:
-        _finish(run, "done", None)
+        _finish(run, holder, "done", None)
     return run
 
 
-def _finish(run, status, message):
+def _finish(run, holder, status, message):
+    """End the job's work on the run, unless another worker took the run over meanwhile (this one was
+    thought dead): then the run is theirs to finish."""
     db.session.rollback()
-    run.status, run.message = status, message
+    db.session.refresh(run)
+    if run.holder != holder:
+        return
+    run.status, run.message, run.holder, run.heartbeat_at = status, message, None, utcnow()
     if status != "queued":
         run.finished_at = utcnow()
     db.session.commit()

@@ -2,7 +2,8 @@
 
 Every tick, for each installation: when auto sync is on and its first sync is done, an incremental
 catch-up from the saved cursors once every AUTO_SYNC_INTERVAL (it catches what a lost webhook missed);
-the CRM notification channel renewed a day before it expires; unfinished uninstalls retried.
+the CRM notification channel renewed a day before it expires; unfinished uninstalls retried; runs whose
+worker died queued again (runs.stalled_runs), and real-time events that no live drain is taking.
 
 Ticks may run in several processes (gunicorn workers, hosts): the "autosync", "channel", "resume" and
 "uninstall" leases of each installation (StreamLease rows, taken atomically), held for their whole
@@ -17,13 +18,14 @@ from datetime import timedelta
 
 from ..extensions import db
 from ..models import Installation, SyncRun, as_utc, utcnow
-from . import engine, queue
+from . import engine, inbox, queue, runs
 
 log = logging.getLogger(__name__)
 CHANNEL_RENEW_BEFORE = timedelta(days=1)
 CHANNEL_RETRY_SECONDS = 3600
 UNINSTALL_RETRY_SECONDS = 300
 RESUME_SECONDS = 600  # one resume of a paused first sync per installation in this time, whoever ticks
+PERIOD = 10  # ticks at least this often, so a run whose worker died is taken over within a minute
 
 
 def tick(app, holder="scheduler"):
@@ -51,6 +53,14 @@ def tick(app, holder="scheduler"):
         auto_sync_due = settings.auto_sync and settings.first_sync_done_at and not settings.paused_reason
         if auto_sync_due and engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
             enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
+        stalled = runs.stalled_runs(installation.id)
+        if stalled and engine.acquire_lease(installation.id, "stalled", _once(holder), seconds=runs.STALL_SECONDS):
+            for run in stalled:
+                log.warning("installation %s: run %s lost its worker; resuming it", installation.id, run.id)
+                runs.resume(run)
+        if inbox.stranded(installation.id) and engine.acquire_lease(installation.id, "inbox-resume", _once(holder),
+                                                                   seconds=runs.STALL_SECONDS):
+            enqueued.append(("widget.sync.inbox.drain", installation.id, None))
         expires = installation.crm_channel_expires_at
         renewal_due = expires is not None and as_utc(expires) - utcnow() < CHANNEL_RENEW_BEFORE
         if renewal_due and engine.acquire_lease(installation.id, "channel", _once(holder),
@@ -91,7 +101,7 @@ class Scheduler:
 
     def __init__(self, app, period=None):
         self.app = app
-        self.period = period or min(60, app.config["AUTO_SYNC_INTERVAL"])
+        self.period = period or min(PERIOD, app.config["AUTO_SYNC_INTERVAL"])
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="sync-scheduler")
 
@@ -104,8 +114,9 @@ class Scheduler:
         self.thread.join(timeout=10)
 
     def _loop(self):
+        """The first tick comes at once: a process started again resumes the runs its predecessor left."""
         holder = engine.holder_name()
-        while not self.stopped.wait(self.period):
+        while True:
             with self.app.app_context():
                 try:
                     tick(self.app, holder)
@@ -113,3 +124,5 @@ class Scheduler:
                     log.exception("scheduler tick failed")
                 finally:
                     db.session.remove()
+            if self.stopped.wait(self.period):
+                return
