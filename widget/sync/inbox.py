@@ -90,7 +90,8 @@ def stranded(installation_id):
         SyncRun.installation_id == installation_id, SyncRun.kind == "realtime", SyncRun.status == "running",
         db.or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < cutoff))
         .values(status="failed", finished_at=utcnow(),
-                message=_("Interrupted: the worker stopped. Its events are applied again.")))
+                message=_("Interrupted: the worker stopped. Its events are applied again."))
+        .execution_options(synchronize_session=False))
     db.session.commit()
     waiting = db.session.scalar(db.select(InboxEvent.id).where(
         InboxEvent.installation_id == installation_id, InboxEvent.status == "new", InboxEvent.received_at < cutoff)

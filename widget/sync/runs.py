@@ -113,8 +113,10 @@ def claim_run(run_id, holder):
                        db.and_(SyncRun.status == "running", _silent_since(utcnow() - timedelta(seconds=STALL_SECONDS))))
     if current is not None and dead_on_this_host(current):
         claimable = db.or_(claimable, db.and_(SyncRun.status == "running", SyncRun.holder == current))
+    # Not evaluated against loaded objects: SQLite hands stored times back naive (models.as_utc).
     claimed = db.session.execute(db.update(SyncRun).where(SyncRun.id == run_id, claimable)
-                                 .values(status="running", holder=holder, heartbeat_at=utcnow()))
+                                 .values(status="running", holder=holder, heartbeat_at=utcnow())
+                                 .execution_options(synchronize_session=False))
     db.session.commit()
     return claimed.rowcount == 1
 
