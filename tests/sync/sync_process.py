@@ -72,12 +72,14 @@ def _high_water_mark_kb(pid):
 
 
 @contextmanager
-def prepared(tmp_path, tickets, comments_per_ticket=2):
+def prepared(tmp_path, tickets, comments_per_ticket=2, database=None, **settings):
+    """`database`: a URL (default: SQLite in `tmp_path`); `settings`: more configuration (e.g. SYNC_QUEUE),
+    for the test's app and the child processes alike."""
     bench = sandboxes.serve(tickets, comments_per_ticket)
     bench.crm.creds = bench.crm.credentials(bench.crm.url)
     zendesk_creds = bench.zendesk.credentials(bench.zendesk.url)
-    database = f"sqlite:///{tmp_path / 'sync.db'}"
-    config = {
+    database = database or f"sqlite:///{tmp_path / 'sync.db'}"
+    config = {**settings,
         "DATABASE_URL": database, "CRM_SANDBOX_URL": bench.crm.url, "CRM_CLIENT_ID": bench.crm.creds["client_id"],
         "CRM_CLIENT_SECRET": bench.crm.creds["client_secret"], "ZENDESK_BASE_URL": bench.zendesk.url,
         "ZENDESK_CLIENT_ID": zendesk_creds["oauth_client_id"],

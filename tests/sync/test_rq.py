@@ -10,8 +10,6 @@ import time
 import uuid
 from datetime import timedelta
 
-import pytest
-import sqlalchemy
 from redis import Redis
 
 from widget import create_app
@@ -20,19 +18,6 @@ from widget.models import Installation, utcnow
 from widget.sync import engine, queue
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def postgres_url():
-    name = f"rq_{uuid.uuid4().hex[:10]}"
-    admin = sqlalchemy.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_url, tmp_path):

@@ -5,6 +5,9 @@ dead drain left are drained again; `flask --app wsgi sync first` on a finished r
 
 The death of real processes (SIGKILL of RQ workers, of the served threaded app) is in
 test_worker_death.py; here the dead worker is a run row as such a death leaves it."""
+import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
@@ -66,12 +69,8 @@ def test_a_run_is_claimed_by_one_job_and_taken_over_only_once_its_worker_is_sile
 
 
 def test_a_holder_that_died_on_this_host_is_taken_over_at_once(synced_installation):
-    import subprocess
-    import sys
-
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    import socket
-    dead = f"{socket.gethostname()}:{finished.stdout.strip()}:1"  # a process of this host, gone now
+    dead = f"{socket.gethostname()}:{finished.stdout.strip()}:1"  # a process of this host, gone (and reaped) now
     run = _abandoned_run(synced_installation, silent_for=1, holder=dead)
     assert [r.id for r in runs.stalled_runs(synced_installation.installation_id)] == [run.id]
     assert runs.claim_run(run.id, "me:1:1")

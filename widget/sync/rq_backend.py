@@ -43,7 +43,7 @@ def resume_rq(app, job_name, *args):
     started = queue.started_job_registry
     for job in _jobs(queue, started.get_job_ids(cleanup=False)):
         if tuple(job.args) == wanted:
-            started.remove(job)
+            started.remove_executions(job)
             job.started_at = None
             return queue.enqueue_job(job, at_front=True)
     return enqueue_rq(app, job_name, *args)

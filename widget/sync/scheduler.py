@@ -54,7 +54,7 @@ def tick(app, holder="scheduler"):
         if auto_sync_due and engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
             enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
         stalled = runs.stalled_runs(installation.id)
-        if stalled and engine.acquire_lease(installation.id, "stalled", _once(holder), seconds=runs.STALL_SECONDS):
+        if stalled and engine.acquire_lease(installation.id, "stalled", _once(holder), seconds=PERIOD):
             for run in stalled:
                 log.warning("installation %s: run %s lost its worker; resuming it", installation.id, run.id)
                 runs.resume(run)
