@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 
 from tests.helpers import ADMIN
 from widget.extensions import db
-from widget.models import InboxEvent, StreamLease, SyncRun, utcnow
+from widget.models import Cursor, InboxEvent, StreamLease, SyncRun, utcnow
 from widget.security import mint_context
 from widget.sync import engine, queue, runs
 from widget.sync.scheduler import tick
@@ -185,3 +185,30 @@ def test_sync_first_on_a_finished_run_says_so_and_exits_0(synced_installation):
     assert again.exit_code == 0, again.output
     assert "already done" in again.output
     assert db.session.scalar(db.select(db.func.count()).select_from(SyncRun).filter_by(kind="first")) == 1
+
+
+def test_a_run_that_stopped_says_why_in_the_admins_language(synced_installation):
+    """Jobs store their message in English (they run outside any request); the panel translates it."""
+    s = synced_installation
+    run = runs.start_first_sync(s.installation())
+    run.status, run.message = "failed", "Stopped on an unexpected error, which was logged for support. " \
+        "Starting the sync again carries on from where it stopped."
+    db.session.commit()
+    installation = s.installation()
+    headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id,
+                                                dict(ADMIN, locale="ja_JP"))}
+    page = BeautifulSoup(s.app.test_client().get("/settings/sync/progress", headers=headers).get_data(as_text=True),
+                         "html.parser")
+    assert "予期しないエラーで停止しました" in page.select_one("#sync-progress").get_text()
+
+
+def test_an_unexpected_error_ends_the_run_failed_and_logged_never_running(synced_installation, caplog):
+    s = synced_installation
+    db.session.add(Cursor(installation_id=s.installation_id, stream="zendesk_comments", value="not a time"))
+    db.session.commit()
+    run = runs.start_first_sync(s.installation())
+    runs.first_sync_job(s.installation_id, run.id)
+    db.session.refresh(run)
+    assert (run.status, run.holder) == ("failed", None)
+    assert run.message.startswith("Stopped on an unexpected error")
+    assert any("stopped on an unexpected error" in r.getMessage() and r.exc_info for r in caplog.records)

@@ -190,6 +190,10 @@ def _execute(installation, run, holder):
         _finish(run, holder, "paused", str(paused))
     except ServiceError as error:
         _finish(run, holder, "failed", error.message)
+    except Exception:  # a job's exception would vanish in a thread pool; never leave the run `running`
+        log.exception("run %s of installation %s stopped on an unexpected error", run.id, installation.id)
+        _finish(run, holder, "failed", _("Stopped on an unexpected error, which was logged for support. "
+                                         "Starting the sync again carries on from where it stopped."))
     else:
         _finish(run, holder, "done", None)
     return run
