@@ -212,3 +212,37 @@ def test_an_unexpected_error_ends_the_run_failed_and_logged_never_running(synced
     assert (run.status, run.holder) == ("failed", None)
     assert run.message.startswith("Stopped on an unexpected error")
     assert any("stopped on an unexpected error" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_catch_up_whose_worker_died_is_resumed_too(synced_installation):
+    s = synced_installation
+    settings = s.settings()
+    settings.first_sync_done_at, settings.auto_sync = utcnow(), False  # only the resumed run catches up
+    _zendesk_tickets(s, 4)
+    run = SyncRun(installation_id=s.installation_id, kind="catchup", status="running", holder=GONE,
+                  heartbeat_at=utcnow() - timedelta(seconds=engine.STALL_SECONDS + 5))
+    db.session.add(run)
+    db.session.commit()
+    tick(s.app)
+    _wait_for_jobs(s.app)
+    db.session.refresh(run)
+    assert run.status == "done", run.message
+    assert run.counts["zendesk_tickets"]["written"] == 4, run.counts
+
+
+def test_a_queued_run_whose_job_was_lost_with_its_process_starts_after_all(synced_installation):
+    """SYNC_QUEUE=thread keeps waiting jobs in the process's memory: a process that died took them along."""
+    s = synced_installation
+    _zendesk_tickets(s, 2)
+    run = runs.start_first_sync(s.installation())  # queued; its job is gone
+    tick(s.app)
+    _wait_for_jobs(s.app)
+    db.session.refresh(run)
+    assert run.status == "queued"  # waited less than STALL_SECONDS: maybe just behind other jobs
+
+    run.heartbeat_at = utcnow() - timedelta(seconds=engine.STALL_SECONDS + 1)
+    db.session.commit()
+    tick(s.app)
+    _wait_for_jobs(s.app)
+    db.session.refresh(run)
+    assert run.status == "done", run.message
