@@ -76,3 +76,25 @@ def test_accounts_end_exact_and_no_organization_is_created_twice(synced_installa
     s.zendesk_calls.reset()
     s.run("crm_accounts")
     assert s.zendesk_calls.count("POST") == 0
+
+
+def test_changes_of_linked_contacts_are_not_lost_with_the_jobs_status(synced_installation):
+    """Users found by external_id count as written only if they hold what was sent: these exist (linked
+    by an earlier sync), so the gone job's changes are sent again."""
+    s = synced_installation
+    _, _, contact_ids, _ = seed(s, contacts=5)
+    s.run("crm_contacts")
+    changed = contact_ids[:3]
+    s.crm_update("Contacts", [{"id": crm_id, "Phone": f"+81-9-{n}"} for n, crm_id in enumerate(changed)])
+    jobs = ExpiringJobs(s.zendesk, s.zendesk_calls, "queued")
+    s.zendesk_calls.reset()
+    try:
+        s.run("crm_contacts")
+    finally:
+        jobs.close()
+
+    people = users_by_external_id(s)
+    assert [people[f"zcrm:Contacts:{crm_id}"][0]["phone"] for crm_id in changed] == ["+81-9-0", "+81-9-1", "+81-9-2"]
+    assert s.zendesk_calls.count("POST", "/users/create_or_update_many") == 2
+    assert resubmitted_total(s, jobs) == 3
+    assert all(len(found) == 1 for found in people.values()) and s.errors() == []
