@@ -106,7 +106,8 @@ def test_a_status_that_keeps_expiring_ends_in_job_gone_and_never_a_duplicate(zen
     gate = threading.Event()
     zendesk.state.listeners.append(lambda account, event, kind, obj, *rest: obj.get("name") == "Blocker"
                                    and gate.wait(30))
-    client._request("POST", "organizations/create_many.json", json={"organizations": [{"name": "Blocker"}]})  # not waited on
+    # queued, and not waited on
+    client._request("POST", "organizations/create_many.json", json={"organizations": [{"name": "Blocker"}]})
     zendesk.calls.before("GET", "/job_statuses/", lambda path: zendesk.state.clock.advance(JOB_TTL + 1))
     users = [{"name": f"Again {n}", "email": f"again{n}@example.jp", "external_id": f"again-{n}"} for n in range(3)]
     users_before = len(zendesk.account().users)

@@ -471,7 +471,8 @@ class ZendeskClient:
             yield from page
 
     def show_users_by_external_ids(self, external_ids):
-        """The users with these external ids that exist (`users/show_many?external_ids=`, 100 a call)."""
+        """The users with these external ids that exist (`users/show_many?external_ids=`, 100 a call).
+        NB: the ids are sent comma-separated; an external id holding a comma cannot be asked for so."""
         return self._show_many("users", external_ids, "external_ids")
 
     def show_organizations_by_external_ids(self, external_ids):
@@ -544,18 +545,15 @@ class ZendeskClient:
 
     def _find_users(self, users):
         """{index: user} of the users in Zendesk: by external_id, else (none given) by email."""
-        by_external_id = {}
         wanted = [str(u["external_id"]) for u in users if u.get("external_id")]
-        for user in self.show_users_by_external_ids(wanted) if wanted else []:
-            by_external_id[str(user.get("external_id") or "").lower()] = user
+        by_external_id = {str(u.get("external_id") or "").lower(): u
+                          for u in (self.show_users_by_external_ids(wanted) if wanted else [])}
         found = {}
         for index, user in enumerate(users):
             if user.get("external_id"):
                 record = by_external_id.get(str(user["external_id"]).lower())
-            elif user.get("email"):
-                record = next(iter(self.search_users_by_email(user["email"])), None)
-            else:
-                record = None
+            else:  # one search each: the sync always sends an external_id
+                record = next(iter(self.search_users_by_email(user["email"])), None) if user.get("email") else None
             if record is not None:
                 found[index] = record
         return found
