@@ -1,8 +1,11 @@
 """Small helpers tests share: signed lifecycle calls and widget contexts, as the CRM side makes them."""
 import json
+import threading
+import time
 
 import requests
 
+from widget.sandbox.zendesk.jobs import JOB_TTL
 from widget.security import marketplace_headers, mint_context
 
 ADMIN = {"id": "u1", "name": "Aiko Admin", "email": "admin@example.jp", "is_admin": True,
@@ -52,3 +55,63 @@ def wired_config(database_path, crm_sandbox, zendesk_sandbox, **extra):
         "ZENDESK_BASE_URL": zendesk_sandbox.url, "ZENDESK_CLIENT_ID": zendesk["oauth_client_id"],
         "ZENDESK_CLIENT_SECRET": zendesk["oauth_client_secret"], **extra,
     }
+
+
+class ExpiringJobs:
+    """Lets the first bulk job a client polls lose its status under it, as after a paused worker, with
+    the job at `stage`: "queued" (held behind another job), "working" (held inside its first record)
+    or "completed". On that job's first poll the Zendesk sandbox's clock moves past JOB_TTL, so the poll
+    answers 404; held work goes on once the client polls the next job it submits (its own resubmission).
+    `calls` is the CountingApp (tests/sync/conftest.py) serving the sandbox. `close()` lets go of it all."""
+
+    BLOCKER = "Blocking job's organization"
+
+    def __init__(self, sandbox, calls, stage, subdomain="acme"):
+        assert stage in ("queued", "working", "completed")
+        self.sandbox, self.stage, self.account = sandbox, stage, sandbox.state.accounts[subdomain]
+        self.jobs, self.lock = [], threading.Lock()  # job ids, in the order first polled
+        self.held, self.gate = threading.Event(), threading.Event()
+        self.ours_when_resubmitted = None  # objects with one of our external ids when the 2nd job was polled
+        sandbox.state.listeners.append(self._hold)
+        calls.before("GET", "/job_statuses/", self._polled)
+        if stage == "queued":
+            answer = zendesk_admin_session(sandbox).post(f"{sandbox.url}/api/v2/organizations/create_many.json",
+                                                        json={"organizations": [{"name": self.BLOCKER}]})
+            assert answer.status_code == 200, answer.text
+            assert self.held.wait(10)
+
+    def _hold(self, account, event_type, kind, obj, previous, current):
+        if not event_type.endswith(".created") or self.held.is_set():
+            return
+        ours = str(obj.get("external_id") or "").startswith("zcrm:")
+        if obj.get("name") == self.BLOCKER or (self.stage == "working" and ours):
+            self.held.set()
+            self.gate.wait(30)
+
+    def _polled(self, path):
+        job_id = path.rsplit("/", 1)[-1].removesuffix(".json")
+        with self.lock:
+            if job_id in self.jobs:
+                return
+            self.jobs.append(job_id)
+            first = len(self.jobs) == 1
+        if not first:
+            self.ours_when_resubmitted = self._ours()
+            self.gate.set()
+            return
+        if self.stage == "completed":
+            deadline = time.monotonic() + 10
+            while self.account.job_statuses[job_id]["status"] != "completed":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        else:
+            assert self.held.wait(10)
+        self.sandbox.state.clock.advance(JOB_TTL + 1)
+
+    def _ours(self):
+        objects = list(self.account.users.values()) + list(self.account.organizations.values())
+        return sum(1 for obj in objects if str(obj.get("external_id") or "").startswith("zcrm:"))
+
+    def close(self):
+        self.gate.set()
+        self.sandbox.state.listeners.remove(self._hold)

@@ -33,18 +33,24 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 class CountingApp:
-    """A sandbox's WSGI app, keeping every request it serves as (method, path), and able to lose answers:
+    """A sandbox's WSGI app, keeping every request it serves as (method, path), running test actions before
+    chosen calls (`before`), and able to lose answers:
     `lose_answer("POST", "/users/create_or_update_many", nth=3)` lets the 3rd such call do its work, then
     answers 500 (the work done, the answer lost: what a crash between a write and its cursor looks like)."""
 
     def __init__(self, app):
         self.app, self.calls, self.lock = app, [], threading.Lock()
         self.faults = []  # [method, fragment, calls left before the one that fails]
+        self.actions = []  # (method, fragment, action)
 
     def __call__(self, environ, start_response):
         method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
         with self.lock:
             self.calls.append((method, path))
+            actions = [action for m, fragment, action in self.actions if m == method and fragment in path]
+        for action in actions:
+            action(path)
+        with self.lock:
             fault = next((f for f in self.faults if f[0] == method and f[1] in path), None)
             if fault is not None:
                 fault[2] -= 1
@@ -65,6 +71,12 @@ class CountingApp:
     def lose_answer(self, method, fragment, nth=1):
         with self.lock:
             self.faults.append([method, fragment, nth])
+
+    def before(self, method, fragment, action):
+        """Run `action(path)` before serving each `method` call whose path contains `fragment` (e.g. to
+        move the sandbox's clock while a client is waiting on it)."""
+        with self.lock:
+            self.actions.append((method, fragment, action))
 
     def reset(self):
         with self.lock:

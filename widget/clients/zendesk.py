@@ -36,6 +36,7 @@ REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
 BUDGET_RESERVE = 0.05  # share of the plan's requests per minute left unused for the account's other apps
 # NB: the notes list queued, working, failed, completed (§2.5); Zendesk's job status reference also names `killed`.
 JOB_DONE = ("completed", "failed", "killed")
+JOB_RESUBMITS = 2  # new jobs for one batch whose job statuses keep expiring, before giving up
 SIDELOAD_KEYS = ("users", "organizations", "groups")  # sideloaded lists an export page may carry
 
 
@@ -192,6 +193,15 @@ class ExportPage:
 
 class JobFailed(ServiceError):
     """A bulk job ended `failed` (or `killed`) as a whole; per-item failures are results, not this."""
+
+
+class JobGone(ServiceError):
+    """A bulk job's status is no longer there (404): Zendesk keeps job statuses for a limited time
+    (§2.5), and a poll after that (a paused process, a long wait under rate limits) finds nothing."""
+
+    def __init__(self, job_id):
+        super().__init__(f"Zendesk no longer has the status of bulk job {job_id}", code="JobGone")
+        self.job_id = job_id
 
 
 # ---- the client ------------------------------------------------------------------------------------
@@ -435,10 +445,10 @@ class ZendeskClient:
         """The organizations with these ids that exist (`organizations/show_many`, 100 ids a call)."""
         return self._show_many("organizations", ids)
 
-    def _show_many(self, resource, ids):
+    def _show_many(self, resource, ids, param="ids"):
         found = []
         for batch in _batches(sorted(set(ids)), BULK_LIMIT):
-            body = self._request("GET", f"{resource}/show_many.json", params={"ids": ",".join(map(str, batch))})
+            body = self._request("GET", f"{resource}/show_many.json", params={param: ",".join(map(str, batch))})
             found.extend(body.get(resource) or [])
         return found
 
@@ -460,11 +470,22 @@ class ZendeskClient:
         for page in self._cursor_pages("users.json", "users", {"role[]": ["agent", "admin"]}):
             yield from page
 
+    def show_users_by_external_ids(self, external_ids):
+        """The users with these external ids that exist (`users/show_many?external_ids=`, 100 a call).
+        NB: the ids are sent comma-separated; an external id holding a comma cannot be asked for so."""
+        return self._show_many("users", external_ids, "external_ids")
+
+    def show_organizations_by_external_ids(self, external_ids):
+        """The organizations with these external ids (`organizations/show_many?external_ids=`, 100 a call)."""
+        return self._show_many("organizations", external_ids, "external_ids")
+
     def create_or_update_users(self, users):
         """Upsert users (matched by email or external_id, §5) in jobs of 100, waiting for each job.
         Returns one result per input user, in order: `{"id", "status": "Created"|"Updated"}` or a failure
-        `{"index", "error", "details", "success": False}`; `index` is the position in `users`."""
-        return self._bulk("users/create_or_update_many.json", "users", users)
+        `{"index", "error", "details", "success": False}`; `index` is the position in `users`.
+        A job whose status expired is reconciled (see `_reconcile`); users found already written then
+        report "Updated"."""
+        return self._bulk("users/create_or_update_many.json", "users", users, self._find_users, "Updated")
 
     def create_or_update_organization(self, organization):
         """Create, or update when `id`/`external_id` matches (never by name, §5); returns it."""
@@ -472,26 +493,96 @@ class ZendeskClient:
                              json={"organization": organization})["organization"]
 
     def create_many_organizations(self, organizations):
-        """Create organizations in jobs of 100; one result per input, as create_or_update_users."""
-        return self._bulk("organizations/create_many.json", "organizations", organizations)
+        """Create organizations in jobs of 100; one result per input, as create_or_update_users. After a
+        reconciled job, organizations found already created report "Created"."""
+        return self._bulk("organizations/create_many.json", "organizations", organizations,
+                          self._find_organizations, "Created")
 
-    def _bulk(self, path, key, items):
+    def _bulk(self, path, key, items, find, found_status):
         items, results = list(items), []
         for offset, batch in zip(range(0, len(items), BULK_LIMIT), _batches(items, BULK_LIMIT)):
-            # NB: a *_many POST is a new job each time; a 5xx is not retried, so it is never queued twice.
-            job = self._request("POST", path, json={key: batch})["job_status"]
-            job = self.wait_for_job(job["id"])
-            for position, result in enumerate(job.get("results") or []):
-                result = dict(result)
-                result["index"] = offset + result.get("index", position)
-                results.append(result)
+            for result in self._job_results(path, key, batch, find, found_status, JOB_RESUBMITS):
+                results.append({**result, "index": offset + result["index"]})
         return results
 
+    def _job_results(self, path, key, batch, find, found_status, resubmits):
+        """One result per item of `batch`, in order, each with its `index` in `batch`."""
+        # NB: a *_many POST is a new job each time; a 5xx is not retried, so it is never queued twice.
+        job = self._request("POST", path, json={key: batch})["job_status"]
+        try:
+            job = self.wait_for_job(job["id"])
+        except JobGone:
+            if resubmits == 0:
+                raise
+            return self._reconcile(path, key, batch, find, found_status, resubmits - 1)
+        return [{**result, "index": result.get("index", position)}
+                for position, result in enumerate(job.get("results") or [])]
+
+    def _reconcile(self, path, key, batch, find, found_status, resubmits):
+        """The results of a batch whose job status is gone: the job may have run, in part, or not yet.
+        Items read back holding what was sent are done; the others go in a new job. Never a second
+        record: users are upserted, and an organization's name and external_id are unique in Zendesk,
+        so an organization sent again that exists is refused as a duplicate."""
+        done = self._found_written(batch, range(len(batch)), find, found_status)
+        missing = [index for index in range(len(batch)) if index not in done]
+        if missing:
+            again = self._job_results(path, key, [batch[i] for i in missing], find, found_status, resubmits)
+            again = {missing[result["index"]]: {**result, "index": missing[result["index"]]} for result in again}
+            # The gone job may still have run before the new one: its records then make the new one's
+            # items duplicates, though they hold what was sent.
+            taken = [index for index, result in again.items() if result.get("error") == "DuplicateValue"]
+            again.update(self._found_written(batch, taken, find, found_status))
+            done.update(again)
+        return [done[index] for index in sorted(done)]
+
+    @staticmethod
+    def _found_written(batch, indexes, find, found_status):
+        """{index: result} of the items of `batch` at `indexes` that Zendesk holds as they were sent."""
+        indexes = list(indexes)
+        found = find([batch[i] for i in indexes]) if indexes else {}
+        return {index: {"id": found[n]["id"], "status": found_status, "index": index}
+                for n, index in enumerate(indexes) if n in found and _holds(found[n], batch[index])}
+
+    def _find_users(self, users):
+        """{index: user} of the users in Zendesk: by external_id, else (none given) by email."""
+        wanted = [str(u["external_id"]) for u in users if u.get("external_id")]
+        by_external_id = {str(u.get("external_id") or "").lower(): u
+                          for u in (self.show_users_by_external_ids(wanted) if wanted else [])}
+        found = {}
+        for index, user in enumerate(users):
+            if user.get("external_id"):
+                record = by_external_id.get(str(user["external_id"]).lower())
+            else:  # one search each: the sync always sends an external_id
+                record = next(iter(self.search_users_by_email(user["email"])), None) if user.get("email") else None
+            if record is not None:
+                found[index] = record
+        return found
+
+    def _find_organizations(self, organizations):
+        """{index: organization} of the organizations in Zendesk, by external_id. Those sent without one
+        are sent again: their name is unique, so that cannot create a second one."""
+        wanted = [str(o["external_id"]) for o in organizations if o.get("external_id")]
+        by_external_id = {str(o.get("external_id") or "").lower(): o
+                          for o in (self.show_organizations_by_external_ids(wanted) if wanted else [])}
+        return {index: by_external_id[str(o["external_id"]).lower()] for index, o in enumerate(organizations)
+                if o.get("external_id") and str(o["external_id"]).lower() in by_external_id}
+
     def wait_for_job(self, job_id, timeout=600):
-        """Poll a job status until it is done; returns it. JobFailed when the job as a whole failed."""
+        """Poll a job status until it is done; returns it. JobFailed when the job as a whole failed,
+        JobGone when Zendesk no longer has its status."""
         deadline = time.monotonic() + timeout
+        polls = 0
         while True:
-            job = self._request("GET", f"job_statuses/{job_id}.json")["job_status"]
+            polls += 1
+            try:
+                job = self._request("GET", f"job_statuses/{job_id}.json")["job_status"]
+            except NotFound:
+                if polls > 1:
+                    raise JobGone(job_id) from None
+                # A status read right after the job was queued may reach a replica that has not seen
+                # it yet: one more look before calling it gone.
+                self.policy.sleep(self.job_poll_interval)
+                continue
             if job.get("status") in JOB_DONE:
                 if job["status"] != "completed":
                     raise JobFailed(f"job {job_id} {job['status']}: {job.get('message') or ''}".strip(),
@@ -545,6 +636,22 @@ class ZendeskClient:
 def drop_repeats(records, previous_keys, stamp="updated_at"):
     """`records` without those whose (id, stamp) was on the previous page (a repeated boundary second)."""
     return [record for record in records if (record.get("id"), record.get(stamp)) not in previous_keys]
+
+
+def _holds(record, item):
+    """True when the Zendesk `record` already has every value `item` sets (of a nested object, the keys
+    `item` sets). Emails and external ids compare case-insensitively, as Zendesk matches them."""
+    for name, value in item.items():
+        current = record.get(name)
+        if isinstance(value, dict):
+            if not isinstance(current, dict) or any(current.get(k) != v for k, v in value.items()):
+                return False
+        elif name in ("email", "external_id") and isinstance(value, str):
+            if str(current or "").lower() != value.lower():
+                return False
+        elif current != value:
+            return False
+    return True
 
 
 def _batches(items, size):

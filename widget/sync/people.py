@@ -30,7 +30,9 @@ calls, made only for accounts whose mapped fields changed. NB: real Zendesk also
 `PUT organizations/update_many` (a job of 100), but neither the reference notes (zendesk-api.md §5) nor
 the sandbox have it; with it, updates would cost one call per 100. Users: create_or_update_many jobs
 of 100. Linked records whose two-way fields changed are looked up in batches (show_many of 100, CRM
-get-by-ids of 100) for the "later change wins" rule.
+get-by-ids of 100) for the "later change wins" rule. A job whose status Zendesk no longer keeps is
+reconciled by the client (records read back, only those not written sent again), so its results link
+records as after any job.
 """
 from dataclasses import dataclass
 from datetime import timedelta

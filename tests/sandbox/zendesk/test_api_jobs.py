@@ -4,6 +4,7 @@ import re
 import threading
 import time
 
+from widget.sandbox.zendesk.jobs import JOB_TTL
 
 
 def start(api, method, path, payload):
@@ -126,6 +127,17 @@ def test_job_statuses_list_show_many_and_unknown(api):
     assert all(j["status"] == "completed" for j in many["job_statuses"])
     missing = api.get(api.base + "/job_statuses/V3-00000000000000000000000000000000.json")
     assert missing.status_code == 404 and missing.json() == {"error": "RecordNotFound", "description": "Not found"}
+
+
+def test_a_job_status_is_gone_once_the_job_ttl_has_passed(api, zendesk):
+    job = start(api, "POST", "/organizations/create_many.json", {"organizations": [{"name": "Expiring"}]})
+    wait(api, job)
+    zendesk.state.clock.advance(JOB_TTL - 5)
+    assert api.get(job["url"]).json()["job_status"]["status"] == "completed"
+    zendesk.state.clock.advance(10)
+    gone = api.get(job["url"])
+    assert gone.status_code == 404 and gone.json() == {"error": "RecordNotFound", "description": "Not found"}
+    assert job["id"] not in [j["id"] for j in api.get(api.base + "/job_statuses.json").json()["job_statuses"]]
 
 
 def test_jobs_run_in_the_background_while_clients_poll(api, zendesk):

@@ -66,6 +66,20 @@ def test_users_search_by_email_query_and_external_id(api):
     assert nobody == {"users": [], "next_page": None, "previous_page": None, "count": 0}
 
 
+def test_show_many_by_external_ids_case_insensitively(api):
+    for n in (1, 2):
+        api.post(api.base + "/users.json", json={"user": {"name": f"Ext {n}", "email": f"ext{n}@example.org",
+                                                         "external_id": f"EXT-{n}"}})
+        api.post(api.base + "/organizations.json", json={"organization": {"name": f"Ext Org {n}",
+                                                                         "external_id": f"EXT-{n}"}})
+    users = api.get(api.base + "/users/show_many.json", params={"external_ids": "ext-2,EXT-1,nobody"}).json()
+    assert [u["name"] for u in users["users"]] == ["Ext 2", "Ext 1"] and users["count"] == 2
+    orgs = api.get(api.base + "/organizations/show_many.json", params={"external_ids": "Ext-1,none"}).json()
+    assert [o["name"] for o in orgs["organizations"]] == ["Ext Org 1"]
+    too_many = api.get(api.base + "/users/show_many.json", params={"external_ids": ",".join(map(str, range(101)))})
+    assert too_many.status_code == 400 and too_many.json()["error"] == "TooManyValues"
+
+
 def test_organization_crud_and_create_or_update_never_matches_on_name(api, zendesk):
     response = api.post(api.base + "/organizations.json", json={"organization": {"name": "Kawa Ltd", "external_id": "A-1"}})
     assert response.status_code == 201
