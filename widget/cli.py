@@ -209,6 +209,8 @@ def sync_first(org_id):
     first_sync_job(installation.id, run.id)
     db.session.refresh(run)
     click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts, "message": run.message}))
+    if run.status in ("failed", "paused"):
+        raise click.ClickException(run.message or run.status)  # a failed run fails the command, in plain words
 
 
 bench_cli = AppGroup("bench", help="Benchmarks, sandbox to sandbox in this process.")

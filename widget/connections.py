@@ -1,19 +1,32 @@
-"""Clients for an installation's outside services, built from its stored (encrypted) grants.
+"""Clients for an installation's outside services, built from their stored (encrypted) grants.
 
-Rotated tokens are written back through the clients' `on_token` callbacks, so a refresh is never lost;
-a grant the service refuses for good is marked `revoked`, and the admin is asked to re-authorize.
+A client's token is kept by a `GrantKeeper`: one refresh at a time per grant, across the threads of a
+process and across processes (workers, the served app, the CLI), the new token committed before anyone
+uses it. A grant whose refresh the service refuses for good is marked `revoked` and the installation's
+sync paused until an administrator re-authorizes.
 """
 import os
+import threading
+import time
 import weakref
 from urllib.parse import urlparse
 
 import requests
 from flask import current_app
+from flask_babel import gettext as _
 from requests_oauthlib import OAuth2Session
 
 from .clients import crm, zendesk
+from .clients.http import AuthenticationError, NetworkError, RefreshRefused
 from .extensions import db
-from .models import Connection
+from .leases import acquire_lease, holder_name, release_lease
+from .models import Connection, SyncSettings
+
+SERVICE_NAMES = {"crm": "Zoho CRM", "zendesk": "Zendesk"}
+# A refresh (one token call, its retries included) ends well within the lease; waiters give up after it.
+REFRESH_LEASE_SECONDS = 60
+REFRESH_WAIT_SECONDS = 60
+REFRESH_POLL_SECONDS = 0.05
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -47,12 +60,83 @@ def mark_revoked(grant):
     db.session.commit()
 
 
-def _token_saver(grant_id):
-    def save(token):
-        grant = db.session.get(Connection, grant_id)
-        grant.token = dict(token)
+_grant_locks = {}  # grant id -> lock: the clients of one grant in this process refresh one at a time
+_grant_locks_guard = threading.Lock()
+
+
+def _grant_lock(grant_id):
+    with _grant_locks_guard:
+        return _grant_locks.setdefault(grant_id, threading.Lock())
+
+
+class GrantKeeper:
+    """The token keeper (widget.clients.tokens) of a stored grant.
+
+    A refresh runs in an application context of its own (a database session of its own), so it works
+    from any thread and never commits the caller's unfinished work. It holds this process's lock of the
+    grant, then the grant's lease (`token:crm`, `token:zendesk`) against other processes, and re-reads
+    the stored token: when another holder already renewed it, that token is used with no service call;
+    else the stored token (its refresh token is the newest) is renewed and committed before it is used.
+    """
+
+    def __init__(self, grant):
+        self.app = current_app._get_current_object()
+        self.grant_id, self.installation_id, self.service = grant.id, grant.installation_id, grant.service
+        self.token = grant.token
+        self.lock = _grant_lock(grant.id)
+
+    def current(self):
+        return self.token
+
+    def refresh(self, stale_access_token, fetch):
+        with self.lock, self.app.app_context():
+            name, holder = f"token:{self.service}", holder_name()
+            self._wait_for_lease(name, holder)
+            try:
+                self.token = self._renew(stale_access_token, fetch)
+                return self.token
+            finally:
+                db.session.rollback()
+                release_lease(self.installation_id, name, holder)
+
+    def _wait_for_lease(self, name, holder):
+        deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+        while not acquire_lease(self.installation_id, name, holder, seconds=REFRESH_LEASE_SECONDS):
+            if time.monotonic() > deadline:
+                raise NetworkError(f"{SERVICE_NAMES[self.service]}: another process is still renewing the access "
+                                   "token", sent=False)
+            time.sleep(REFRESH_POLL_SECONDS)
+
+    def _renew(self, stale_access_token, fetch):
+        grant = db.session.get(Connection, self.grant_id)
+        if grant is None or grant.status == "revoked":  # refused for another holder, or removed meanwhile
+            raise RefreshRefused(self._refused_message(_("the grant was revoked")), code="revoked")
+        stored = grant.token
+        if stored.get("access_token") != stale_access_token:
+            return stored
+        try:
+            fresh = dict(fetch(stored))
+        except AuthenticationError as error:
+            raise self._refused(grant, error) from None
+        grant.token = fresh
         db.session.commit()
-    return save
+        return fresh
+
+    def _refused(self, grant, error):
+        """Mark the grant revoked and pause the installation's sync until it is re-authorized."""
+        message = self._refused_message(error.message)
+        grant.status = "revoked"
+        settings = db.session.get(SyncSettings, self.installation_id)
+        if settings is not None:
+            settings.paused_reason, settings.paused_until = message, None
+        db.session.commit()
+        return RefreshRefused(message, status=error.status, code=error.code)
+
+    def _refused_message(self, detail):
+        message = _("%(service)s refused to renew the extension's access (%(detail)s). An administrator must "
+                    "re-authorize %(service)s in the extension's settings.",
+                    service=SERVICE_NAMES[self.service], detail=detail[:60])
+        return message[:255]  # SyncSettings.paused_reason
 
 
 def _closing(client, session):
@@ -71,8 +155,8 @@ def zendesk_client(installation, grant=None, **options):
     grant = grant or connection(installation, "zendesk")
     config = current_app.config
     session = OAuth2Session(config["ZENDESK_CLIENT_ID"])
-    client = zendesk.ZendeskClient(session, zendesk_base_url(installation), token=grant.token,
-                                   on_token=_token_saver(grant.id), client_id=config["ZENDESK_CLIENT_ID"],
+    client = zendesk.ZendeskClient(session, zendesk_base_url(installation), tokens=GrantKeeper(grant),
+                                   client_id=config["ZENDESK_CLIENT_ID"],
                                    client_secret=config["ZENDESK_CLIENT_SECRET"], **options)
     return _closing(client, session)
 
@@ -88,7 +172,8 @@ def crm_client(installation, grant=None, **options):
     centre = crm_data_centres()[installation.data_center]
     options.setdefault("max_concurrency", crm.EDITION_CONCURRENCY.get(installation.crm_edition or "free", 5))
     session = requests.Session()
-    client = crm.CrmClient(session, grant.api_base or centre.api_domain, grant.token,
-                           on_token=_token_saver(grant.id), accounts_server=centre.accounts_server,
+    keeper = GrantKeeper(grant)
+    client = crm.CrmClient(session, grant.api_base or centre.api_domain, keeper.token, tokens=keeper,
+                           accounts_server=centre.accounts_server,
                            client_id=config["CRM_CLIENT_ID"], client_secret=config["CRM_CLIENT_SECRET"], **options)
     return _closing(client, session)

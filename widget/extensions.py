@@ -20,10 +20,13 @@ htmx = Htmx()
 def _tune_sqlite(dbapi_connection, connection_record):
     """The embedded default (SQLite): write-ahead logging, so the webhook receiver's writes and the
     sync workers' reads don't block each other, and a sync per commit of the log only, not of every
-    write (the inbox stores each delivery before answering). NB: SQLite's settings exist only as
+    write (the inbox stores each delivery before answering). A writer waits up to 15 s for another
+    connection's write to commit (Python's default is 5 s): a token refresh commits on a connection of
+    its own while sync threads write. NB: SQLite's settings exist only as
     PRAGMA statements; nothing else in the project writes SQL text."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
         cursor.close()

@@ -86,5 +86,7 @@ def test_a_revoked_grant_pauses_the_installation_and_says_so(synced_installation
     runs.first_sync_job(s.installation_id, run.id)
     db.session.refresh(run)
     assert run.status == "failed"
-    assert "re-authorize" in s.settings().paused_reason
-    assert "Access was refused" in s.settings().paused_reason
+    # Its refresh token went too: Zendesk refuses to renew, and the admin is told which grant to redo.
+    assert s.settings().paused_reason.startswith("Zendesk refused to renew the extension's access")
+    assert "re-authorize Zendesk" in s.settings().paused_reason
+    assert run.message == s.settings().paused_reason

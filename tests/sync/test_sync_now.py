@@ -6,6 +6,7 @@ import requests
 from bs4 import BeautifulSoup
 
 from tests.helpers import ADMIN
+from widget.connections import connection, save_grant
 from widget.extensions import db
 from widget.models import Ticket
 from widget.security import mint_context
@@ -136,10 +137,13 @@ def test_a_refused_grant_shows_in_the_progress_and_re_authorizing_lifts_the_paus
 
     # The admin re-authorized (the grant works again): the next look at the panel verifies both grants
     # against the services and lifts the pause; the polled fragment alone (no check) does not.
+    assert connection(s.installation(), "zendesk").status == "revoked"  # what the panel offers to redo
     with account.lock:  # (standing in for a new grant through the OAuth pages, which other tests walk)
         for grant in grants:
             account.grants[grant.access_token] = grant
             account.refresh_tokens[grant.refresh_token] = grant.access_token
+    stored = connection(s.installation(), "zendesk")
+    save_grant(s.installation(), "zendesk", stored.token, stored.account, stored.api_base)  # as the callback does
     settings = s.settings()
     assert settings.paused_reason is not None
     assert "sync-paused" in client.get("/settings/sync/progress", headers=headers).get_data(as_text=True)

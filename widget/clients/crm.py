@@ -13,7 +13,7 @@ API calls do not go through an `OAuth2Session`: (a) it sends `Authorization: Bea
 wants `Zoho-oauthtoken` (zoho-crm-api.md §1.5); (b) the injected session, timeouts, retry policy and
 concurrency bound (`_Bounded`) must apply to every call; (c) its auto-refresh is not safe when parallel
 upserts all see the token expire at once. `CrmClient._request` adds the `Zoho-oauthtoken` header itself
-and refreshes under a lock (`CrmClient._refresh`).
+and refreshes through the client's token keeper (`widget.clients.tokens`), once for all threads.
 """
 import threading
 import time
@@ -26,6 +26,7 @@ from requests_oauthlib import OAuth2Session
 
 from .http import (TRANSIENT, AuthenticationError, InvalidRequest, NetworkError, NotFound, PermissionDenied,
                    RateLimited, RetryPolicy, ServerError, ServiceError, send)
+from .tokens import TokenKeeper
 
 API_PATH = "/crm/v8"
 MAX_RECORDS_PER_CALL = 100  # insert/update/upsert/delete (zoho-crm-api.md §2.3–2.6)
@@ -264,20 +265,24 @@ class RecordResult:
 # ---- the client ----------------------------------------------------------------------------------
 
 class CrmClient:
-    """Calls one org's CRM API with its OAuth token; refreshes the token when it expires (the new token
-    goes to `on_token`, to be persisted) and never has more than `max_concurrency` calls in flight."""
+    """Calls one org's CRM API with its OAuth token; refreshes the token when it expires and never has more
+    than `max_concurrency` calls in flight. The token lives in `tokens`, a token keeper
+    (`widget.clients.tokens`); by default one in memory that hands each new token to `on_token`."""
 
     def __init__(self, session, api_domain, token, on_token=None, accounts_server=None, client_id=None,
-                 client_secret=None, max_concurrency=EDITION_CONCURRENCY["free"], policy=None):
+                 client_secret=None, max_concurrency=EDITION_CONCURRENCY["free"], policy=None, tokens=None):
         self.session, self.api_domain = session, api_domain.rstrip("/")
-        self.token, self.on_token = dict(token), on_token
+        self.tokens = tokens or TokenKeeper(token, on_token)
         self.accounts_server, self.client_id, self.client_secret = accounts_server, client_id, client_secret
         self.max_concurrency = max_concurrency
         self.credits_remaining = None  # daily API credits left, once the CRM starts telling (§4)
         self.policy = policy or RetryPolicy()
-        self._token_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._heavy_slots = threading.BoundedSemaphore(min(max_concurrency, SUB_CONCURRENCY))
+
+    @property
+    def token(self):
+        return self.tokens.current()
 
     # ---- plumbing ------------------------------------------------------------------------------
     def url(self, path):
@@ -317,14 +322,12 @@ class CrmClient:
 
     def _refresh(self, stale):
         """Refresh once for all threads that saw `stale` fail; the others reuse the new token."""
-        with self._token_lock:
-            if self.token["access_token"] != stale:
-                return
-            fresh = refresh_token(self.session, self.accounts_server, self.token, self.client_id,
-                                  self.client_secret, self.policy)
-            self.token = {**self.token, **fresh}
-            if self.on_token:
-                self.on_token(dict(self.token))
+        self.tokens.refresh(stale, self._fetch_token)
+
+    def _fetch_token(self, token):
+        # Zoho's answer has no refresh token nor anything else the grant carries: keep what it does not replace.
+        return {**token, **refresh_token(self.session, self.accounts_server, token, self.client_id,
+                                         self.client_secret, self.policy)}
 
     def _pages(self, path, params, key="data", per_page=MAX_PER_PAGE, page_token=True, headers=None,
                tokens_only=False):

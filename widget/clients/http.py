@@ -30,6 +30,11 @@ class AuthenticationError(ServiceError):
     """Credentials were refused (expired, revoked or wrong): the admin must re-authorize."""
 
 
+class RefreshRefused(AuthenticationError):
+    """The service's token endpoint refused to renew a stored grant (revoked, or its refresh token
+    expired): the grant is marked revoked, the installation paused, and `message` tells the admin so."""
+
+
 class PermissionDenied(ServiceError):
     """The credentials are valid but not allowed to do this (scope, role, plan)."""
 

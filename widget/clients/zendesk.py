@@ -4,8 +4,9 @@ Built on the shared HTTP layer (`widget.clients.http`): `classify()` below turns
 (zendesk-api.md §9) into its typed errors, and `send()` retries 429s (honouring `Retry-After`), 409s,
 5xx, timeouts and dropped connections.
 
-OAuth runs on requests-oauthlib: the session is an `OAuth2Session` whose `auto_refresh_url` and
-`token_updater` are set by the client, so rotated tokens reach the `on_token` callback to be persisted.
+OAuth runs on requests-oauthlib: the session is an `OAuth2Session` that sends the token; the client
+refreshes it itself, through its token keeper (`widget.clients.tokens`), never by the session's own
+auto-refresh, which knows nothing of other threads or processes holding the same rotating grant.
 NB: requests-oauthlib refuses plain-http URLs unless `OAUTHLIB_INSECURE_TRANSPORT=1` is set in the
 environment; the local sandbox (http://127.0.0.1:PORT) needs it, production (https) never does.
 
@@ -15,16 +16,16 @@ The base URL comes from configuration (`ZENDESK_BASE_URL`, a template such as
 import base64
 import hashlib
 import hmac
-import threading
 import time
 from dataclasses import dataclass, field
 
 import requests
-from oauthlib.oauth2 import OAuth2Error
+from oauthlib.oauth2 import OAuth2Error, TokenExpiredError
 from requests_oauthlib import OAuth2Session
 
 from .http import (AuthenticationError, CallPacer, Conflict, CursorTrail, InvalidRequest, NetworkError, NotFound,
                    PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, retry_after_seconds, send)
+from .tokens import TokenKeeper
 
 API_PATH = "/api/v2"
 SCOPES = ("read", "write")
@@ -209,30 +210,24 @@ class JobGone(ServiceError):
 class ZendeskClient:
     """Calls one Zendesk account's API.
 
-    `session`: a `requests.Session`; with `token`, an `OAuth2Session`, which the client sets up to refresh
-    the token (rotated tokens go to `on_token`, to be persisted). `incremental_pacer` keeps incremental
+    `session`: a `requests.Session`; with `token` (or `tokens`, a token keeper: `widget.clients.tokens`),
+    an `OAuth2Session`, whose token the client refreshes before it expires (rotated tokens go to
+    `on_token`, to be persisted, when the keeper is the default one). `incremental_pacer` keeps incremental
     exports under their 10 calls a minute; share one pacer among all clients of one account.
     """
 
     def __init__(self, session, base_url, token=None, on_token=None, client_id=None, client_secret=None,
-                 policy=None, incremental_pacer=None, job_poll_interval=1.0):
+                 policy=None, incremental_pacer=None, job_poll_interval=1.0, tokens=None):
         self.session, self.base_url = session, base_url.rstrip("/")
-        self.on_token = on_token
         self.policy = policy or RetryPolicy()
         self.incremental_pacer = incremental_pacer or CallPacer(INCREMENTAL_CALLS_PER_MINUTE, 60)
         self.job_poll_interval = job_poll_interval
-        self._token_lock = threading.Lock()
-        if token is not None:
+        self.client_id, self.client_secret = client_id, client_secret
+        self.tokens = tokens or (TokenKeeper(token, on_token) if token is not None else None)
+        if self.tokens is not None:
             if not isinstance(session, OAuth2Session):
                 raise TypeError("an OAuth token needs an OAuth2Session")
-            session.token = token
-            session.auto_refresh_url = f"{self.base_url}/oauth/tokens"
-            # NB: client credentials in the refresh body, as the token endpoint documents them (§7).
-            session.auto_refresh_kwargs = {"client_id": client_id, "client_secret": client_secret}
-            # NB: the client refreshes REFRESH_MARGIN seconds early, under a lock (refresh_token below);
-            # the session's own auto-refresh, which fires only once the token has expired, is the fallback.
-            session.token_updater = self._store_token
-            _check_token_responses(session)
+            session.token = self.tokens.current()
 
     # ---- plumbing ------------------------------------------------------------------------------
     def url(self, path):
@@ -251,12 +246,12 @@ class ZendeskClient:
         self._refresh_if_expiring()
         stale = self._access_token()
         try:
-            response = send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+            response = self._send(session, method, url, idempotent, **kwargs)
         except AuthenticationError as error:
             if error.code != "invalid_token" or not self._can_refresh():
                 raise
             self.refresh_token(stale)
-            response = send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+            response = self._send(session, method, url, idempotent, **kwargs)
         self._keep_within_budget(response)
         return _json_or_none(response)
 
@@ -276,42 +271,58 @@ class ZendeskClient:
                 reset = 60.0
             self.policy.sleep(min(max(reset, 1.0), 60.0))
 
+    def _send(self, session, method, url, idempotent, **kwargs):
+        """`send()` with the keeper's current token on the session (another client of the grant, or
+        another thread, may have renewed it). A token oauthlib finds expired and refuses to send is
+        Zendesk's own `invalid_token`: refreshed, and the call tried again."""
+        if self.tokens is not None and self.session.token.get("access_token") != self._access_token():
+            self.session.token = self.tokens.current()
+        try:
+            return send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+        except TokenExpiredError:
+            raise AuthenticationError("invalid_token: the access token expired", status=401,
+                                      code="invalid_token") from None
+
     def _access_token(self):
-        token = getattr(self.session, "token", None) or {}
-        return token.get("access_token")
+        return self.tokens.current().get("access_token") if self.tokens is not None else None
 
     def _can_refresh(self):
-        token = getattr(self.session, "token", None) or {}
-        return bool(token.get("refresh_token")) and bool(getattr(self.session, "auto_refresh_url", None))
+        return self.tokens is not None and bool(self.tokens.current().get("refresh_token"))
 
     def _refresh_if_expiring(self):
-        token = getattr(self.session, "token", None) or {}
+        token = self.tokens.current() if self.tokens is not None else {}
         expires_at = token.get("expires_at")
         if expires_at is not None and self._can_refresh() and float(expires_at) - REFRESH_MARGIN <= time.time():
             self.refresh_token(token.get("access_token"))
 
     def refresh_token(self, stale_access_token=None):
-        """Trade the refresh token for new tokens and hand them to `on_token`. Under a lock, and skipped
-        when another thread already replaced `stale_access_token`: Zendesk rotates the refresh token
-        ("delete the previous access and refresh tokens", §7), so a second refresh with the old one
-        would fail. Never retried, for the same reason."""
-        with self._token_lock:
-            if stale_access_token is not None and self._access_token() != stale_access_token:
-                return self.session.token
-            try:
-                token = self.session.refresh_token(self.session.auto_refresh_url, timeout=self.policy.timeout)
-            except OAuth2Error as exc:
-                raise AuthenticationError(f"token refresh refused: {exc.error}", status=exc.status_code,
-                                          code=exc.error) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise NetworkError(f"token refresh: {type(exc).__name__}") from None
-            self._store_token(token)
-            return token
-
-    def _store_token(self, token):
+        """Trade the refresh token for new tokens, once for every thread that saw `stale_access_token`
+        (default: the current one) fail: Zendesk rotates the refresh token ("delete the previous access
+        and refresh tokens", §7), so a second refresh with the old one would fail. The session sends the
+        new token only once the keeper has it (saved, for a stored grant). Returns the new token."""
+        stale = stale_access_token if stale_access_token is not None else self._access_token()
+        token = self.tokens.refresh(stale, self._fetch_token)
         self.session.token = token
-        if self.on_token is not None:
-            self.on_token(dict(token))
+        return token
+
+    def _fetch_token(self, token):
+        """The refresh call, on an OAuth2Session of its own (over the same connection pools): ours keeps
+        sending the old token until the keeper hands out the new one. Never retried: the refresh token
+        may already be used up."""
+        oauth = OAuth2Session(self.session.client_id, scope=self.session.scope)
+        for prefix, adapter in self.session.adapters.items():
+            oauth.mount(prefix, adapter)
+        _check_token_responses(oauth)
+        try:
+            # NB: client credentials in the refresh body, as the token endpoint documents them (§7).
+            return dict(oauth.refresh_token(f"{self.base_url}/oauth/tokens", refresh_token=token["refresh_token"],
+                                            timeout=self.policy.timeout, client_id=self.client_id,
+                                            client_secret=self.client_secret))
+        except OAuth2Error as exc:
+            raise AuthenticationError(f"token refresh refused: {exc.error}", status=exc.status_code,
+                                      code=exc.error) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise NetworkError(f"token refresh: {type(exc).__name__}") from None
 
     # ---- pagination ---------------------------------------------------------------------------
     def _cursor_pages(self, path, key, params=None):

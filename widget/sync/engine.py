@@ -9,8 +9,6 @@ Streams register themselves with `@stream(name, module=...)`; `run_streams()` ru
 installation's settings select, in dependency order, each under a lease so that at most one job per
 installation and stream runs at a time across every worker and host.
 """
-import os
-import socket
 import threading
 from contextlib import contextmanager
 from datetime import timedelta
@@ -18,10 +16,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from ..clients.http import AuthenticationError, CallPacer
+from ..clients.http import AuthenticationError, CallPacer, RefreshRefused
 from ..connections import crm_client, zendesk_client
 from ..extensions import db
-from ..models import Cursor, StreamLease, SyncError, SyncSettings, utcnow
+# The leases live in widget.leases (connections.py takes them too); their callers know them as engine.*.
+from ..leases import LEASE_SECONDS, acquire_lease, dead_on_this_host, holder_name, release_lease  # noqa: F401
+from ..models import Cursor, StreamLease, SyncError, SyncSettings, utcnow  # noqa: F401
 
 # People and organizations before tickets (ticket lookups need them), tickets before comments.
 STREAM_ORDER = ("crm_accounts", "crm_contacts", "crm_leads", "zendesk_users", "zendesk_organizations",
@@ -30,7 +30,6 @@ STREAMS = {}  # name -> (function, CRM module that must be chosen in settings, o
 # Daily CRM credits left untouched for the org's other integrations; below it the sync pauses.
 CREDIT_RESERVE = 500
 CREDIT_PAUSE_HOURS = 1  # credits are counted over a rolling 24 h window: look again in an hour
-LEASE_SECONDS = 30  # renewed at every cursor save; a crashed holder frees it this fast
 STALL_SECONDS = 30  # work silent this long (no heartbeat, no lease renewal) lost its worker
 INCREMENTAL_PACERS = {}  # (installation id) -> CallPacer shared by every client of that Zendesk account
 _pacers_lock = threading.Lock()
@@ -174,55 +173,6 @@ class SyncContext:
 
 
 # ---- leases: one job per installation and stream across all workers -----------------------------
-def holder_name():
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-def acquire_lease(installation_id, name, holder, seconds=LEASE_SECONDS):
-    """True if `holder` now holds the lease. Atomic on SQLite and PostgreSQL: an insert, or an
-    update that only matches an expired lease (or one the holder already has)."""
-    until = utcnow() + timedelta(seconds=seconds)
-    try:
-        db.session.add(StreamLease(installation_id=installation_id, stream=name, holder=holder, expires_at=until))
-        db.session.commit()
-        return True
-    except IntegrityError:
-        db.session.rollback()
-    free = db.or_(StreamLease.expires_at < utcnow(), StreamLease.holder == holder)
-    current = db.session.scalar(db.select(StreamLease.holder).filter_by(installation_id=installation_id, stream=name))
-    if current is not None and dead_on_this_host(current):
-        free = db.or_(free, StreamLease.holder == current)  # only if nobody took it since we looked
-    taken = db.session.execute(
-        db.update(StreamLease)
-        .where(StreamLease.installation_id == installation_id, StreamLease.stream == name, free)
-        .values(holder=holder, expires_at=until))
-    db.session.commit()
-    return taken.rowcount == 1
-
-
-def dead_on_this_host(holder):
-    """True when `holder` ran on this host in a process that no longer exists (killed, crashed): a
-    restarted worker takes its lease at once instead of waiting for it to expire. Holders on other
-    hosts cannot be checked, so their leases expire after LEASE_SECONDS."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # exists, under another user
-    return False
-
-
-def release_lease(installation_id, name, holder):
-    db.session.execute(db.delete(StreamLease).where(
-        StreamLease.installation_id == installation_id, StreamLease.stream == name, StreamLease.holder == holder))
-    db.session.commit()
-
-
 @contextmanager
 def lease(installation_id, name):
     holder = holder_name()
@@ -255,6 +205,9 @@ def run_streams(installation, names, run=None, ctx=None):
 def pause_for_revoked_grant(ctx, error):
     """The settings page then finds which grant was refused and offers "Re-authorize"."""
     db.session.rollback()
-    ctx.settings.paused_reason = f"Access was refused ({error.message}). An administrator must re-authorize."
+    if isinstance(error, RefreshRefused):  # already paused with it, naming the service
+        ctx.settings.paused_reason = error.message
+    else:
+        ctx.settings.paused_reason = f"Access was refused ({error.message}). An administrator must re-authorize."
     ctx.settings.paused_until = None  # no end: only re-authorizing lifts it (not the scheduler)
     db.session.commit()
