@@ -178,7 +178,8 @@ def test_a_refresh_on_worker_threads_without_an_app_context_is_saved(synced_inst
 
 def test_two_processes_renewing_one_zendesk_grant_at_once_refresh_it_once(synced_installation, tmp_path):
     s = synced_installation
-    SlowTokenEndpoint(s.zendesk, "/oauth/tokens", delay=0.5)  # the first refresh is still running when the second starts
+    # The first refresh is still running when the second starts.
+    SlowTokenEndpoint(s.zendesk, "/oauth/tokens", delay=0.5)
     config = {key: value for key, value in s.app.config.items()
               if key in ("SQLALCHEMY_DATABASE_URI", "CRM_SANDBOX_URL", "CRM_CLIENT_ID", "CRM_CLIENT_SECRET",
                          "ZENDESK_BASE_URL", "ZENDESK_CLIENT_ID", "ZENDESK_CLIENT_SECRET", "EXTENSION_URL")}
