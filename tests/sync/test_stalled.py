@@ -57,11 +57,11 @@ def test_a_run_is_claimed_by_one_job_and_taken_over_only_once_its_worker_is_sile
     s = synced_installation
     run = _abandoned_run(s, silent_for=engine.STALL_SECONDS - 10)
     assert not runs.claim_run(run.id, "me:1:1")  # its worker beat 20 s ago: alive
-    assert runs.stalled_runs(s.installation_id) == []
+    assert runs.stalled_runs() == []
 
     run.heartbeat_at = utcnow() - timedelta(seconds=engine.STALL_SECONDS + 1)
     db.session.commit()
-    assert [r.id for r in runs.stalled_runs(s.installation_id)] == [run.id]
+    assert [r.id for r in runs.stalled_runs()] == [run.id]
     assert runs.claim_run(run.id, "me:1:1")
     assert not runs.claim_run(run.id, "another:1:1")  # claimed: the second job leaves it
     db.session.refresh(run)
@@ -72,7 +72,7 @@ def test_a_holder_that_died_on_this_host_is_taken_over_at_once(synced_installati
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead = f"{socket.gethostname()}:{finished.stdout.strip()}:1"  # a process of this host, gone (and reaped) now
     run = _abandoned_run(synced_installation, silent_for=1, holder=dead)
-    assert [r.id for r in runs.stalled_runs(synced_installation.installation_id)] == [run.id]
+    assert [r.id for r in runs.stalled_runs()] == [run.id]
     assert runs.claim_run(run.id, "me:1:1")
 
 

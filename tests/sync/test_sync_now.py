@@ -133,7 +133,7 @@ def test_a_refused_grant_shows_in_the_progress_and_re_authorizing_lifts_the_paus
     assert "refused access. Re-authorize to resume syncing." in paused.get_text()
     assert page.select_one("#paused-reauthorize-zendesk")["href"].startswith("/settings/zendesk/authorize")
     assert page.select_one("#paused-reauthorize-crm")["target"] == "authorization"
-    assert "Sync stopped" in page.select_one("#sync-progress").get_text()
+    assert "Sync paused." in page.select_one("#sync-progress").get_text()
 
     # The admin re-authorized (the grant works again): the next look at the panel verifies both grants
     # against the services and lifts the pause; the polled fragment alone (no check) does not.
@@ -151,4 +151,6 @@ def test_a_refused_grant_shows_in_the_progress_and_re_authorizing_lifts_the_paus
     assert panel.select_one("#sync-paused") is None
     db.session.expire_all()
     assert s.settings().paused_reason is None
-    s.app.extensions["sync_pool"].shutdown(wait=True)  # the inbox drain the lift started
+    s.app.extensions["sync_pool"].shutdown(wait=True)  # the first sync and the inbox drain the lift started
+    db.session.refresh(run)
+    assert (run.status, run.message) == ("done", None)  # the paused first sync carried on by itself

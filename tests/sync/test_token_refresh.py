@@ -229,10 +229,10 @@ def test_a_refused_refresh_pauses_the_installation_and_the_command_says_so_plain
              "must re-authorize Zoho CRM in the extension's settings.")
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and done.stderr.strip() == f"Error: {plain}"
-    assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "failed"
+    assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "paused"
     db.session.expire_all()
     run = db.session.scalar(db.select(SyncRun))
-    assert (run.status, run.message) == ("failed", plain)
+    assert (run.status, run.message) == ("paused", plain)  # carries on once re-authorized
     settings = s.settings()
     assert (settings.paused_reason, settings.paused_until) == (plain, None)  # only re-authorizing lifts it
     assert connection(s.installation(), "crm").status == "revoked"

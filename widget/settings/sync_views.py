@@ -34,6 +34,8 @@ def sync_context(form=None, refusal=None, grants_ok=False):
     if grants_ok and settings.paused_reason and settings.paused_until is None:
         settings.paused_reason = None
         db.session.commit()
+        for job, *args in runs.resume_paused(installation.id):  # the first sync the refusal paused
+            queue.enqueue(job, *args)
         inbox.trigger(installation.id)  # real-time events that waited for the grant
     run = db.session.scalar(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first")
                             .order_by(SyncRun.id.desc()).limit(1))

@@ -77,26 +77,24 @@ def retry_failed(installation_id):
     return retried.rowcount
 
 
-def stranded(installation_id):
-    """True when events have waited STALL_SECONDS with no drain holding the lease: the process that was
-    applying them died, or its job was lost with it (the scheduler then queues a drain). A real-time run
-    the dead drain left `running` is closed; its events are still `new` and are applied again."""
-    live = db.session.scalar(db.select(StreamLease.id).where(
-        StreamLease.installation_id == installation_id, StreamLease.stream == LEASE, StreamLease.expires_at > utcnow()))
-    if live is not None:
-        return False
+def stranded_installations():
+    """Installations whose events have waited STALL_SECONDS with no drain holding the lease: the process
+    that was applying them died, or its job was lost with it (the scheduler queues a drain for each).
+    Real-time runs a dead drain left `running` are closed; their events are still `new`, applied again."""
     cutoff = utcnow() - timedelta(seconds=engine.STALL_SECONDS)
+    draining = db.select(StreamLease.installation_id).where(StreamLease.stream == LEASE,
+                                                            StreamLease.expires_at > utcnow())
     db.session.execute(db.update(SyncRun).where(
-        SyncRun.installation_id == installation_id, SyncRun.kind == "realtime", SyncRun.status == "running",
+        SyncRun.kind == "realtime", SyncRun.status == "running", SyncRun.installation_id.not_in(draining),
         db.or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < cutoff))
         .values(status="failed", finished_at=utcnow(),
                 message=_("Interrupted: the worker stopped. Its events are applied again."))
         .execution_options(synchronize_session=False))
     db.session.commit()
-    waiting = db.session.scalar(db.select(InboxEvent.id).where(
-        InboxEvent.installation_id == installation_id, InboxEvent.status == "new", InboxEvent.received_at < cutoff)
-        .limit(1))
-    return waiting is not None and _applicable(installation_id)
+    waiting = db.session.scalars(db.select(InboxEvent.installation_id).where(
+        InboxEvent.status == "new", InboxEvent.received_at < cutoff, InboxEvent.installation_id.not_in(draining))
+        .distinct()).all()
+    return {installation_id for installation_id in waiting if _applicable(installation_id)}
 
 
 # ---- the drain job -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..clients.http import ServiceError
+from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
 from ..models import Installation, StreamLease, SyncRun, as_utc, utcnow
 from . import inbox, queue
@@ -131,13 +131,23 @@ def stalled(run):
     return run.status in ACTIVE and as_utc(beat) < utcnow() - timedelta(seconds=STALL_SECONDS)
 
 
-def stalled_runs(installation_id):
-    """Active first and catch-up runs of the installation whose worker is gone (or, for a queued one,
+def stalled_runs():
+    """Active first and catch-up runs, of every installation, whose worker is gone (or, for a queued one,
     whose job has waited STALL_SECONDS: in the queue still, or lost with a process's in-memory pool)."""
-    active = db.session.scalars(db.select(SyncRun).where(
-        SyncRun.installation_id == installation_id, SyncRun.kind.in_(tuple(JOBS)),
-        SyncRun.status.in_(ACTIVE))).all()
+    active = db.session.scalars(db.select(SyncRun).where(SyncRun.kind.in_(tuple(JOBS)),
+                                                         SyncRun.status.in_(ACTIVE))).all()
     return [run for run in active if stalled(run) or (run.holder is not None and dead_on_this_host(run.holder))]
+
+
+def resume_paused(installation_id):
+    """Queue again the installation's first syncs that paused (credits ran short, a grant was refused),
+    once the pause is lifted; they carry on from their cursors. Returns their jobs as (job, *args)."""
+    paused = db.session.scalars(db.select(SyncRun).filter_by(installation_id=installation_id, kind="first",
+                                                             status="paused")).all()
+    for run in paused:
+        run.status, run.heartbeat_at = "queued", utcnow()
+    db.session.commit()
+    return [(JOBS["first"], installation_id, run.id) for run in paused]
 
 
 def resume(run):
@@ -188,6 +198,8 @@ def _execute(installation, run, holder):
         _finish(run, holder, "failed", _("Stopped: the extension is being uninstalled."))
     except SyncPaused as paused:
         _finish(run, holder, "paused", str(paused))
+    except AuthenticationError as error:  # the installation is paused (engine.pause_for_revoked_grant) ...
+        _finish(run, holder, "paused", error.message)  # ... and the run carries on once re-authorized
     except ServiceError as error:
         _finish(run, holder, "failed", error.message)
     except Exception:  # a job's exception would vanish in a thread pool; never leave the run `running`

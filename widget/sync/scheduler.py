@@ -17,7 +17,7 @@ import uuid
 from datetime import timedelta
 
 from ..extensions import db
-from ..models import Installation, SyncRun, as_utc, utcnow
+from ..models import Installation, as_utc, utcnow
 from . import engine, inbox, queue, runs
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,10 @@ def tick(app, holder="scheduler"):
     Each lease is taken under a name of its own, so only an expired one (a full interval) is taken."""
     interval = app.config["AUTO_SYNC_INTERVAL"]
     enqueued = []
+    stalled = {}
+    for run in runs.stalled_runs():
+        stalled.setdefault(run.installation_id, []).append(run)
+    stranded = inbox.stranded_installations()
     for installation in db.session.scalars(db.select(Installation)).all():
         if installation.status == "uninstalling":
             if engine.acquire_lease(installation.id, "uninstall", _once(holder), seconds=UNINSTALL_RETRY_SECONDS):
@@ -43,23 +47,18 @@ def tick(app, holder="scheduler"):
                                                           seconds=RESUME_SECONDS):
             settings.paused_reason = settings.paused_until = None
             db.session.commit()
-            paused = db.session.scalars(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first",
-                                                                     status="paused")).all()
-            for run in paused:  # a first sync that paused for credits carries on from its cursors
-                run.status = "queued"
-                db.session.commit()
-                enqueued.append(("widget.sync.runs.first_sync_job", installation.id, run.id))
+            enqueued += runs.resume_paused(installation.id)
             enqueued.append(("widget.sync.inbox.drain", installation.id, None))  # real-time events waited
         auto_sync_due = settings.auto_sync and settings.first_sync_done_at and not settings.paused_reason
         if auto_sync_due and engine.acquire_lease(installation.id, "autosync", _once(holder), seconds=interval):
             enqueued.append(("widget.sync.runs.catchup_job", installation.id, None))
-        stalled = runs.stalled_runs(installation.id)
-        if stalled and engine.acquire_lease(installation.id, "stalled", _once(holder), seconds=PERIOD):
-            for run in stalled:
+        if installation.id in stalled and engine.acquire_lease(installation.id, "stalled", _once(holder),
+                                                              seconds=PERIOD):
+            for run in stalled[installation.id]:
                 log.warning("installation %s: run %s lost its worker; resuming it", installation.id, run.id)
                 runs.resume(run)
-        if inbox.stranded(installation.id) and engine.acquire_lease(installation.id, "inbox-resume", _once(holder),
-                                                                   seconds=runs.STALL_SECONDS):
+        if installation.id in stranded and engine.acquire_lease(installation.id, "inbox-resume", _once(holder),
+                                                               seconds=engine.STALL_SECONDS):
             enqueued.append(("widget.sync.inbox.drain", installation.id, None))
         expires = installation.crm_channel_expires_at
         renewal_due = expires is not None and as_utc(expires) - utcnow() < CHANNEL_RENEW_BEFORE
