@@ -208,7 +208,10 @@ def sync_first(org_id):
         raise click.ClickException(refused.message) from None
     first_sync_job(installation.id, run.id)
     db.session.refresh(run)
-    click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts, "message": run.message}))
+    message = run.message
+    if run.status == "running":  # claimed by a live worker elsewhere: it carries on, this process may exit
+        message = f"The first sync is running in another process ({run.holder})."
+    click.echo(json.dumps({"run": run.id, "status": run.status, "counts": run.counts, "message": message}))
     if run.status in ("failed", "paused"):
         raise click.ClickException(run.message or run.status)  # a failed run fails the command, in plain words
 

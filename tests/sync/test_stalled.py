@@ -246,3 +246,13 @@ def test_a_queued_run_whose_job_was_lost_with_its_process_starts_after_all(synce
     _wait_for_jobs(s.app)
     db.session.refresh(run)
     assert run.status == "done", run.message
+
+
+def test_sync_first_leaves_a_run_a_live_worker_holds_and_says_where(synced_installation):
+    s = synced_installation
+    run = _abandoned_run(s, silent_for=1)  # its worker beat a second ago
+    answer = s.app.test_cli_runner().invoke(args=["sync", "first", s.installation().org_id])
+    assert answer.exit_code == 0, answer.output
+    assert f"running in another process ({GONE})" in answer.output
+    db.session.refresh(run)
+    assert (run.status, run.holder) == ("running", GONE)
