@@ -41,6 +41,14 @@ def _abandoned_run(s, silent_for, holder=GONE):
     return run
 
 
+def _progress_in_japanese(s):
+    installation = s.installation()
+    headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id,
+                                                dict(ADMIN, locale="ja_JP"))}
+    answer = s.app.test_client().get("/settings/sync/progress", headers=headers)
+    return BeautifulSoup(answer.get_data(as_text=True), "html.parser")
+
+
 def _wait_for_jobs(app):
     pool = app.extensions.get("sync_pool")
     deadline = time.monotonic() + 60
@@ -143,11 +151,7 @@ def test_the_settings_page_says_a_sync_stalled_and_resume_carries_it_on(synced_i
 def test_the_stalled_message_is_in_japanese(synced_installation):
     s = synced_installation
     _abandoned_run(s, silent_for=engine.STALL_SECONDS + 5)
-    installation = s.installation()
-    headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id,
-                                                dict(ADMIN, locale="ja_JP"))}
-    page = BeautifulSoup(s.app.test_client().get("/settings/sync/progress", headers=headers).get_data(as_text=True),
-                         "html.parser")
+    page = _progress_in_japanese(s)
     assert "中断したところから再開しています" in page.select_one("#sync-stalled").get_text()
     assert page.select_one("#sync-resume").get_text() == "再開"
 
@@ -194,11 +198,7 @@ def test_a_run_that_stopped_says_why_in_the_admins_language(synced_installation)
     run.status, run.message = "failed", "Stopped on an unexpected error, which was logged for support. " \
         "Starting the sync again carries on from where it stopped."
     db.session.commit()
-    installation = s.installation()
-    headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id,
-                                                dict(ADMIN, locale="ja_JP"))}
-    page = BeautifulSoup(s.app.test_client().get("/settings/sync/progress", headers=headers).get_data(as_text=True),
-                         "html.parser")
+    page = _progress_in_japanese(s)
     assert "予期しないエラーで停止しました" in page.select_one("#sync-progress").get_text()
 
 

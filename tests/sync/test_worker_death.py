@@ -27,6 +27,7 @@ from rq.registry import FailedJobRegistry
 from tests.helpers import ADMIN
 from tests.sync.sync_process import ORG_ID, ROOT, prepared
 from tests.sync.test_crash import assert_exact
+from tests.webhooks.served import GunicornServer
 from widget.extensions import db
 from widget.models import Installation, SyncRun
 from widget.sandbox.serving import free_port
@@ -133,38 +134,15 @@ def test_rq_workers_sigkilled_mid_sync_the_run_ends_done_and_exact(tmp_path, pos
             connection.close()
 
 
-class ServedExtension:
-    """`gunicorn wsgi:app` (one worker, SYNC_QUEUE=thread, its own scheduler) in a session of its own, so
-    a SIGKILL takes down the master and its worker at once, as a lost host or container does."""
+class ServedExtension(GunicornServer):
+    """`gunicorn wsgi:app` configured by the child processes' environment, with SYNC_QUEUE=thread and its
+    own scheduler, as the embedded deployment runs."""
 
     def __init__(self, env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**env, "SYNC_QUEUE": "thread", "SCHEDULER_ENABLED": "1", "EXTENSION_URL": self.url}
         self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--bind", f"127.0.0.1:{self.port}",
-             "--log-level", "warning", "wsgi:app"], cwd=ROOT, env=self.env, start_new_session=True)
-        _wait(self._healthy, 30, "gunicorn to answer")
-        return self
-
-    def _healthy(self):
-        assert self.process.poll() is None, f"gunicorn exited with {self.process.returncode}"
-        try:
-            return requests.get(f"{self.url}/healthz", timeout=5).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def kill(self):
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -200,4 +178,4 @@ def test_the_threaded_app_killed_mid_sync_resumes_the_run_when_started_again(tmp
             progress = requests.get(f"{served.url}/settings/sync/progress", headers=headers, timeout=30)
             assert "Sync finished." in progress.text
         finally:
-            served.stop()
+            served.close()

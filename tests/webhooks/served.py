@@ -3,6 +3,7 @@
 grants obtained through the real OAuth pages (tests/lifecycle/conftest.py), the CRM modules and
 notification channel provisioned and the Zendesk webhook registered as the settings panel does."""
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,9 +93,10 @@ class GunicornServer:
 
     def start(self):
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        # A session of its own, so that `kill()` takes down the master and its worker at once.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "8", "--bind", f"127.0.0.1:{self.port}",
-             "--log-level", "warning", "wsgi:app"], cwd=root, env=self.env)
+             "--log-level", "warning", "wsgi:app"], cwd=root, env=self.env, start_new_session=True)
         try:
             wait_for(self._healthy, timeout=30, interval=0.1)
         except BaseException:
@@ -110,7 +112,13 @@ class GunicornServer:
             return False
 
     def close(self):
-        self.process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def kill(self):
+        """SIGKILL to the master and its worker at once, as when a host or a container is lost."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
 
 
