@@ -8,7 +8,7 @@ from bs4 import BeautifulSoup
 from tests.helpers import ADMIN
 from widget.connections import connection, save_grant
 from widget.extensions import db
-from widget.models import Ticket
+from widget.models import Ticket, utcnow
 from widget.security import mint_context
 from widget.sync import queue, runs
 
@@ -154,3 +154,25 @@ def test_a_refused_grant_shows_in_the_progress_and_re_authorizing_lifts_the_paus
     s.app.extensions["sync_pool"].shutdown(wait=True)  # the first sync and the inbox drain the lift started
     db.session.refresh(run)
     assert (run.status, run.message) == ("done", None)  # the paused first sync carried on by itself
+
+
+def test_edit_appears_once_the_first_sync_has_completed_and_values_speak_japanese(synced_installation):
+    s = synced_installation
+    client = s.app.test_client()
+    before = _soup(client.get("/settings/sync/progress", headers=_headers(s))).select_one("#sync-edit")
+    assert before.get_text(strip=True) == "Choose what syncs"  # the wizard, before there is anything to edit
+    assert before["hx-get"] == "/settings/wizard/sync" and before["hx-target"] == "#settings-panel"
+
+    settings = s.settings()
+    settings.first_sync_done_at = utcnow()
+    db.session.commit()
+    after = _soup(client.get("/settings/sync/progress", headers=_headers(s)))
+    assert after.select_one("#sync-edit").get_text(strip=True) == "Edit"
+
+    installation = s.installation()
+    japanese = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id,
+                                                 dict(ADMIN, locale="ja_JP"))}
+    with s.app.app_context():  # a context of its own: Flask-Babel keeps the locale it chose in the one it ran in
+        summary = _soup(client.get("/settings/sync/progress", headers=japanese)).select_one("#sync-settings p")
+    assert "取引先, 連絡先, 見込み客" in summary.get_text()
+    assert summary.select_one("#sync-edit").get_text(strip=True) == "編集"

@@ -14,6 +14,7 @@ from ..sync import inbox, queue, runs
 from ..sync.engine import STREAM_ORDER, selected_streams, sync_settings
 from .forms import SyncNowForm
 from .views import bp
+from .wizard import modules_in_words
 
 STREAM_LABELS = {
     "crm_accounts": _l("Zoho CRM accounts → Zendesk organizations"),
@@ -42,7 +43,8 @@ def sync_context(form=None, refusal=None, grants_ok=False):
     streams = selected_streams(settings) or list(STREAM_ORDER)
     return {"sync_form": form or SyncNowForm(), "settings": settings, "run": run, "refusal": refusal,
             "streams": streams, "stream_labels": STREAM_LABELS,
-            "streams_done": _streams_done(run, streams), "stalled": run is not None and runs.stalled(run)}
+            "streams_done": _streams_done(run, streams), "stalled": run is not None and runs.stalled(run),
+            "modules_text": modules_in_words(settings.modules or [])}
 
 
 def _streams_done(run, streams):

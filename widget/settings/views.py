@@ -1,4 +1,4 @@
-"""The admin settings panel: connect Zoho CRM, authorize Zendesk (F5, F6); the sync wizard plugs in later."""
+"""The admin settings panel: connect Zoho CRM, authorize Zendesk (F5, F6); the sync wizard is wizard.py."""
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
 from ..context import widget_view
