@@ -76,7 +76,8 @@ def test_valid_choices_are_saved_and_shown_again(admin, htmx):
     ({"mode": "bulk", "auto_sync": "yes", "modules": ["Deals"]}, "modules",
      "Choose at least one CRM module to sync: Accounts, Contacts or Leads."),
     ({"auto_sync": "yes", "modules": ["Accounts"]}, "mode", "Choose Bulk Sync or Selective Sync."),
-    ({"mode": "everything", "auto_sync": "yes", "modules": ["Accounts"]}, "mode", "Choose Bulk Sync or Selective Sync."),
+    ({"mode": "everything", "auto_sync": "yes", "modules": ["Accounts"]}, "mode",
+     "Choose Bulk Sync or Selective Sync."),
     ({"mode": "bulk", "auto_sync": "maybe", "modules": ["Accounts"]}, "auto_sync",
      "Choose whether to sync automatically."),
 ])
@@ -120,4 +121,5 @@ def test_the_step_speaks_japanese_values_included(client):
     assert step.select_one("label[for=mode-0]").get_text(strip=True) == "一括同期"
     assert "5 分ごと" in step.get_text()
     refused = soup(_send(japanese, {"mode": "bulk", "auto_sync": "yes"}))
-    assert refused.select_one("#modules-error").get_text() == "同期する CRM のタブを 1 つ以上選んでください（取引先、連絡先、見込み客）。"
+    assert refused.select_one("#modules-error").get_text() == \
+        "同期する CRM のタブを 1 つ以上選んでください（取引先、連絡先、見込み客）。"
