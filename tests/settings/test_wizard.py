@@ -60,14 +60,23 @@ def test_the_step_is_a_fragment_for_htmx_and_a_page_otherwise_with_the_saved_cho
 
 @pytest.mark.parametrize("htmx", [True, False])
 def test_valid_choices_are_saved_and_shown_again(admin, htmx):
-    answer = _send(admin, {"mode": "selective", "auto_sync": "no", "modules": ["Leads", "Contacts"]}, htmx=htmx)
+    answer = _send(admin, {"mode": "bulk", "auto_sync": "no", "modules": ["Leads", "Contacts"]}, htmx=htmx)
     assert answer.status_code == 200
     assert soup(answer).select_one("#wizard-saved").get_text() == "Your sync settings are saved."
+    assert _saved(admin) == {"mode": "bulk", "auto_sync": False, "modules": ["Contacts", "Leads"]}
+    answer = _send(admin, {"mode": "selective", "auto_sync": "no", "modules": ["Leads", "Contacts"]}, htmx=htmx)
+    # Selective Sync goes on to the organizations (read from Zendesk, which this installation has not authorized).
+    step = soup(answer).select_one("#wizard")
+    assert step.select_one("#wizard-note").get_text() == \
+        "Your sync settings are saved. Now choose the organizations to sync."
+    assert step.select_one("#available-problem").get_text() == \
+        "Authorize Zendesk first: the organizations are read from it."
     assert _saved(admin) == {"mode": "selective", "auto_sync": False, "modules": ["Contacts", "Leads"]}
     again = soup(_step(admin)).select_one("#wizard")
     assert again.select_one("input[name=mode][value=selective]").has_attr("checked")
     assert again.select_one("input[name=auto_sync][value=no]").has_attr("checked")
     assert [box["value"] for box in again.select("input[name=modules][checked]")] == ["Contacts", "Leads"]
+    assert again.select_one("#choose-organizations").get_text(strip=True) == "Organizations to sync: 0 chosen"
 
 
 @pytest.mark.parametrize("fields, field, message", [

@@ -481,6 +481,19 @@ class ZendeskClient:
         for page in self._cursor_pages("users.json", "users", {"role[]": ["agent", "admin"]}):
             yield from page
 
+    def organizations_page(self, size=25, after=None, name_prefix=None):
+        """One page of organizations, for a picker: (organizations, the cursor of the next page or None).
+        All of them by id, or those whose name starts with `name_prefix` (2 characters at least) by name
+        (`organizations/autocomplete`). Cursor pages, so the 10,000th organization is as near as the first."""
+        path, params = "organizations.json", {"page[size]": size}
+        if name_prefix:
+            path, params["name"] = "organizations/autocomplete.json", name_prefix
+        if after:
+            params["page[after]"] = after
+        body = self._request("GET", path, params=params)
+        meta = body.get("meta") or {}
+        return body.get("organizations") or [], meta.get("after_cursor") if meta.get("has_more") else None
+
     def show_users_by_external_ids(self, external_ids):
         """The users with these external ids that exist (`users/show_many?external_ids=`, 100 a call).
         NB: the ids are sent comma-separated; an external id holding a comma cannot be asked for so."""

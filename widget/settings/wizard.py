@@ -4,7 +4,8 @@ Each step is a server-rendered form: a fragment for htmx requests, a whole page 
 can be reached and sent without JavaScript). A step saves nothing until it validates; an invalid one
 comes back with each message next to its field. Step 1, "Sync settings", chooses the mode (Bulk or
 Selective), auto sync and the CRM modules; it reopens with the saved choices, and "Edit" (once the
-first sync has completed) brings the admin back to it.
+first sync has completed) brings the admin back to it. "Organizations" (Selective only) picks the
+Zendesk organizations to sync from two lists; the choice travels in the form until it is saved.
 """
 from flask import current_app, g, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -12,11 +13,17 @@ from flask_babel import ngettext
 from wtforms import RadioField, SelectMultipleField, ValidationError, widgets
 from wtforms.fields.choices import SelectChoice
 
+from ..clients.http import RetryPolicy, ServiceError
+from ..connections import connection, zendesk_client
 from ..context import widget_view
 from ..extensions import db
 from ..sync.engine import sync_settings
 from .forms import WidgetForm
 from .views import bp
+
+ORGANIZATIONS_SHOWN = 25
+# The picker answers an admin who waits: a short try, then a plain message (the sync's own policy is patient).
+PICKER_POLICY = RetryPolicy(attempts=2, base_delay=0.2, timeout=5.0)
 
 MODULES = ("Accounts", "Contacts", "Leads")
 # Zoho CRM's own names for its modules in each language (the CRM's Japanese UI says 取引先, 連絡先, 見込み客).
@@ -70,6 +77,9 @@ def modules_in_words(modules):
 
 def _step(form, saved=False):
     settings = sync_settings(g.installation)
+    if saved and form.mode.data == "selective":
+        return _organizations_step(OrganizationsForm(formdata=None), settings.selected_organizations,
+                                   note=_l("Your sync settings are saved. Now choose the organizations to sync."))
     template = "settings/wizard/_sync_settings.html" if request.htmx else "settings/wizard/sync_settings.html"
     response = make_response(render_template(
         template, form=form, settings=settings, saved=saved, context_token=g.context_token,
@@ -100,3 +110,101 @@ def save_wizard_sync_settings():
     settings.modules = [name for name in MODULES if name in form.modules.data]
     db.session.commit()
     return _step(form, saved=True)
+
+
+class OrganizationsForm(WidgetForm):
+    """Step "Organizations" (F12): no fields of its own beyond the token; the lists travel as plain inputs."""
+
+
+class OrganizationsPicker:
+    """What the organizations step shows: a page of Zendesk's organizations (all, or those whose name
+    starts with what the admin typed) and the chosen ones, read live with a short timeout."""
+
+    def __init__(self, selected, query="", after="", history=()):
+        self.selected, self.query, self.after, self.history = selected, query.strip(), after, list(history)
+        self.shown, self.chosen, self.next_cursor, self.problem = [], [], None, None
+
+    def load(self, installation):
+        grant = connection(installation, "zendesk")
+        if grant is None or grant.status != "active":
+            self.problem = _l("Authorize Zendesk first: the organizations are read from it.")
+            self.chosen = [{"id": i, "name": _l("Organization %(id)s", id=i)} for i in self.selected]
+            return self
+        client = zendesk_client(installation, grant, policy=PICKER_POLICY)
+        try:
+            if self.query and len(self.query) < 2:
+                self.problem = _l("Type at least 2 letters of the name to search.")
+            else:
+                self.shown, self.next_cursor = client.organizations_page(ORGANIZATIONS_SHOWN, self.after or None,
+                                                                         self.query or None)
+            by_id = {o["id"]: o for o in client.show_organizations(self.selected)} if self.selected else {}
+        except ServiceError as error:
+            self.problem = _l("Zendesk did not answer (%(reason)s). Try again in a moment.", reason=error.message)
+            by_id = {}
+        # Chosen organizations Zendesk no longer has (deleted meanwhile) still show, by id, to be removed.
+        self.chosen = [by_id.get(i) or {"id": i, "name": _l("Organization %(id)s (not found in Zendesk)", id=i)}
+                       for i in self.selected]
+        return self
+
+
+def _organizations_step(form, selected, query="", after="", history=(), saved=False, note=None, error=None):
+    picker = OrganizationsPicker(selected, query, after, history).load(g.installation)
+    template = "settings/wizard/_organizations.html" if request.htmx else "settings/wizard/organizations.html"
+    response = make_response(render_template(template, form=form, picker=picker, saved=saved, note=note,
+                                             error=error, context_token=g.context_token))
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/wizard/organizations")
+@widget_view(admin=True)
+def wizard_organizations():
+    """The organizations step, with the saved choice."""
+    return _organizations_step(OrganizationsForm(formdata=None), sync_settings(g.installation).selected_organizations)
+
+
+@bp.post("/wizard/organizations")
+@widget_view(admin=True)
+def change_wizard_organizations():
+    """One move of the picker (search, page, add, add all shown, remove, remove all) or Save. Only Save
+    writes, and only with at least one organization chosen."""
+    form = OrganizationsForm()
+    selected = list(dict.fromkeys(_ids(request.form.getlist("selected"))))
+    query, after = request.form.get("q", ""), request.form.get("after", "")
+    history = [cursor for cursor in request.form.get("history", "").split(",") if cursor]
+    action, _, value = request.form.get("action", "").partition(":")
+    if not form.validate_on_submit():
+        return _organizations_step(form, selected, query, after, history)
+    if action == "search":
+        after, history = "", []
+    elif action == "next" and value:
+        history, after = history + [after or "-"], value
+    elif action == "previous" and history:
+        after = history.pop()
+        after = "" if after == "-" else after
+    elif action == "add":
+        selected = _added(selected, _ids([value]))
+    elif action == "add_shown":
+        selected = _added(selected, _ids(request.form.getlist("shown")))
+    elif action == "remove":
+        selected = [i for i in selected if i not in _ids([value])]
+    elif action == "remove_all":
+        selected = []
+    elif action == "save":
+        if not selected:
+            return _organizations_step(form, selected, query, after, history,
+                                       error=_l("Choose at least one organization to sync."))
+        settings = sync_settings(g.installation)
+        settings.selected_organizations = selected
+        db.session.commit()
+        return _organizations_step(form, selected, query, after, history, saved=True)
+    return _organizations_step(form, selected, query, after, history)
+
+
+def _ids(values):
+    """Organization ids from form values; anything else is dropped (the form is the admin's to send)."""
+    return [int(value) for value in values if str(value).isdigit()]
+
+
+def _added(selected, ids):
+    return selected + [i for i in dict.fromkeys(ids) if i not in selected]

@@ -140,3 +140,15 @@ def test_scopes_gate_reads_and_writes(zendesk):
     search = requests.get(f"{base}/search.json", params={"query": "type:ticket printer"}, headers=tickets_read)
     assert search.status_code == 200
     assert requests.get(f"{base}/search.json", params={"query": "printer"}, headers=tickets_read).status_code == 403
+
+
+def test_organizations_autocomplete_by_the_start_of_the_name_in_cursor_pages(api, zendesk):
+    for name in ("Kyoto Ceramics", "kyoto robotics", "Osaka Kyoto Foods", "Kyōto Garden"):
+        assert api.post(api.base + "/organizations.json", json={"organization": {"name": name}}).status_code == 201
+    url = api.base + "/organizations/autocomplete.json"
+    first = api.get(url, params={"name": "KYOTO", "page[size]": 1}).json()
+    assert [o["name"] for o in first["organizations"]] == ["Kyoto Ceramics"]  # by name, any case, prefix only
+    assert first["meta"]["has_more"] is True
+    second = api.get(first["links"]["next"]).json()
+    assert [o["name"] for o in second["organizations"]] == ["kyoto robotics"] and second["meta"]["has_more"] is False
+    assert api.get(url, params={"name": "K"}).status_code == 400  # two characters at least
