@@ -4,7 +4,7 @@ import pytest
 
 from tests.sync.test_people import advance_zendesk, clear_crm_accounts, users_by_external_id
 from widget.extensions import db
-from widget.models import SyncRun, Ticket
+from widget.models import Cursor, SyncRun, Ticket
 from widget.sync import runs
 
 
@@ -90,3 +90,55 @@ def test_a_revoked_grant_pauses_the_installation_and_says_so(synced_installation
     assert s.settings().paused_reason.startswith("Zendesk refused to renew the extension's access")
     assert "re-authorize Zendesk" in s.settings().paused_reason
     assert run.message == s.settings().paused_reason
+
+
+def test_edit_adding_a_third_organization_syncs_exactly_its_people_and_tickets(synced_installation):
+    """F17: a Selective sync of 2 of 5 organizations, then Edit in the wizard adds a third: a backfill
+    started at once writes the third's people, tickets and comments, nothing of the other two left out,
+    and nothing moves the installation's own cursors."""
+    from tests.sync.test_organization_picker import Picker
+
+    s = synced_installation
+    clear_crm_accounts(s)
+    zendesk = s.account()
+    orgs = [zendesk.create_organization({"name": f"Org {n}"}) for n in range(5)]
+    account_ids = s.crm_insert("Accounts", [{"Account_Name": f"Org {n}"} for n in range(5)])
+    contact_ids = s.crm_insert("Contacts", [{"Last_Name": f"Person {n}", "Email": f"person{n}@org{n % 5}.example",
+                                             "Account_Name": {"id": account_ids[n % 5]}} for n in range(20)])
+    tickets_of = {}
+    for n, org in enumerate(orgs):
+        requester = zendesk.create_user({"name": f"Customer {n}", "email": f"customer{n}@org{n}.example",
+                                         "organization_id": org["id"]})
+        tickets_of[n] = {zendesk.create_ticket({"subject": f"Org {n} issue {k}", "requester_id": requester["id"]},
+                                               {"body": "Help, please."}, requester["id"])[0]["id"] for k in range(2)}
+    advance_zendesk(s)
+    settings = s.settings()
+    settings.mode, settings.selected_organizations = "selective", [orgs[1]["id"], orgs[3]["id"]]
+    db.session.commit()
+    first = runs.start_first_sync(s.installation())
+    runs.first_sync_job(s.installation_id, first.id)
+    db.session.refresh(first)
+    assert first.status == "done", first.message
+    cursors = {c.stream: c.value for c in db.session.scalars(db.select(Cursor))}
+
+    picker = Picker(s)
+    picker.open()
+    picker.press("search", q="Org 4")
+    picker.press(f"add:{orgs[4]['id']}")
+    page = picker.press("save")
+    assert page.select_one("#wizard-note").get_text() == "The organizations you added are being synced now."
+    s.app.extensions["sync_pool"].shutdown(wait=True)
+
+    backfill = db.session.scalar(db.select(SyncRun).filter_by(kind="backfill"))
+    assert (backfill.status, backfill.organizations) == ("done", [orgs[4]["id"]]), backfill.message
+    synced = {int(record["Ticket_ID"]) for record in crm_tickets(s)}
+    assert synced == tickets_of[1] | tickets_of[3] | tickets_of[4]
+    assert backfill.counts["zendesk_tickets"]["written"] == 2  # exactly the third's, none written again
+    expected_people = {f"zcrm:Contacts:{cid}" for n, cid in enumerate(contact_ids) if n % 5 in (1, 3, 4)}
+    assert set(users_by_external_id(s)) == expected_people
+    comments = list(s.crm_org().module(s.installation().crm_modules["comments"]).records.values())
+    assert len(comments) == len(synced)  # each ticket's first comment
+    # The installation's own cursors did not move, and the backfill's are gone.
+    db.session.expire_all()
+    assert {c.stream: c.value for c in db.session.scalars(db.select(Cursor))} == cursors
+    assert s.settings().selected_organizations == [orgs[1]["id"], orgs[3]["id"], orgs[4]["id"]]

@@ -17,6 +17,7 @@ from ..clients.http import RetryPolicy, ServiceError
 from ..connections import connection, zendesk_client
 from ..context import widget_view
 from ..extensions import db
+from ..sync import queue, runs
 from ..sync.engine import sync_settings
 from .forms import WidgetForm
 from .views import bp
@@ -195,9 +196,15 @@ def change_wizard_organizations():
             return _organizations_step(form, selected, query, after, history,
                                        error=_l("Choose at least one organization to sync."))
         settings = sync_settings(g.installation)
-        settings.selected_organizations = selected
+        added = [i for i in selected if i not in (settings.selected_organizations or [])]
+        settings.selected_organizations = selected  # a removed organization stops syncing; nothing is deleted
         db.session.commit()
-        return _organizations_step(form, selected, query, after, history, saved=True)
+        backfill = settings.mode == "selective" and settings.first_sync_done_at is not None and added
+        if backfill:  # the first sync is behind them: theirs is caught up now, not at the next change
+            run = runs.start_backfill(g.installation, added)
+            queue.enqueue(runs.JOBS["backfill"], g.installation.id, run.id)
+        return _organizations_step(form, selected, query, after, history, saved=True,
+                                   note=_l("The organizations you added are being synced now.") if backfill else None)
     return _organizations_step(form, selected, query, after, history)
 
 

@@ -88,13 +88,21 @@ def incremental_pacer(installation_id):
 class SyncContext:
     """What a stream works with: the installation, both clients, its settings, the run being counted."""
 
-    def __init__(self, installation, zendesk=None, crm=None, run=None):
+    def __init__(self, installation, zendesk=None, crm=None, run=None, organizations=None, cursor_prefix=""):
         self.installation = installation
         self.settings = sync_settings(installation)
         self.zendesk = zendesk or zendesk_client(installation, incremental_pacer=incremental_pacer(installation.id))
         self.crm = crm or crm_client(installation)
         self.run = run
         self.lease_stream = self.lease_holder = None  # set while a stream runs under its lease
+        # A backfill (runs.start_backfill) covers only the organizations just added to a Selective sync,
+        # with cursors of its own, so the installation's own cursors do not move.
+        self.organizations, self.cursor_prefix = organizations, cursor_prefix
+
+    def chosen_organization_ids(self):
+        """Selective sync: the Zendesk organizations in scope (a backfill's own, else the settings')."""
+        chosen = self.organizations if self.organizations is not None else self.settings.selected_organizations
+        return [int(org_id) for org_id in chosen or []]
 
     # ---- cursors ---------------------------------------------------------------------------------
     def cursor(self, name):
@@ -103,7 +111,8 @@ class SyncContext:
 
     def save_cursor(self, name, value):
         """Commit the stream's position. Call only after the page it covers is written."""
-        row = self._cursor_row(name) or Cursor(installation_id=self.installation.id, stream=name, value=value)
+        row = self._cursor_row(name) or Cursor(installation_id=self.installation.id, stream=self.cursor_prefix + name,
+                                               value=value)
         row.value = value
         db.session.add(row)
         db.session.commit()
@@ -111,7 +120,8 @@ class SyncContext:
             raise LeaseHeld(f"lost the lease of {self.lease_stream}")  # another worker took over: stop writing
 
     def _cursor_row(self, name):
-        return db.session.scalar(db.select(Cursor).filter_by(installation_id=self.installation.id, stream=name))
+        return db.session.scalar(db.select(Cursor).filter_by(installation_id=self.installation.id,
+                                                             stream=self.cursor_prefix + name))
 
     # ---- progress and errors ----------------------------------------------------------------------
     def count(self, name, read=0, written=0, errors=0):

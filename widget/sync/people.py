@@ -187,7 +187,7 @@ def _chosen_organizations(ctx):
         return None
     cache = vars(ctx).setdefault("people_cache", {})
     if "chosen" not in cache:
-        ids = [int(i) for i in ctx.settings.selected_organizations or []]
+        ids = ctx.chosen_organization_ids()
         cache["chosen"] = {o["id"]: o for o in ctx.zendesk.show_organizations(ids)} if ids else {}
     return cache["chosen"]
 

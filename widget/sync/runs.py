@@ -17,16 +17,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
-from ..models import Installation, StreamLease, SyncRun, as_utc, utcnow
+from ..models import Cursor, Installation, StreamLease, SyncRun, as_utc, utcnow
 from . import inbox, queue
-from .engine import (LEASE_SECONDS, STALL_SECONDS, LeaseHeld, SyncPaused, SyncStopped, dead_on_this_host, holder_name,
-                     run_streams, selected_streams, sync_settings)
+from .engine import (LEASE_SECONDS, STALL_SECONDS, LeaseHeld, SyncContext, SyncPaused, SyncStopped, dead_on_this_host,
+                     holder_name, run_streams, selected_streams, sync_settings)
 
 log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 LEASE_RETRY_SECONDS = 5
 HEARTBEAT_SECONDS = 5  # STALL_SECONDS is six of them: a busy database may delay one or two
-JOBS = {"first": "widget.sync.runs.first_sync_job", "catchup": "widget.sync.runs.catchup_job"}
+JOBS = {"first": "widget.sync.runs.first_sync_job", "catchup": "widget.sync.runs.catchup_job",
+        "backfill": "widget.sync.runs.backfill_job"}
 
 
 class RunRefused(Exception):
@@ -93,14 +94,45 @@ def catchup_job(installation_id, run_id=None):
     return run
 
 
-def _work_on(installation, run):
-    """Claim the run and execute it under a heartbeat; False when a live job works on it already."""
+def start_backfill(installation, organization_ids):
+    """Organizations added to a Selective sync after its first sync (F17 Edit): their people, tickets and
+    comments predate the installation's cursors, so a run of their own reads every stream again from
+    the start, with cursors of its own, and writes only what belongs to them (the rest is in place)."""
+    run = SyncRun(installation_id=installation.id, kind="backfill", mode="selective", status="queued",
+                  organizations=sorted(int(i) for i in organization_ids))
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def backfill_job(installation_id, run_id):
+    run = db.session.get(SyncRun, run_id)
+    installation = db.session.get(Installation, installation_id)
+    if run is None or installation is None or run.status not in ACTIVE:
+        return
+    if not _work_on(installation, run, organizations=run.organizations, cursor_prefix=_backfill_prefix(run)):
+        return
+    if run.status == "queued":
+        queue.enqueue_later(LEASE_RETRY_SECONDS, JOBS["backfill"], installation_id, run_id)
+    elif run.status == "done":  # its cursors served their purpose
+        db.session.execute(db.delete(Cursor).where(Cursor.installation_id == installation_id,
+                                                   Cursor.stream.startswith(_backfill_prefix(run), autoescape=True)))
+        db.session.commit()
+
+
+def _backfill_prefix(run):
+    return f"b{run.id}:"
+
+
+def _work_on(installation, run, **scope):
+    """Claim the run and execute it under a heartbeat; False when a live job works on it already.
+    `scope`: a backfill's organizations and cursor prefix (engine.SyncContext)."""
     holder = holder_name()  # the streams' leases are taken under the same name (engine.lease)
     if not claim_run(run.id, holder):
         return False
     db.session.refresh(run)
     with Heartbeat(current_app._get_current_object(), run.id, holder):
-        _execute(installation, run, holder)
+        _execute(installation, run, holder, scope)
     return True
 
 
@@ -189,9 +221,10 @@ class Heartbeat:
                     log.warning("run %s: heartbeat not recorded", self.run_id, exc_info=True)
 
 
-def _execute(installation, run, holder):
+def _execute(installation, run, holder, scope):
     try:
-        run_streams(installation, selected_streams(sync_settings(installation)), run=run)
+        ctx = SyncContext(installation, run=run, **scope) if scope else None
+        run_streams(installation, selected_streams(sync_settings(installation)), run=run, ctx=ctx)
     except LeaseHeld:
         _finish(run, holder, "queued", _("Waiting: another worker is syncing this account."))
     except SyncStopped:

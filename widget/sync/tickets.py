@@ -175,7 +175,7 @@ def in_scope(ctx, ticket):
     """Bulk: every ticket. Selective: tickets of the chosen organizations (Zendesk ids)."""
     if ctx.settings.mode != "selective":
         return True
-    chosen = {int(org_id) for org_id in ctx.settings.selected_organizations or []}
+    chosen = set(ctx.chosen_organization_ids())
     return ticket.get("organization_id") in chosen
 
 
