@@ -43,13 +43,14 @@ def create_app(overrides=None):
     from . import models  # noqa: F401  (tables must be known to Alembic)
     from .cli import register_cli
     from .context import bp as context_bp
+    from .dashboard import bp as dashboard_bp
     from .lifecycle import bp as lifecycle_bp
     from .ops import bp as ops_bp
     from .record import bp as record_bp
     from .settings import bp as settings_bp
     from .webhooks import bp as webhooks_bp
 
-    for blueprint in (ops_bp, lifecycle_bp, context_bp, record_bp, settings_bp, webhooks_bp):
+    for blueprint in (ops_bp, lifecycle_bp, context_bp, record_bp, settings_bp, dashboard_bp, webhooks_bp):
         app.register_blueprint(blueprint)
     app.after_request(frame_ancestors)
     register_cli(app)

@@ -40,3 +40,15 @@
   window.setInterval(renew, RENEW_EVERY_MS);
   window.widgetContext = {renew: renew, token: currentToken};
 })();
+
+// Moments in the reader's own time zone and language (<time data-local>, dashboard/_time.html).
+document.addEventListener("DOMContentLoaded", localTimes);
+document.addEventListener("htmx:afterSettle", localTimes);
+function localTimes() {
+  var format = new Intl.DateTimeFormat(document.documentElement.lang || undefined,
+                                       {dateStyle: "medium", timeStyle: "short"});
+  document.querySelectorAll("time[data-local]").forEach(function (element) {
+    element.textContent = format.format(new Date(element.getAttribute("datetime")));
+    element.removeAttribute("data-local");
+  });
+}

@@ -154,7 +154,8 @@ def test_every_settings_string_has_a_japanese_translation():
     root = Path(__file__).resolve().parents[2]
     with (root / "widget/translations/ja/LC_MESSAGES/messages.po").open("rb") as po:
         catalog = read_po(po)
-    sources = [("widget/settings", [("**.py", "python")]), ("templates/settings", [("**.html", "jinja2")])]
+    sources = [("widget/settings", [("**.py", "python")]), ("templates/settings", [("**.html", "jinja2")]),
+               ("widget/dashboard", [("**.py", "python")]), ("templates/dashboard", [("**.html", "jinja2")])]
     keywords = {**DEFAULT_KEYWORDS, "_l": None}  # lazy_gettext, as the settings modules import it
     strings = {message[2] for folder, method_map in sources
                for message in extract_from_dir(str(root / folder), method_map, keywords=keywords)}

@@ -309,3 +309,25 @@ def test_uninstall_confirm_says_what_goes_then_ok_uninstalls(crm, extension):
     org, contact = first_contact(crm)
     assert not iframe_srcs(admin.get(f"/crm/tab/Contacts/{contact['id']}"))
     assert "/crm/settings/marketplace/zendesk/install" in text(admin.get("/crm/settings/marketplace"))
+
+
+def test_the_extensions_web_tab_embeds_its_dashboard_for_the_install_scope(crm, extension):
+    admin = sign_in(crm.app.test_client(), ADMIN)
+    assert "extension-tab" not in text(admin.get("/crm/tab/Contacts"))  # not installed yet
+    install(admin, "profiles", ["Sales Rep"])
+    org = crm.state.data_centres["us"].org()
+    [row] = installation(extension, org.id)
+    assert 'id="extension-tab"' in text(admin.get("/crm/tab/Contacts"))
+    [src] = iframe_srcs(admin.get("/crm/extension/zendesk"))
+    assert src.startswith(f"{extension.url}/dashboard?ctx=")
+    claims = jwt.decode(parse_qs(urlsplit(src).query)["ctx"][0], row.context_secret, algorithms=["HS256"],
+                        issuer=org.id)
+    assert claims["entity"] is None
+    page = requests.get(src, timeout=10)
+    assert page.status_code == 200 and 'id="dashboard"' in page.text
+
+    rep = sign_in(crm.app.test_client(), REP)  # in the scope
+    assert len(iframe_srcs(rep.get("/crm/extension/zendesk"))) == 1
+    manager = sign_in(crm.app.test_client(), MANAGER)  # outside it: no tab
+    assert "extension-tab" not in text(manager.get("/crm/tab/Contacts"))
+    assert manager.get("/crm/extension/zendesk").status_code == 302

@@ -128,6 +128,16 @@ def extension_settings():
     return render_template("ui/extension_settings.html", extension=EXTENSION, src=src)
 
 
+# ---- the extension's web tab (as Zoho CRM shows an extension's web tab): its dashboard ----------
+@bp.get("/crm/extension/zendesk")
+@login_required
+def extension_tab():
+    if g.install is None or not g.install.allows(g.org, g.user):
+        return redirect(url_for("crm_ui.home"))
+    src = f"{settings().extension_url}/dashboard?ctx={widget_context()}"
+    return render_template("ui/extension_tab.html", extension=EXTENSION, src=src)
+
+
 # ---- change permissions -------------------------------------------------------------------------
 @bp.route("/crm/settings/marketplace/zendesk/permissions", methods=["GET", "POST"])
 @login_required
