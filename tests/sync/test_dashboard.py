@@ -121,3 +121,52 @@ def test_a_fragment_for_htmx_and_japanese_values(synced_installation):
     labels = {li["data-status"]: li.select_one(".badge").get_text() for li in page.select("#tickets-by-status li")}
     assert labels["open"] == "オープン" and labels["pending"] == "保留中"
     assert page.select_one("#synced tr[data-row=accounts] td").get_text() == "取引先"
+
+
+def _post(s, path, data, user=ADMIN):
+    installation = s.installation()
+    headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id, user),
+               "HX-Request": "true"}
+    client = s.app.test_client()
+    page = _soup(client.get("/dashboard", headers=headers)) if user.get("is_admin") else None
+    token = page.select_one("#dashboard input[name=csrf_token]")["value"] if page else ""
+    return client.post(path, data={"csrf_token": token, **data}, headers=headers)
+
+
+def test_retry_syncs_a_failed_record_again_and_clears_its_error(synced_installation):
+    s = synced_installation
+    _synced(s)
+    [contact_id] = s.crm_insert("Contacts", [{"Last_Name": "Sato", "Email": "sato@hakodate.example"}])
+    s.context().record_error("crm_contacts", contact_id, "Zendesk did not answer in time.")
+    page = _soup(_dashboard(s))
+    error_id = page.select_one("#error-log tr[data-error] input[name=error]")["value"]
+
+    answer = _soup(_post(s, "/dashboard/errors/retry", {"error": error_id}))
+    assert answer.select_one("#dashboard-notice").get_text() == "1 record will be synced again in a moment."
+    s.app.extensions["sync_pool"].shutdown(wait=True)  # the drain the retry queued
+    synced = [u for u in s.account().users.values() if u.get("external_id") == f"zcrm:Contacts:{contact_id}"]
+    assert len(synced) == 1 and synced[0]["email"] == "sato@hakodate.example"
+    db.session.expire_all()
+    assert [e for e in s.errors() if e.object_id == contact_id] == []
+
+
+def test_retry_and_auto_sync_are_for_admins_and_need_the_form_token(synced_installation):
+    s = synced_installation
+    installation = s.installation()
+    installation.scope_type = "all"
+    db.session.commit()
+    s.context().record_error("crm_contacts", "999", "Zendesk did not answer in time.")
+    assert _post(s, "/dashboard/errors/retry", {}, user=REP).status_code == 403
+    assert _post(s, "/dashboard/auto-sync", {"auto_sync": "off"}, user=REP).status_code == 403
+    rep_page = _soup(_dashboard(s, user=REP))
+    assert rep_page.select_one("#retry-all") is None and rep_page.select_one("#auto-sync-toggle") is None
+    forged = s.app.test_client().post("/dashboard/auto-sync", data={"csrf_token": "x", "auto_sync": "off"}, headers={
+        "X-Widget-Context": mint_context(installation.context_secret, installation.org_id, ADMIN)})
+    assert b"This form has expired" in forged.data
+    assert s.settings().auto_sync is True
+
+    turned = _soup(_post(s, "/dashboard/auto-sync", {"auto_sync": "off"}))
+    assert turned.select_one("#dashboard-notice").get_text() == "Auto Sync is off."
+    db.session.expire_all()
+    assert s.settings().auto_sync is False
+    assert turned.select_one("#auto-sync-toggle").get_text() == "Turn on"

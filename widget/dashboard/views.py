@@ -3,16 +3,22 @@ the last sync, what is synced, tickets by status, records written and real-time 
 (server-rendered SVG), real-time health, the CRM's API credits and the error log; admins also get the
 Edit link. Everything comes from our own tables (figures.py): no outside call while it renders."""
 from flask import Blueprint, current_app, g, make_response, render_template, request
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from ..connections import zendesk_base_url
 from ..context import widget_view
-from ..models import as_utc
+from ..extensions import csrf, db
+from ..models import SyncError, as_utc
+from ..settings.forms import WidgetForm
+from ..sync import inbox
 from ..settings.sync_views import STREAM_LABELS
 from ..sync.engine import CREDIT_RESERVE, sync_settings
 from . import figures
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+csrf.exempt(bp)  # its forms carry a token bound to the widget context instead (settings/forms.py)
 RUN_KIND_LABELS = {"first": _l("First sync"), "catchup": _l("Auto Sync catch-up"),
                    "backfill": _l("Sync of added organizations")}
 RUN_STATUS_LABELS = {"failed": _l("Stopped"), "paused": _l("Paused")}
@@ -28,9 +34,45 @@ CRM_WEB = {"us": "https://crm.zoho.com", "eu": "https://crm.zoho.eu", "in": "htt
            "ca": "https://crm.zohocloud.ca", "sa": "https://crm.zoho.sa"}
 
 
+class DashboardForm(WidgetForm):
+    """The admins' actions (Retry, Auto Sync): only the context-bound token."""
+
+
 @bp.get("")
 @widget_view()
 def index():
+    return _dashboard()
+
+
+@bp.post("/errors/retry")
+@widget_view(admin=True)
+def retry():
+    """Retry one failed record (`error`) or all of them: they go through the real-time inbox again."""
+    form, notice = DashboardForm(), None
+    if form.validate_on_submit():
+        query = db.select(SyncError).where(SyncError.installation_id == g.installation.id)
+        error_id = request.form.get("error")
+        if error_id is not None:
+            query = query.where(SyncError.id == (int(error_id) if error_id.isdigit() else -1))
+        queued = inbox.retry_errors(g.installation.id, db.session.scalars(query).all())
+        notice = ngettext("%(num)d record will be synced again in a moment.",
+                          "%(num)d records will be synced again in a moment.", queued)
+    return _dashboard(form, notice)
+
+
+@bp.post("/auto-sync")
+@widget_view(admin=True)
+def auto_sync():
+    form, notice = DashboardForm(), None
+    if form.validate_on_submit():
+        settings = sync_settings(g.installation)
+        settings.auto_sync = request.form.get("auto_sync") == "on"
+        db.session.commit()
+        notice = _("Auto Sync is on.") if settings.auto_sync else _("Auto Sync is off.")
+    return _dashboard(form, notice)
+
+
+def _dashboard(form=None, notice=None):
     installation = g.installation
     run = figures.last_run(installation)
     error_rows, error_total = figures.errors(installation)
@@ -44,7 +86,8 @@ def index():
         by_status=figures.tickets_by_status(installation), written=figures.written_per_day(installation),
         lag=figures.realtime_lag_per_day(installation), health=figures.realtime_health(installation),
         credit_reserve=CREDIT_RESERVE, errors=[(error, _record_url(error)) for error in error_rows],
-        error_total=error_total, stream_labels=STREAM_LABELS))
+        error_total=error_total, stream_labels=STREAM_LABELS, form=form or DashboardForm(), notice=notice,
+        retryable=inbox.RETRY_EVENTS))
     response.vary.add("HX-Request")
     return response
 

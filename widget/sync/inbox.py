@@ -21,6 +21,7 @@ with the service's message and marks its events `failed`; `retry_failed` puts th
 """
 import logging
 import time
+import uuid
 from datetime import timedelta
 
 from flask_babel import gettext as _
@@ -65,6 +66,32 @@ def trigger(installation_id):
         StreamLease.expires_at > utcnow()))
     if running is None:
         queue.enqueue("widget.sync.inbox.drain", installation_id)
+
+
+# A failed record's stream → (source, object kind) of the event that has the inbox read it again.
+RETRY_EVENTS = {"crm_accounts": ("crm", "Accounts"), "crm_contacts": ("crm", "Contacts"), "crm_leads": ("crm", "Leads"),
+                "zendesk_tickets": ("zendesk", "ticket"), "zendesk_users": ("zendesk", "user"),
+                "zendesk_organizations": ("zendesk", "organization")}
+
+
+def retry_errors(installation_id, errors):
+    """An admin's Retry (the dashboard): each failed record goes through the inbox as if it had just
+    changed, so it is read again and written in batches like any real-time change, and its error is
+    cleared once it is written. Comments are not retried here: they follow their ticket by themselves.
+    Returns how many records were queued."""
+    queued = 0
+    for error in errors:
+        if error.stream not in RETRY_EVENTS:
+            continue
+        source, kind = RETRY_EVENTS[error.stream]
+        payload = ({"type": "retry", "operation": "update", "ids": [error.object_id]} if source == "crm"
+                   else {"type": f"zen:event-type:{kind}.retry", "detail": {"id": error.object_id}})
+        delivery = f"retry:{error.id}:{uuid.uuid4().hex}"
+        queued += store(db.session.get(Installation, installation_id), source, delivery, payload, kind,
+                        error.object_id)
+    if queued:
+        trigger(installation_id)
+    return queued
 
 
 def retry_failed(installation_id):
