@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 from bs4 import BeautifulSoup
 
-from tests.helpers import context_for, install
+from tests.helpers import ADMIN, context_for, install
 from widget.connections import save_grant
 from widget.extensions import db
 from widget.models import Installation, Ticket
@@ -74,3 +74,12 @@ def test_unauthorized_installation_says_so(app, client):
     installed = install(client)
     response = client.get(URL, query_string={"ctx": context_for(installed)})
     assert b"Zendesk is not authorized yet" in response.data
+
+
+def test_statuses_and_priorities_speak_the_users_language(app, client):
+    installed = install(client)
+    _authorize(app, "org-1")
+    _add_tickets(app, "org-1", 2)
+    ctx = context_for(installed, user=dict(ADMIN, locale="ja_JP"))
+    rows = _rows(client.get(URL, headers={"X-Widget-Context": ctx, "HX-Request": "true"}))
+    assert [(row[2], row[3]) for row in rows] == [("オープン", "高"), ("解決済み", "高")]

@@ -22,9 +22,6 @@ csrf.exempt(bp)  # its forms carry a token bound to the widget context instead (
 RUN_KIND_LABELS = {"first": _l("First sync"), "catchup": _l("Auto Sync catch-up"),
                    "backfill": _l("Sync of added organizations")}
 RUN_STATUS_LABELS = {"failed": _l("Stopped"), "paused": _l("Paused")}
-# Zendesk's ticket statuses as its own Japanese agent UI names them.
-TICKET_STATUS_LABELS = {"new": _l("New"), "open": _l("Open"), "pending": _l("Pending"), "hold": _l("On-hold"),
-                        "solved": _l("Solved"), "closed": _l("Closed")}
 CRM_MODULE_OF_STREAM = {"crm_accounts": "Accounts", "crm_contacts": "Contacts", "crm_leads": "Leads"}
 ZENDESK_PATH_OF_STREAM = {"zendesk_tickets": "tickets", "zendesk_users": "users",
                           "zendesk_organizations": "organizations"}
@@ -81,7 +78,7 @@ def _dashboard(form=None, notice=None):
         template, context_token=g.context_token, is_admin=bool(g.user.get("is_admin")),
         settings=sync_settings(installation), run=run, run_errors=figures.run_errors(run),
         run_finished=as_utc(run.finished_at) if run else None, run_kind_labels=RUN_KIND_LABELS,
-        run_status_labels=RUN_STATUS_LABELS, ticket_status_labels=TICKET_STATUS_LABELS,
+        run_status_labels=RUN_STATUS_LABELS,
         linked=figures.linked_counts(installation), in_crm=figures.tickets_in_crm(installation),
         by_status=figures.tickets_by_status(installation), written=figures.written_per_day(installation),
         lag=figures.realtime_lag_per_day(installation), health=figures.realtime_health(installation),
