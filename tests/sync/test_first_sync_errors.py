@@ -41,9 +41,9 @@ def test_a_first_sync_with_errors_says_how_many_and_lists_the_first_failed_recor
     assert "Sync finished." not in progress.get_text() and progress.select_one(".ok") is None
     rows = [[td.get_text() for td in row.select("td")] for row in page.select("#sync-failures tbody tr")]
     assert [row[1] for row in rows] == failing[:10]  # the first ten, in the order they failed
-    assert rows[0] == [ACCOUNTS_LABEL, failing[0], "A Zendesk organization named “Taken 00” already exists and is "
-                       "linked to another record (its external ID is “SF-00”), so this account was not synced. "
-                       "Rename one of them."]
+    assert rows[0] == [ACCOUNTS_LABEL, failing[0], ("A Zendesk organization named “Taken 00” already exists and is "
+                                                    "linked to another record (its external ID is “SF-00”), so this "
+                                                    "account was not synced. Rename one of them.")]
     assert page.select_one("#sync-more-failures").get_text() == "…and 2 more."
 
     japanese = _progress(s, locale="ja_JP")

@@ -51,7 +51,7 @@ def sync_context(form=None, refusal=None, grants_ok=False):
 
 
 def _failures(run, shown=FAILURES_SHOWN):
-    """The records that failed during the run and still do: the first `shown`, and how many more."""
+    """The records that failed since the run started and still do: the first `shown`, and how many more."""
     failed_in_run = db.select(SyncError).where(SyncError.installation_id == run.installation_id,
                                                SyncError.last_at >= run.started_at)
     first = db.session.scalars(failed_in_run.order_by(SyncError.id).limit(shown)).all()

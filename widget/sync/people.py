@@ -29,13 +29,13 @@ not written again, and a Zendesk change that only repeats our own write is an ec
 
 Costs: organizations: create_many jobs of 100 for new ones; updates are single `create_or_update`
 calls, made only for accounts whose mapped fields changed. Names create_many found taken cost one
-show_many by external_ids per job, then one search by name and one write each. NB: real Zendesk also has a bulk
-`PUT organizations/update_many` (a job of 100), but neither the reference notes (zendesk-api.md §5) nor
-the sandbox have it; with it, updates would cost one call per 100. Users: create_or_update_many jobs
-of 100. Linked records whose two-way fields changed are looked up in batches (show_many of 100, CRM
-get-by-ids of 100) for the "later change wins" rule. A job whose status Zendesk no longer keeps is
-reconciled by the client (records read back, only those not written sent again), so its results link
-records as after any job.
+show_many by external_ids per job, then one search by name and one write each. NB: real Zendesk also
+has a bulk `PUT organizations/update_many` (a job of 100), but neither the reference notes
+(zendesk-api.md §5) nor the sandbox have it; with it, updates would cost one call per 100.
+Users: create_or_update_many jobs of 100. Linked records whose two-way fields changed are looked up
+in batches (show_many of 100, CRM get-by-ids of 100) for the "later change wins" rule. A job whose
+status Zendesk no longer keeps is reconciled by the client (records read back, only those not written
+sent again), so its results link records as after any job.
 """
 from dataclasses import dataclass
 from datetime import timedelta
@@ -286,16 +286,18 @@ def _not_adoptable(ctx, record, payload, org):
     link = _links_by_zendesk(ctx, "organization", [org["id"]]).get(org["id"])
     owner = (link.crm_module, link.crm_id) if link is not None else mapping.parse_external_id(org.get("external_id"))
     if owner is not None and owner[0] == "Accounts":
-        return (f"A Zendesk organization named “{name}” already exists and is linked to another CRM account, so "
-                "this account was not synced. Rename one of them.", owner[1])
+        message = (f"A Zendesk organization named “{name}” already exists and is linked to another CRM account, "
+                   "so this account was not synced. Rename one of them.")
+        return message, owner[1]
     if owner is not None or org.get("external_id"):
-        return (f"A Zendesk organization named “{name}” already exists and is linked to another record (its "
-                f"external ID is “{org.get('external_id')}”), so this account was not synced. Rename one of them.",
-                None)
+        message = (f"A Zendesk organization named “{name}” already exists and is linked to another record (its "
+                   f"external ID is “{org.get('external_id')}”), so this account was not synced. Rename one of them.")
+        return message, None
     if name != (payload.get("name") or "").strip():
-        return (f"A Zendesk organization named “{name}” already exists. Zendesk treats names that differ only in "
-                "capital letters as the same, so this account was not synced. Make the two names the same to "
-                "link them, or rename one of them.", None)
+        message = (f"A Zendesk organization named “{name}” already exists. Zendesk treats names that differ only "
+                   "in capital letters as the same, so this account was not synced. Make the two names the same "
+                   "to link them, or rename one of them.")
+        return message, None
     return None
 
 
