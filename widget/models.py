@@ -244,6 +244,10 @@ class SyncError(db.Model):
     message = db.Column(db.String(1000), nullable=False)
     attempts = db.Column(db.Integer, nullable=False, default=1)
     retryable = db.Column(db.Boolean, nullable=False, default=True)
+    # When another record stands in the way (e.g. a Zendesk organization with the account's name that
+    # another CRM account holds): that Zendesk object and that other CRM record of the stream's module.
+    zendesk_id = db.Column(db.BigInteger, nullable=True)
+    other_crm_id = db.Column(db.String(64), nullable=True)
     first_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     last_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -1,7 +1,7 @@
 """sync run organizations (backfills of organizations added to a Selective sync)
 
 Revision ID: a7c4e9d2b318
-Revises: 9b1f3c2d4e5a
+Revises: 3d7e8f9a0b1c
 Create Date: 2026-12-01 03:10:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7c4e9d2b318'
-down_revision = '9b1f3c2d4e5a'
+down_revision = '3d7e8f9a0b1c'
 branch_labels = None
 depends_on = None
 

@@ -519,6 +519,8 @@ def test_organizations_upsert_and_bulk_create(zendesk):
     assert [r["index"] for r in results] == list(range(205))
     names = {o["name"] for o in zendesk.account().organizations.values()}
     assert {f"Bulk Org {n}" for n in range(205)} <= names
+    assert client.organization_named("KUMO robotics kk")["id"] == org["id"]
+    assert client.organization_named("Kumo") is None
 
 
 def test_wait_for_job_polls_until_the_job_is_done(zendesk):

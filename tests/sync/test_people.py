@@ -122,21 +122,121 @@ def test_bulk_sync_creates_organizations_and_people_in_them_at_minimal_cost(sync
     assert s.crm_calls.count("PUT") + s.crm_calls.count("POST") == 0
 
 
-def test_a_name_clash_is_a_sync_error_and_never_a_second_organization(synced_installation):
+def first_run(s):
+    """A bulk first sync's run, to read its counts."""
+    run = SyncRun(installation_id=s.installation_id, kind="first", mode="bulk", status="running")
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+def test_accounts_named_like_unlinked_organizations_adopt_them(synced_installation):
     s = synced_installation
     clear_crm_accounts(s)
-    taken = s.account().create_organization({"name": "Clash Co"})
-    [clash_id, fine_id] = s.crm_insert("Accounts", [{"Account_Name": "Clash Co"}, {"Account_Name": "Fine Co"}])
+    existing = [s.account().create_organization({"name": f"Old Co {n}", "notes": "kept"}) for n in range(3)]
+    rows = [{"Account_Name": f"Old Co {n}", "Website": f"https://old{n}.example/", "Description": f"About {n}"}
+            for n in range(3)] + [{"Account_Name": "New Co"}]
+    ids = s.crm_insert("Accounts", rows)
+    late = []
 
-    for _ in range(2):
+    def name_taken_meanwhile(path):  # after the accounts were read: only create_many's DuplicateValue tells
+        if not late:
+            late.append(s.account().create_organization({"name": "New Co"}))
+
+    s.zendesk_calls.before("POST", "/organizations/create_many", name_taken_meanwhile)
+    orgs_before = len(organizations(s)) + 1  # and the late one
+    run = first_run(s)
+    assert s.settings().mode == "bulk"
+    s.zendesk_calls.reset()
+
+    s.run("crm_accounts", ctx=s.context(run=run))
+
+    assert len(organizations(s)) == orgs_before  # no second organization for any name
+    for org, crm_id, n in zip(existing + late, ids, range(4)):
+        assert org["external_id"] == f"zcrm:Accounts:{crm_id}"
+        assert org["name"] == rows[n]["Account_Name"]
+    assert (existing[1]["domain_names"], existing[1]["details"], existing[1]["notes"]) == (
+        ["old1.example"], "About 1", "kept")  # the mapped fields written, the others left alone
+    assert {link.zendesk_id: link.crm_id for link in s.links("organization")} == {
+        org["id"]: crm_id for org, crm_id in zip(existing + late, ids)}
+    assert s.errors() == []
+    db.session.refresh(run)
+    assert run.counts["crm_accounts"] == {"read": 4, "written": 4, "errors": 0}
+    # One job; one show_many for the names taken (is any ours?); then one search and one write each.
+    assert s.zendesk_calls.count("POST", "/organizations/create_many") == 1
+    assert s.zendesk_calls.count("GET", "/organizations/show_many") == 1
+    assert s.zendesk_calls.count("GET", "/organizations/search") == 4
+    assert s.zendesk_calls.count("POST", "/organizations/create_or_update") == 4
+
+    s.zendesk_calls.reset()
+    s.run("crm_accounts")  # linked now: nothing more to write
+    assert s.zendesk_calls.count("POST") == 0
+
+
+def test_the_seeded_accounts_adopt_the_seeded_organizations_of_their_names(synced_installation):
+    s = synced_installation
+    names = {r["Account_Name"] for r in s.crm_org().module("Accounts").records.values()}
+    holders = [o for o in organizations(s) if o["name"] in names]
+    assert holders and all(o["external_id"] is None for o in holders)
+    orgs_before = len(organizations(s))
+
+    s.run("crm_accounts")
+
+    assert len(organizations(s)) == orgs_before + len(names) - len(holders)
+    assert all(o["external_id"].startswith("zcrm:Accounts:") for o in holders)
+    assert s.errors() == []
+
+
+def test_an_organization_named_like_an_account_but_another_records_is_never_taken(synced_installation):
+    s = synced_installation
+    clear_crm_accounts(s)
+    [owner_id] = s.crm_insert("Accounts", [{"Account_Name": "Owned Co"}])
+    s.run("crm_accounts")  # Owned Co: created and linked to its account
+    [owned] = [o for o in organizations(s) if o["name"] == "Owned Co"]
+    owned["external_id"] = None  # cleared in Zendesk: the Link still says whose it is
+    s.account().orgs_by_external_id.pop(f"zcrm:accounts:{owner_id}")
+    elsewhere = s.account().create_organization({"name": "Elsewhere Co", "external_id": "zcrm:Accounts:999"})
+    foreign = s.account().create_organization({"name": "Foreign Co", "external_id": "SF-001"})
+    cased = s.account().create_organization({"name": "CASED Co"})
+    before = {o["id"]: dict(o) for o in (owned, elsewhere, foreign, cased)}
+    names = ["Owned Co", "Elsewhere Co", "Foreign Co", "Cased Co", "Fine Co"]
+    ids = s.crm_insert("Accounts", [{"Account_Name": name, "Description": "New"} for name in names])
+    orgs_before = len(organizations(s))
+
+    for attempt in (1, 2):
         s.run("crm_accounts")
-        assert [o["id"] for o in organizations(s) if o["name"] == "Clash Co"] == [taken["id"]]
-        assert taken["external_id"] is None  # never taken over
-        [error] = s.errors("crm_accounts")
-        assert error.object_id == clash_id
-        assert "Clash Co has already been taken" in error.message  # Zendesk's own words
-    assert error.attempts == 2
-    assert [link.crm_id for link in s.links("organization")] == [fine_id]
+        assert {o["id"]: o for o in organizations(s) if o["id"] in before} == before  # untouched
+        assert len(organizations(s)) == orgs_before + 1  # Fine Co only
+        errors = {e.object_id: e for e in s.errors("crm_accounts")}
+        assert sorted(errors) == sorted(ids[:4])
+        assert all(e.attempts == attempt and not e.retryable for e in errors.values())
+    taken = errors[ids[0]]
+    assert taken.message == ("A Zendesk organization named “Owned Co” already exists and is linked to another CRM "
+                             "account, so this account was not synced. Rename one of them.")
+    assert (taken.zendesk_id, taken.other_crm_id) == (owned["id"], owner_id)
+    assert "linked to another CRM account" in errors[ids[1]].message
+    assert (errors[ids[1]].zendesk_id, errors[ids[1]].other_crm_id) == (elsewhere["id"], "999")
+    assert errors[ids[2]].message == ("A Zendesk organization named “Foreign Co” already exists and is linked to "
+                                      "another record (its external ID is “SF-001”), so this account was not synced. "
+                                      "Rename one of them.")
+    assert (errors[ids[2]].zendesk_id, errors[ids[2]].other_crm_id) == (foreign["id"], None)
+    assert errors[ids[3]].message.startswith("A Zendesk organization named “CASED Co” already exists. Zendesk "
+                                             "treats names that differ only in capital letters as the same")
+    assert {link.crm_id for link in s.links("organization")} == {owner_id, ids[4]}
+
+
+def test_two_accounts_of_one_name_one_organization(synced_installation):
+    s = synced_installation
+    clear_crm_accounts(s)
+    twin = s.account().create_organization({"name": "Twin Co"})
+    first, second = s.crm_insert("Accounts", [{"Account_Name": "Twin Co"}, {"Account_Name": "Twin Co"}])
+
+    s.run("crm_accounts")
+
+    assert [o["id"] for o in organizations(s) if o["name"] == "Twin Co"] == [twin["id"]]
+    assert twin["external_id"] == f"zcrm:Accounts:{first}"
+    [error] = s.errors("crm_accounts")
+    assert (error.object_id, error.zendesk_id, error.other_crm_id) == (second, twin["id"], first)
 
 
 def test_our_own_organization_whose_link_was_lost_is_found_again(synced_installation):

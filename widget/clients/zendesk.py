@@ -503,6 +503,12 @@ class ZendeskClient:
         """The organizations with these external ids (`organizations/show_many?external_ids=`, 100 a call)."""
         return self._show_many("organizations", external_ids, "external_ids")
 
+    def organization_named(self, name):
+        """The organization whose name is `name` (Zendesk compares names case-insensitively; names are
+        unique), or None: `organizations/search?name=`, one call."""
+        body = self._request("GET", "organizations/search.json", params={"name": name})
+        return next(iter(body.get("organizations") or []), None)
+
     def create_or_update_users(self, users):
         """Upsert users (matched by email or external_id, §5) in jobs of 100, waiting for each job.
         Returns one result per input user, in order: `{"id", "status": "Created"|"Updated"}` or a failure

@@ -9,12 +9,14 @@ from flask_babel import lazy_gettext as _l
 
 from ..context import widget_view
 from ..extensions import db
-from ..models import SyncRun
+from ..models import SyncError, SyncRun
 from ..sync import inbox, queue, runs
 from ..sync.engine import STREAM_ORDER, selected_streams, sync_settings
 from .forms import SyncNowForm
 from .views import bp
 from .wizard import modules_in_words
+
+FAILURES_SHOWN = 10  # the panel names a few; the dashboard keeps the whole error log
 
 STREAM_LABELS = {
     "crm_accounts": _l("Zoho CRM accounts → Zendesk organizations"),
@@ -41,10 +43,22 @@ def sync_context(form=None, refusal=None, grants_ok=False):
     run = db.session.scalar(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first")
                             .order_by(SyncRun.id.desc()).limit(1))
     streams = selected_streams(settings) or list(STREAM_ORDER)
+    error_count = sum((count or {}).get("errors", 0) for count in (run.counts or {}).values()) if run else 0
+    failures, more = _failures(run) if error_count and run.status == "done" else ([], 0)
     return {"sync_form": form or SyncNowForm(), "settings": settings, "run": run, "refusal": refusal,
-            "streams": streams, "stream_labels": STREAM_LABELS,
+            "streams": streams, "stream_labels": STREAM_LABELS, "error_count": error_count,
+            "failures": failures, "more_failures": more,
             "streams_done": _streams_done(run, streams), "stalled": run is not None and runs.stalled(run),
             "modules_text": modules_in_words(settings.modules or [])}
+
+
+def _failures(run, shown=FAILURES_SHOWN):
+    """The records that failed since the run started and still do: the first `shown`, and how many more."""
+    failed_in_run = db.select(SyncError).where(SyncError.installation_id == run.installation_id,
+                                               SyncError.last_at >= run.started_at)
+    first = db.session.scalars(failed_in_run.order_by(SyncError.id).limit(shown)).all()
+    total = db.session.scalar(db.select(db.func.count()).select_from(failed_in_run.subquery()))
+    return first, total - len(first)
 
 
 def _streams_done(run, streams):

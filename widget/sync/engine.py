@@ -137,8 +137,9 @@ class SyncContext:
         self.run.counts = counts
         db.session.commit()
 
-    def record_error(self, name, object_id, message, retryable=True):
-        """A record that failed: kept with the outside service's message, never blocking the rest."""
+    def record_error(self, name, object_id, message, retryable=True, zendesk_id=None, other_crm_id=None):
+        """A record that failed: kept with the outside service's message, never blocking the rest.
+        `zendesk_id`, `other_crm_id`: the Zendesk object and other CRM record in the way, if any."""
         row = db.session.scalar(db.select(SyncError).filter_by(
             installation_id=self.installation.id, stream=name, object_id=str(object_id)))
         if row is None:
@@ -147,6 +148,7 @@ class SyncContext:
             db.session.add(row)
         row.attempts += 1
         row.message, row.retryable = message[:1000], retryable
+        row.zendesk_id, row.other_crm_id = zendesk_id, other_crm_id
         db.session.commit()
 
     def clear_errors(self, name, object_ids):

@@ -18,21 +18,24 @@ Streams:
 Batch writers (real time calls them too): `push_accounts`, `push_people`, `pull_users`,
 `pull_organizations`.
 
-Identity and matching (the lead's rules): organizations by external_id "zcrm:Accounts:<id>" only, never
-by name: a new account whose name another organization holds is a SyncError with Zendesk's message.
+Identity and matching (the lead's rules): organizations by external_id "zcrm:Accounts:<id>". The one
+exception is a new account whose name an organization already holds (Zendesk names are unique): that
+organization is adopted (linked, given our external_id, written) when it has exactly the account's name
+and belongs to no other record; otherwise the account is a SyncError saying what is in the way.
 Users by email, then external_id ("zcrm:Contacts:<id>"), which is what create_or_update_many does itself,
 so no lookup is made before writing. Each pair gets a Link whose `last_hash` is the digest of the pair's
 mapped fields as we last wrote or read them (mapping.digest): a record whose fields hash the same is
 not written again, and a Zendesk change that only repeats our own write is an echo, dropped.
 
 Costs: organizations: create_many jobs of 100 for new ones; updates are single `create_or_update`
-calls, made only for accounts whose mapped fields changed. NB: real Zendesk also has a bulk
-`PUT organizations/update_many` (a job of 100), but neither the reference notes (zendesk-api.md §5) nor
-the sandbox have it; with it, updates would cost one call per 100. Users: create_or_update_many jobs
-of 100. Linked records whose two-way fields changed are looked up in batches (show_many of 100, CRM
-get-by-ids of 100) for the "later change wins" rule. A job whose status Zendesk no longer keeps is
-reconciled by the client (records read back, only those not written sent again), so its results link
-records as after any job.
+calls, made only for accounts whose mapped fields changed. Names create_many found taken cost one
+show_many by external_ids per job, then one search by name and one write each. NB: real Zendesk also
+has a bulk `PUT organizations/update_many` (a job of 100), but neither the reference notes
+(zendesk-api.md §5) nor the sandbox have it; with it, updates would cost one call per 100.
+Users: create_or_update_many jobs of 100. Linked records whose two-way fields changed are looked up
+in batches (show_many of 100, CRM get-by-ids of 100) for the "later change wins" rule. A job whose
+status Zendesk no longer keeps is reconciled by the client (records read back, only those not written
+sent again), so its results link records as after any job.
 """
 from dataclasses import dataclass
 from datetime import timedelta
@@ -221,27 +224,19 @@ def _update_organizations(ctx, mappings, updates, links, result):
         if _zendesk_won(links.get(record["id"]), org, record, mappings):
             payload = mapping.keep_later_zendesk_values(payload, org, mappings)
             crm_updates += _later_zendesk_values(record, org, mappings)
-        try:
-            saved = ctx.zendesk.create_or_update_organization({"id": target, **payload})
-        except (InvalidRequest, NotFound) as error:  # this organization's own problem (e.g. name taken)
-            _failed(ctx, ACCOUNTS, record["id"], str(error), result)
-            continue
-        _link(ctx, "organization", saved["id"], "Accounts", record["id"],
-              mapping.digest(mapping.view_of_zendesk(saved, mappings)))
-        result.written += 1
-        ctx.clear_errors(ACCOUNTS, [record["id"]])
+        _write_organization(ctx, mappings, record, {"id": target, **payload}, result)
     db.session.commit()
     _write_crm(ctx, "Accounts", ACCOUNTS, crm_updates, result)
 
 
 def _create_organizations(ctx, mappings, creates, result):
-    """create_many jobs of 100. An item refused because the name or external_id is taken is tried once
-    more with create_or_update by external_id: that finds our own organization (created by a run that
-    crashed before linking it) and otherwise reports Zendesk's name clash, never a second organization."""
+    """create_many jobs of 100. Items refused because the name or external_id is taken meet the
+    organization that holds it (`_meet_taken`): never a second organization."""
     for batch in _chunks(creates, BULK_LIMIT):
         # A failure of the whole call (after the client's retries) stops the stream before its cursor moves.
         answers = ctx.zendesk.create_many_organizations([payload for _, payload in batch])
         by_index = {answer.get("index", i): answer for i, answer in enumerate(answers)}
+        taken = []
         for index, (record, payload) in enumerate(batch):
             answer = by_index.get(index) or {}
             if answer.get("id") and answer.get("success", True) is not False:
@@ -250,16 +245,67 @@ def _create_organizations(ctx, mappings, creates, result):
                 result.written += 1
                 ctx.clear_errors(ACCOUNTS, [record["id"]])
             elif answer.get("error") == "DuplicateValue":
-                _create_or_find(ctx, mappings, record, payload, result)
+                taken.append((record, payload))
             else:
                 _failed(ctx, ACCOUNTS, record["id"], _job_failure(answer), result)
         db.session.commit()
+        _meet_taken(ctx, mappings, taken, result)
 
 
-def _create_or_find(ctx, mappings, record, payload, result):
+def _meet_taken(ctx, mappings, taken, result):
+    """Accounts whose new organization Zendesk refused as a duplicate. Our own organization (created by a
+    run that crashed before linking it) is found by external_id, 100 a call, and written over. Otherwise
+    the organization holding the name (one search each: no call takes many names) is adopted when it is
+    nobody's and has exactly the account's name; when it is another record's, the account gets a
+    SyncError saying so."""
+    if not taken:
+        return
+    ours = {str(o.get("external_id")).lower(): o for o in ctx.zendesk.show_organizations_by_external_ids(
+        [payload["external_id"] for _, payload in taken])}
+    for record, payload in taken:
+        org = ours.get(payload["external_id"].lower())
+        if org is None:
+            org = ctx.zendesk.organization_named((payload.get("name") or "").strip())
+            if org is None:  # renamed or deleted meanwhile: create it (or find ours) by external_id
+                _write_organization(ctx, mappings, record, payload, result)
+                continue
+            refusal = _not_adoptable(ctx, record, payload, org)
+            if refusal is not None:
+                message, other_crm_id = refusal
+                _failed(ctx, ACCOUNTS, record["id"], message, result, retryable=False, zendesk_id=org["id"],
+                        other_crm_id=other_crm_id)
+                continue
+        _write_organization(ctx, mappings, record, {"id": org["id"], **payload}, result)
+    db.session.commit()
+
+
+def _not_adoptable(ctx, record, payload, org):
+    """Why the unlinked account may not take `org`, the organization holding its name, as its own:
+    (message in plain words, the other CRM account's id or None); None when it may."""
+    name = org.get("name") or ""
+    link = _links_by_zendesk(ctx, "organization", [org["id"]]).get(org["id"])
+    owner = (link.crm_module, link.crm_id) if link is not None else mapping.parse_external_id(org.get("external_id"))
+    if owner is not None and owner[0] == "Accounts":
+        message = (f"A Zendesk organization named “{name}” already exists and is linked to another CRM account, "
+                   "so this account was not synced. Rename one of them.")
+        return message, owner[1]
+    if owner is not None or org.get("external_id"):
+        message = (f"A Zendesk organization named “{name}” already exists and is linked to another record (its "
+                   f"external ID is “{org.get('external_id')}”), so this account was not synced. Rename one of them.")
+        return message, None
+    if name != (payload.get("name") or "").strip():
+        message = (f"A Zendesk organization named “{name}” already exists. Zendesk treats names that differ only "
+                   "in capital letters as the same, so this account was not synced. Make the two names the same "
+                   "to link them, or rename one of them.")
+        return message, None
+    return None
+
+
+def _write_organization(ctx, mappings, record, payload, result):
+    """create_or_update (by `id`, else external_id) and link the account to what Zendesk saved."""
     try:
         saved = ctx.zendesk.create_or_update_organization(payload)
-    except InvalidRequest as error:  # e.g. "RecordInvalid: Record validation errors (name: Name: X has already been taken)"
+    except (InvalidRequest, NotFound) as error:  # e.g. "RecordInvalid: ... (name: Name: X has already been taken)"
         _failed(ctx, ACCOUNTS, record["id"], str(error), result)
         return
     _link(ctx, "organization", saved["id"], "Accounts", record["id"],
@@ -565,10 +611,10 @@ def _link(ctx, kind, zendesk_id, module, crm_id, digest, email=None):
     return True
 
 
-def _failed(ctx, stream_name, object_id, message, result, retryable=True):
+def _failed(ctx, stream_name, object_id, message, result, retryable=True, **in_the_way):
     result.failed += 1
     db.session.commit()  # what the batch wrote so far stays
-    ctx.record_error(stream_name, object_id, message, retryable=retryable)
+    ctx.record_error(stream_name, object_id, message, retryable=retryable, **in_the_way)
 
 
 def _job_failure(answer):

@@ -109,6 +109,16 @@ def test_organization_crud_and_create_or_update_never_matches_on_name(api, zende
     assert [o["id"] for o in many["organizations"]] == [org["id"]]
 
 
+def test_organizations_search_by_exact_name_or_external_id_case_insensitively(api):
+    api.post(api.base + "/organizations.json", json={"organization": {"name": "Mori Trading", "external_id": "M-1"}})
+    url = api.base + "/organizations/search.json"
+    for params in ({"name": "Mori Trading"}, {"name": "mori trading"}, {"external_id": "m-1"}):
+        found = api.get(url, params=params).json()
+        assert [o["name"] for o in found["organizations"]] == ["Mori Trading"] and found["count"] == 1
+    assert api.get(url, params={"name": "Mori"}).json()["organizations"] == []  # whole names only, no prefix
+    assert api.get(url, params={"name": "Mori Trading", "external_id": "M-1"}).status_code == 400
+
+
 def _bearer(zendesk, scope):
     """An OAuth access token with `scope` for the seeded admin, as the OAuth pages would issue it."""
     account = zendesk.account()

@@ -424,6 +424,23 @@ def show_many_organizations():
                       g.account.orgs_by_external_id)
 
 
+@bp.get("/organizations/search")
+def search_organizations():
+    """`?name=` or `?external_id=`, not both: the organization whose name (or external id) is exactly the
+    value, compared case-insensitively, as Zendesk's "Search Organizations" endpoint does; offset pages.
+    NB: the reference does not say what a request with neither (or both) gets; a 400 here."""
+    require_scope("organizations", False)
+    account = g.account
+    if ("name" in request.args) == ("external_id" in request.args):
+        raise bad_request("Search by name or by external_id, not both", "InvalidValue")
+    if "name" in request.args:
+        found_id = account.orgs_by_name.get(request.args["name"].strip().lower())
+    else:
+        found_id = account.orgs_by_external_id.get(request.args["external_id"].lower())
+    found = [account.organizations[found_id]] if found_id in account.organizations else []
+    return json_response(paginate("organizations", found, render.organization, allow_cursor=False))
+
+
 @bp.post("/organizations")
 def create_organization():
     require_scope("organizations", True)
