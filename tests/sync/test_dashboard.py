@@ -85,6 +85,9 @@ def test_the_error_log_names_each_failed_record_with_a_link(synced_installation)
     ctx = s.context()
     ctx.record_error("crm_contacts", "4242", "Zendesk refused the email address: it is not valid.")
     ctx.record_error("zendesk_tickets", "77", "Zoho CRM refused the record: Subject is too long.")
+    ctx.record_error("crm_accounts", "5151", "A Zendesk organization named “Acme” already exists and is linked to "
+                     "another CRM account, so this account was not synced. Rename one of them.",
+                     retryable=False, zendesk_id=8080, other_crm_id="6161")
     page = _soup(_dashboard(s))
     rows = {row.select("td")[1].get_text(): row for row in page.select("#error-log tbody tr")}
     contact = rows["4242"]
@@ -93,6 +96,8 @@ def test_the_error_log_names_each_failed_record_with_a_link(synced_installation)
     assert "not valid" in contact.select("td")[2].get_text()
     assert rows["77"].select_one("a")["href"] == f"{s.zendesk.url}/agent/tickets/77"
     assert page.select_one("#error-log h2 .muted").get_text() == f"({len(s.errors())})"
+    both = [a["href"] for a in rows["5151"].select("a.other-record")]  # the two records the clash is between
+    assert both == [f"{s.zendesk.url}/agent/organizations/8080", f"{s.crm.url}/crm/tab/Accounts/6161"]
     del run
 
 

@@ -82,20 +82,36 @@ def _dashboard(form=None, notice=None):
         linked=figures.linked_counts(installation), in_crm=figures.tickets_in_crm(installation),
         by_status=figures.tickets_by_status(installation), written=figures.written_per_day(installation),
         lag=figures.realtime_lag_per_day(installation), health=figures.realtime_health(installation),
-        credit_reserve=CREDIT_RESERVE, errors=[(error, _record_url(error)) for error in error_rows],
+        credit_reserve=CREDIT_RESERVE, errors=[(error, _record_url(error), _others(error)) for error in error_rows],
         error_total=error_total, stream_labels=STREAM_LABELS, form=form or DashboardForm(), notice=notice,
         retryable=inbox.RETRY_EVENTS))
     response.vary.add("HX-Request")
     return response
 
 
+def _others(error):
+    """[(label, url)] of the other records an error names: the Zendesk organization an account could not
+    take over, and the CRM account that holds it (people.py)."""
+    installation, others = g.installation, []
+    if error.zendesk_id and installation.zendesk_subdomain:
+        others.append((_("Zendesk organization"),
+                       f"{zendesk_base_url(installation)}/agent/organizations/{error.zendesk_id}"))
+    if error.other_crm_id:
+        others.append((_("the other CRM account"), _crm_url(installation, "Accounts", error.other_crm_id)))
+    return others
+
+
+def _crm_url(installation, module, record_id):
+    web = current_app.config["CRM_SANDBOX_URL"].rstrip("/") or CRM_WEB.get(installation.data_center, "")
+    org = "" if current_app.config["CRM_SANDBOX_URL"] else f"/org{installation.org_id}"
+    return f"{web}/crm{org}/tab/{module}/{record_id}"
+
+
 def _record_url(error):
     """Where the failed record lives: its CRM record page or its Zendesk agent page (None for comments)."""
     installation = g.installation
     if error.stream in CRM_MODULE_OF_STREAM:
-        web = current_app.config["CRM_SANDBOX_URL"].rstrip("/") or CRM_WEB.get(installation.data_center, "")
-        org = "" if current_app.config["CRM_SANDBOX_URL"] else f"/org{installation.org_id}"
-        return f"{web}/crm{org}/tab/{CRM_MODULE_OF_STREAM[error.stream]}/{error.object_id}"
+        return _crm_url(installation, CRM_MODULE_OF_STREAM[error.stream], error.object_id)
     if error.stream in ZENDESK_PATH_OF_STREAM and installation.zendesk_subdomain:
         return f"{zendesk_base_url(installation)}/agent/{ZENDESK_PATH_OF_STREAM[error.stream]}/{error.object_id}"
     return None
