@@ -114,9 +114,12 @@ def test_a_grant_revoked_in_zoho_shows_reauthorize(admin, crm_sandbox):
                             timeout=10)
     assert revoked.json() == {"status": "success"}
 
-    page = soup(admin.page())
-    assert page.select_one("#crm-connection .error").get_text() == "Zoho CRM access was revoked — Re-authorize."
-    assert page.select_one("#connect-crm").get_text(strip=True) == "Re-authorize"
+    assert soup(admin.page()).select_one("#crm-connection .ok") is not None  # the panel itself makes no call
+    live = admin.live("crm")
+    assert live.headers["HX-Trigger"] == "grant-revoked"  # the panel reloads: no sync part without a grant
+    for page in soup(live), soup(admin.page()):
+        assert page.select_one("#crm-connection .error").get_text() == "Zoho CRM access was revoked — Re-authorize."
+        assert page.select_one("#connect-crm").get_text(strip=True) == "Re-authorize"
     assert admin.grant("crm")["status"] == "revoked"
     assert admin.callback(crm_consent(admin.start_crm())).status_code == 200  # re-authorizing works
     assert admin.grant("crm")["status"] == "active"
@@ -126,7 +129,7 @@ def test_a_refreshed_crm_token_is_stored_in_place_of_the_old_one(admin, crm_sand
     admin.callback(crm_consent(admin.start_crm()))
     before = admin.grant("crm")["token"]
     requests.post(f"{crm_sandbox.url}/_sandbox/clock", json={"advance": 3700}, timeout=10)  # access tokens live 1 h
-    assert admin.page().status_code == 200
+    assert admin.live("crm").status_code == 200
     after = admin.grant("crm")
     assert after["status"] == "active"
     assert after["token"]["access_token"] != before["access_token"]
