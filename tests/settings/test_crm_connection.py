@@ -145,3 +145,18 @@ def test_with_both_authorized_the_panel_leaves_the_place_for_the_sync_settings(a
     page = soup(admin.page())
     assert page.select_one("#crm-connection .ok") and page.select_one("#zendesk-connection .ok")
     assert page.select_one("#sync-settings h2").get_text() == "Sync settings"
+
+
+def test_the_callback_page_closes_its_window_after_a_success_and_keeps_a_way_back_without_an_opener(admin, crm_sandbox):
+    page = soup(admin.callback(crm_consent(admin.start_crm())))
+    script = page.select_one("#authorization-result ~ script").get_text()
+    assert 'window.opener.postMessage("authorization-finished", window.location.origin);' in script
+    assert script.index("postMessage") < script.index("window.close();")  # told first, then closed
+    assert "if (window.opener)" in script  # opened in a tab of its own, it stays ...
+    note = page.select_one("#close-window")  # ... with the note and a link back to the CRM
+    assert "You can close this window and go back to the extension's settings in Zoho CRM." in note.get_text()
+    assert note.select_one("#back-to-crm")["href"] == f"{crm_sandbox.url}/crm/"
+    assert note.select_one("#back-to-crm").get_text() == "Back to Zoho CRM"
+
+    failed = soup(admin.callback(crm_consent(admin.start_crm(), decision="deny")))
+    assert "window.close()" not in failed.select_one("#authorization-result ~ script").get_text()  # Try again stays
