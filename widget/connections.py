@@ -45,10 +45,11 @@ def connection(installation, service):
     return db.session.scalar(db.select(Connection).filter_by(installation_id=installation.id, service=service))
 
 
-def save_grant(installation, service, token, account="", api_base=""):
-    """Store (or replace) a grant, active again after any revocation."""
+def save_grant(installation, service, token, account="", api_base="", plan=""):
+    """Store (or replace) a grant, active again after any revocation; the settings panel checks it anew."""
     grant = connection(installation, service) or Connection(installation=installation, service=service)
     grant.token, grant.account, grant.api_base, grant.status = token, account, api_base, "active"
+    grant.plan, grant.checked_at = plan, None
     db.session.add(grant)
     db.session.commit()
     return grant

@@ -83,6 +83,10 @@ class Connection(db.Model):
     status = db.Column(db.String(16), nullable=False, default="active")  # active | revoked
     token_ciphertext = db.Column(db.Text, nullable=False)
     updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    # The settings panel's last live check that the grant works, and the Zendesk plan it found: a short
+    # cache shared by every worker (widget/settings/authorize.py, live_status).
+    checked_at = db.Column(db.DateTime(timezone=True), nullable=True)
+    plan = db.Column(db.String(64), nullable=False, default="")
 
     installation = db.relationship(Installation, backref=db.backref("connections", cascade="all, delete-orphan",
                                                                     passive_deletes=True))

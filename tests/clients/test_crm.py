@@ -103,13 +103,15 @@ def test_the_compliance_hook_raises_typed_errors_for_http_200_token_errors():
 
 def test_production_data_centres():
     assert set(crm.DATA_CENTRES) == {"us", "eu", "in", "au", "jp", "cn", "ca", "sa"}
-    assert crm.DATA_CENTRES["ca"] == crm.DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca")
+    assert crm.DATA_CENTRES["ca"] == crm.DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca",
+                                                    "https://crm.zohocloud.ca")
     assert crm.DATA_CENTRES["us"].api_domain == "https://www.zohoapis.com"
 
 
 def test_sandbox_data_centres_share_one_origin():
     centres = crm.data_centres("http://127.0.0.1:5002/")
-    assert centres["jp"] == crm.DataCentre("http://127.0.0.1:5002/accounts/jp", "http://127.0.0.1:5002/api/jp")
+    assert centres["jp"] == crm.DataCentre("http://127.0.0.1:5002/accounts/jp", "http://127.0.0.1:5002/api/jp",
+                                           "http://127.0.0.1:5002")
     assert crm.data_centres("") is crm.DATA_CENTRES
 
 

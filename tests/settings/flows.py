@@ -34,6 +34,11 @@ class Admin:
             headers["HX-Request"] = "true"
         return self.client.get("/settings", headers=headers)
 
+    def live(self, service):
+        """The part of the panel that `service` ("crm" or "zendesk") loads by itself with its live status."""
+        return self.client.get(f"/settings/{service}/status",
+                               headers={"X-Widget-Context": self.ctx, "HX-Request": "true"})
+
     def form_token(self):
         return soup(self.page()).select_one("#zendesk-form input[name=csrf_token]")["value"]
 

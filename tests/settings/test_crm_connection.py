@@ -114,9 +114,12 @@ def test_a_grant_revoked_in_zoho_shows_reauthorize(admin, crm_sandbox):
                             timeout=10)
     assert revoked.json() == {"status": "success"}
 
-    page = soup(admin.page())
-    assert page.select_one("#crm-connection .error").get_text() == "Zoho CRM access was revoked — Re-authorize."
-    assert page.select_one("#connect-crm").get_text(strip=True) == "Re-authorize"
+    assert soup(admin.page()).select_one("#crm-connection .ok") is not None  # the panel itself makes no call
+    live = admin.live("crm")
+    assert live.headers["HX-Trigger"] == "grant-revoked"  # the panel reloads: no sync part without a grant
+    for page in soup(live), soup(admin.page()):
+        assert page.select_one("#crm-connection .error").get_text() == "Zoho CRM access was revoked — Re-authorize."
+        assert page.select_one("#connect-crm").get_text(strip=True) == "Re-authorize"
     assert admin.grant("crm")["status"] == "revoked"
     assert admin.callback(crm_consent(admin.start_crm())).status_code == 200  # re-authorizing works
     assert admin.grant("crm")["status"] == "active"
@@ -126,7 +129,7 @@ def test_a_refreshed_crm_token_is_stored_in_place_of_the_old_one(admin, crm_sand
     admin.callback(crm_consent(admin.start_crm()))
     before = admin.grant("crm")["token"]
     requests.post(f"{crm_sandbox.url}/_sandbox/clock", json={"advance": 3700}, timeout=10)  # access tokens live 1 h
-    assert admin.page().status_code == 200
+    assert admin.live("crm").status_code == 200
     after = admin.grant("crm")
     assert after["status"] == "active"
     assert after["token"]["access_token"] != before["access_token"]
@@ -142,3 +145,18 @@ def test_with_both_authorized_the_panel_leaves_the_place_for_the_sync_settings(a
     page = soup(admin.page())
     assert page.select_one("#crm-connection .ok") and page.select_one("#zendesk-connection .ok")
     assert page.select_one("#sync-settings h2").get_text() == "Sync settings"
+
+
+def test_the_callback_page_closes_its_window_after_a_success_and_keeps_a_way_back_without_an_opener(admin, crm_sandbox):
+    page = soup(admin.callback(crm_consent(admin.start_crm())))
+    script = page.select_one("#authorization-result ~ script").get_text()
+    assert 'window.opener.postMessage("authorization-finished", window.location.origin);' in script
+    assert script.index("postMessage") < script.index("window.close();")  # told first, then closed
+    assert "if (window.opener)" in script  # opened in a tab of its own, it stays ...
+    note = page.select_one("#close-window")  # ... with the note and a link back to the CRM
+    assert "You can close this window and go back to the extension's settings in Zoho CRM." in note.get_text()
+    assert note.select_one("#back-to-crm")["href"] == f"{crm_sandbox.url}/crm/"
+    assert note.select_one("#back-to-crm").get_text() == "Back to Zoho CRM"
+
+    failed = soup(admin.callback(crm_consent(admin.start_crm(), decision="deny")))
+    assert "window.close()" not in failed.select_one("#authorization-result ~ script").get_text()  # Try again stays

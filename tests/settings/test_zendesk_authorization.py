@@ -157,8 +157,8 @@ def test_a_reused_code_is_refused_and_zendesk_revokes_what_it_gave(admin, zendes
     location = zendesk_consent(admin.start_zendesk())
     assert admin.callback(location).status_code == 200
     assert_failed(admin.callback(location), "Zendesk did not accept this sign-in: it has expired or was already used.")
-    # RFC 6749 §4.1.2: the first grant is revoked too, and the panel says so.
-    page = soup(admin.page())
+    # RFC 6749 §4.1.2: the first grant is revoked too, and the panel's live check says so.
+    page = soup(admin.live("zendesk"))
     assert page.select_one("#zendesk-connection .error").get_text() == "Zendesk access was revoked — Re-authorize."
     assert admin.grant("zendesk")["status"] == "revoked"
 
@@ -175,9 +175,12 @@ def test_zendesk_unreachable_is_said_in_plain_words(admin, app):
 def test_an_authorized_zendesk_that_is_unreachable_stays_authorized(admin, app):
     authorize_zendesk(admin)
     app.config["ZENDESK_BASE_URL"] = f"http://127.0.0.1:{free_port()}"
-    page = soup(admin.page())
-    assert page.select_one("#zendesk-connection .ok").get_text(strip=True) == "Authorized as acme."
-    assert "Zendesk could not be reached" in page.select_one("#zendesk-connection .error").get_text()
+    page = soup(admin.live("zendesk"))
+    assert page.select_one("#zendesk-connection .ok").get_text(strip=True) == \
+        "Authorized as acme (plan Professional)."  # the plan last seen
+    assert page.select_one("#zendesk-connection .error").get_text() == \
+        "Zendesk could not be reached. The status will be checked again in a minute."
+    assert page.select_one("#zendesk-connection")["hx-trigger"] == "load delay:60s"
     assert admin.grant("zendesk")["status"] == "active"
 
 
@@ -189,7 +192,7 @@ def test_a_grant_revoked_in_zendesk_shows_reauthorize_and_reauthorizing_replaces
                               headers={"Authorization": f"Bearer {token}"}, timeout=10)
     assert revoked.status_code == 204
 
-    page = soup(admin.page())
+    page = soup(admin.live("zendesk"))
     assert page.select_one("#zendesk-connection .error").get_text() == "Zendesk access was revoked — Re-authorize."
     assert page.select_one("#zendesk-form button").get_text(strip=True) == "Re-authorize"
     assert page.select_one("#zendesk-form input[name=subdomain]")["value"] == "acme"
@@ -206,7 +209,7 @@ def test_a_refreshed_token_is_stored_encrypted_in_place_of_the_old_one(admin, ze
     before = admin.grant("zendesk")
     advance_clock(zendesk_sandbox, 1900)  # access tokens live 1800 s: the next call refreshes
 
-    assert admin.page().status_code == 200
+    assert admin.live("zendesk").status_code == 200
     after = admin.grant("zendesk")
     assert after["status"] == "active"
     assert after["token"]["access_token"] != before["token"]["access_token"]

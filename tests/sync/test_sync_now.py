@@ -95,7 +95,7 @@ def test_the_panel_shows_the_credits_left_and_a_pause_before_they_run_out_in_jap
     s = synced_installation
     s.crm_insert("Accounts", [{"Account_Name": f"Credit {n}"} for n in range(5)])
     org = s.crm_org()
-    left = 503  # just above the reserve the sync keeps (engine.CREDIT_RESERVE = 500)
+    left = 502  # just above the reserve the sync keeps (engine.CREDIT_RESERVE = 500); the panel spends none
     spent = requests.post(f"{s.crm.url}/_sandbox/orgs/jp/credits", timeout=10,
                           json={"used": org.daily_credits() - org.credits_used() - left})
     assert spent.status_code == 200, spent.text
@@ -136,7 +136,8 @@ def test_a_refused_grant_shows_in_the_progress_and_re_authorizing_lifts_the_paus
     assert "Sync paused." in page.select_one("#sync-progress").get_text()
 
     # The admin re-authorized (the grant works again): the next look at the panel verifies both grants
-    # against the services and lifts the pause; the polled fragment alone (no check) does not.
+    # against the services in its two status parts, and the second to answer lifts the pause; the panel
+    # itself and the polled fragment (no check) do not.
     assert connection(s.installation(), "zendesk").status == "revoked"  # what the panel offers to redo
     with account.lock:  # (standing in for a new grant through the OAuth pages, which other tests walk)
         for grant in grants:
@@ -148,9 +149,18 @@ def test_a_refused_grant_shows_in_the_progress_and_re_authorizing_lifts_the_paus
     assert settings.paused_reason is not None
     assert "sync-paused" in client.get("/settings/sync/progress", headers=headers).get_data(as_text=True)
     panel = _soup(client.get("/settings", headers=headers))
-    assert panel.select_one("#sync-paused") is None
+    assert panel.select_one("#sync-paused") is not None
+    assert panel.select_one("#sync-part")["hx-trigger"] == "sync-resumed from:body"
+    first = client.get("/settings/crm/status", headers=headers)
+    assert first.status_code == 200 and "HX-Trigger" not in first.headers  # Zendesk not checked yet
+    db.session.expire_all()
+    assert s.settings().paused_reason is not None
+    second = client.get("/settings/zendesk/status", headers=headers)
+    assert second.headers["HX-Trigger"] == "sync-resumed"  # the sync part loads again
+    assert _soup(second).select_one("#zendesk-connection .ok") is not None
     db.session.expire_all()
     assert s.settings().paused_reason is None
+    assert _soup(client.get("/settings/sync/progress", headers=headers)).select_one("#sync-paused") is None
     s.app.extensions["sync_pool"].shutdown(wait=True)  # the first sync and the inbox drain the lift started
     db.session.refresh(run)
     assert (run.status, run.message) == ("done", None)  # the paused first sync carried on by itself

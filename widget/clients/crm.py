@@ -45,18 +45,20 @@ class DataCentre:
 
     accounts_server: str
     api_domain: str
+    web: str = ""  # the CRM's own pages, where an admin goes back to
+
 
 
 # Production data centres (zoho-crm-api.md §1.1). NB: Canada's accounts server is *zohocloud*.ca.
 DATA_CENTRES = {
-    "us": DataCentre("https://accounts.zoho.com", "https://www.zohoapis.com"),
-    "eu": DataCentre("https://accounts.zoho.eu", "https://www.zohoapis.eu"),
-    "in": DataCentre("https://accounts.zoho.in", "https://www.zohoapis.in"),
-    "au": DataCentre("https://accounts.zoho.com.au", "https://www.zohoapis.com.au"),
-    "jp": DataCentre("https://accounts.zoho.jp", "https://www.zohoapis.jp"),
-    "cn": DataCentre("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn"),
-    "ca": DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca"),
-    "sa": DataCentre("https://accounts.zoho.sa", "https://www.zohoapis.sa"),
+    "us": DataCentre("https://accounts.zoho.com", "https://www.zohoapis.com", "https://crm.zoho.com"),
+    "eu": DataCentre("https://accounts.zoho.eu", "https://www.zohoapis.eu", "https://crm.zoho.eu"),
+    "in": DataCentre("https://accounts.zoho.in", "https://www.zohoapis.in", "https://crm.zoho.in"),
+    "au": DataCentre("https://accounts.zoho.com.au", "https://www.zohoapis.com.au", "https://crm.zoho.com.au"),
+    "jp": DataCentre("https://accounts.zoho.jp", "https://www.zohoapis.jp", "https://crm.zoho.jp"),
+    "cn": DataCentre("https://accounts.zoho.com.cn", "https://www.zohoapis.com.cn", "https://crm.zoho.com.cn"),
+    "ca": DataCentre("https://accounts.zohocloud.ca", "https://www.zohoapis.ca", "https://crm.zohocloud.ca"),
+    "sa": DataCentre("https://accounts.zoho.sa", "https://www.zohoapis.sa", "https://crm.zoho.sa"),
 }
 
 
@@ -64,7 +66,7 @@ def sandbox_data_centres(base_url):
     """The CRM sandbox's data centres: every DC on one port, under path prefixes
     (`{base}/accounts/{dc}` and `{base}/api/{dc}`, see widget/sandbox/crm/http.py)."""
     base = base_url.rstrip("/")
-    return {dc: DataCentre(f"{base}/accounts/{dc}", f"{base}/api/{dc}") for dc in DATA_CENTRES}
+    return {dc: DataCentre(f"{base}/accounts/{dc}", f"{base}/api/{dc}", base) for dc in DATA_CENTRES}
 
 
 def data_centres(sandbox_url=""):
@@ -161,7 +163,7 @@ def _token_call(call, policy, retry_on):
             raise AuthenticationError(f"token endpoint: {exc.error}", status=exc.status_code,
                                       code=exc.error) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            error = NetworkError(f"token endpoint: {type(exc).__name__}")
+            error = NetworkError(f"token endpoint: {type(exc).__name__}", timed_out=isinstance(exc, requests.Timeout))
         except ServiceError as exc:
             error = exc
         if not isinstance(error, retry_on) or attempt == policy.attempts - 1:

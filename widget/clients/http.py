@@ -71,9 +71,9 @@ class NetworkError(ServiceError):
     """No usable answer: timeout, refused or dropped connection. `sent` is False when the request
     provably never reached the service (no connection was made)."""
 
-    def __init__(self, message, sent=True):
+    def __init__(self, message, sent=True, timed_out=False):
         super().__init__(message)
-        self.sent = sent
+        self.sent, self.timed_out = sent, timed_out
 
 
 class RepeatedCursor(ServiceError):
@@ -135,7 +135,8 @@ def send(session, method, url, classify, policy=None, idempotent=None, **kwargs)
             response = session.request(method, url, **kwargs)
             error = classify(response)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            error = NetworkError(f"{method} {url}: {type(exc).__name__}", sent=not _never_sent(exc))
+            error = NetworkError(f"{method} {url}: {type(exc).__name__}", sent=not _never_sent(exc),
+                                 timed_out=isinstance(exc, requests.Timeout))
         if error is None:
             return response
         if not _retryable(error, idempotent) or attempt == policy.attempts - 1:

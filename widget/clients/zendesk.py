@@ -73,7 +73,8 @@ def exchange_code(session, base_url, code, client_secret, timeout=30, code_verif
         raise AuthenticationError(f"token endpoint: {exc.error}: {exc.description or ''}".strip(": "),
                                   status=exc.status_code, code=exc.error) from None
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise NetworkError(f"token endpoint: {type(exc).__name__}") from None
+        raise NetworkError(f"token endpoint: {type(exc).__name__}",
+                           timed_out=isinstance(exc, requests.Timeout)) from None
 
 
 def _check_token_responses(session):
@@ -322,7 +323,8 @@ class ZendeskClient:
             raise AuthenticationError(f"token refresh refused: {exc.error}", status=exc.status_code,
                                       code=exc.error) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise NetworkError(f"token refresh: {type(exc).__name__}") from None
+            raise NetworkError(f"token refresh: {type(exc).__name__}",
+                               timed_out=isinstance(exc, requests.Timeout)) from None
 
     # ---- pagination ---------------------------------------------------------------------------
     def _cursor_pages(self, path, key, params=None):

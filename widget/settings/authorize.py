@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
@@ -23,9 +24,11 @@ from requests_oauthlib import OAuth2Session
 
 from ..clients import crm, zendesk
 from ..clients.http import AuthenticationError, InvalidRequest, NetworkError, RetryPolicy, ServiceError
-from ..connections import connection, crm_client, crm_data_centres, mark_revoked, save_grant, zendesk_client
+from ..connections import (SERVICE_NAMES, connection, crm_client, crm_data_centres, mark_revoked, save_grant,
+                           zendesk_client)
 from ..extensions import db
-from ..models import Installation
+from ..models import Installation, as_utc, utcnow
+from ..sync import runs
 
 STATE_MAX_AGE = 15 * 60  # seconds between "Authorize" and the provider's redirect back
 ZENDESK_STATE = "settings-zendesk-oauth-state"
@@ -72,6 +75,7 @@ class Authorized:
 
     message: str
     warning: str = ""
+    back_url: str = ""  # the CRM's pages, for a window that can't close itself
 
 
 # ---- URLs and state ------------------------------------------------------------------------------
@@ -119,6 +123,11 @@ def _pkce_verifier(state):
 
 def _pkce_challenge(verifier):
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def crm_home(installation):
+    """The CRM's own pages in the org's data centre."""
+    return crm_data_centres()[installation.data_center].web + "/crm/"
 
 
 # ---- Zoho CRM ------------------------------------------------------------------------------------
@@ -169,7 +178,8 @@ def finish_crm(args):
                                     "installed in. Sign in as a user of this CRM account."), retry)
     installation.crm_edition = str((org.get("license_details") or {}).get("paid_type") or "free").lower()
     save_grant(installation, "crm", token, account=dc, api_base=token["api_domain"])
-    return Authorized(_("Zoho CRM is connected."), warning=_provision_crm(installation) or "")
+    return Authorized(_("Zoho CRM is connected."), warning=_provision_crm(installation) or "",
+                      back_url=crm_home(installation))
 
 
 def _provision_crm(installation):
@@ -238,10 +248,10 @@ def finish_zendesk(args):
                                     "paid Zendesk plan (a trial counts). Upgrade the plan, then try again.",
                                     plan=plan), retry)
     installation.zendesk_subdomain = data["subdomain"]
-    grant = save_grant(installation, "zendesk", token, account=data["subdomain"], api_base=base_url)
+    grant = save_grant(installation, "zendesk", token, account=data["subdomain"], api_base=base_url, plan=plan)
     warning = register_webhook(installation, zendesk_client(installation, grant, policy=PAGE_POLICY))
     return Authorized(_("Zendesk is authorized as %(subdomain)s (plan %(plan)s).", subdomain=data["subdomain"],
-                        plan=plan), warning=warning or "")
+                        plan=plan), warning=warning or "", back_url=crm_home(installation))
 
 
 def zendesk_webhook_url(installation):
@@ -272,53 +282,99 @@ def register_webhook(installation, client):
 
 # ---- what the settings page shows -----------------------------------------------------------------
 
+# The live check of a grant runs in a fragment of the panel while the admin waits: one attempt with a
+# short timeout, never the sync's patient retries, so a slow service costs seconds, not a hung page.
+STATUS_POLICY = RetryPolicy(attempts=1, timeout=3.0)
+# How long a check that found a grant working is trusted. NB: kept in the database (Connection.checked_at),
+# not in one process's memory: any gunicorn worker may serve the fragments, a re-authorization in another
+# worker must end it (save_grant), and a fresh check of both grants lifts a refused-grant pause.
+STATUS_CACHE_SECONDS = 60
+
+
 @dataclass(frozen=True)
 class ServiceStatus:
-    """`state`: missing | active | revoked | unreachable; `plan` (Zendesk); `problem` in plain words."""
+    """`state`: missing | active | revoked | unreachable; `plan` (Zendesk); `problem` in plain words;
+    `checking`: only what is stored so far, the live check is still to load; `checked_now`: a call to
+    the service just said so (not the cache)."""
 
     state: str
     plan: str = ""
     problem: str = ""
+    checking: bool = False
+    checked_now: bool = False
 
     @property
     def active(self):
         return self.state in ("active", "unreachable")
 
 
-def crm_status(installation):
-    """The CRM grant, checked with one cheap call (the org) per page view."""
-    grant = connection(installation, "crm")
+def stored_status(installation, service):
+    """What the panel shows at once, with no outside call: the grant as stored, the plan last seen."""
+    grant = connection(installation, service)
     if grant is None or grant.status == "revoked":
         return ServiceStatus("missing" if grant is None else "revoked")
+    return _working(installation, service, grant.plan, checking=True)
+
+
+def live_status(installation, service):
+    """The grant checked with one cheap call (the CRM org, the Zendesk subscription), or the answer of
+    such a check made less than STATUS_CACHE_SECONDS ago."""
+    grant = connection(installation, service)
+    if grant is None or grant.status == "revoked":
+        return stored_status(installation, service)
+    if _recently_checked(grant):
+        return _working(installation, service, grant.plan)
     try:
-        crm_client(installation, grant, policy=PAGE_POLICY).org()
-    except AuthenticationError:  # refresh could not fix it: revoked in Zoho, or the refresh token is gone
+        plan = _check(installation, service, grant)
+    except AuthenticationError:  # refresh could not fix it: revoked by the service, or the refresh token is gone
         mark_revoked(grant)
         return ServiceStatus("revoked")
     except ServiceError as error:
-        return ServiceStatus("unreachable", problem=_unreachable("Zoho CRM", error))
-    return ServiceStatus("active")
+        return ServiceStatus("unreachable", plan=grant.plan, problem=_not_checked(SERVICE_NAMES[service], error))
+    grant.plan, grant.checked_at = plan, utcnow()
+    db.session.commit()
+    return _working(installation, service, plan, checked_now=True)
+
+
+def crm_status(installation):
+    return live_status(installation, "crm")
 
 
 def zendesk_status(installation):
-    """The Zendesk grant and plan, checked with one cheap call (the subscription) per page view."""
-    grant = connection(installation, "zendesk")
-    if grant is None or grant.status == "revoked":
-        return ServiceStatus("missing" if grant is None else "revoked")
-    try:
-        plan = zendesk_client(installation, grant, policy=PAGE_POLICY).account_plan()
-    except AuthenticationError:  # refresh could not fix it: revoked in Zendesk, or the refresh token expired
-        mark_revoked(grant)
-        return ServiceStatus("revoked")
-    except ServiceError as error:
-        return ServiceStatus("unreachable", problem=_unreachable("Zendesk", error))
+    return live_status(installation, "zendesk")
+
+
+def check_grant(installation, service):
+    """The live status for the panel's fragment of `service`. When this check found the grant working
+    and the other grant was found working lately too, the admin has re-authorized: a pause for a refused
+    grant ends (runs.lift_grant_pause). Returns (status, whether a pause was lifted)."""
+    status = live_status(installation, service)
+    other = connection(installation, "zendesk" if service == "crm" else "crm")
+    both_work = status.checked_now and other is not None and other.status == "active" and _recently_checked(other)
+    return status, both_work and runs.lift_grant_pause(installation)
+
+
+def _check(installation, service, grant):
+    """One call that needs a working grant; returns the Zendesk plan ("" for the CRM)."""
+    if service == "crm":
+        crm_client(installation, grant, policy=STATUS_POLICY).org()
+        return ""
+    return zendesk_client(installation, grant, policy=STATUS_POLICY).account_plan()
+
+
+def _recently_checked(grant):
+    return grant.checked_at is not None and \
+        utcnow() - as_utc(grant.checked_at) < timedelta(seconds=STATUS_CACHE_SECONDS)
+
+
+def _working(installation, service, plan, **flags):
     problem = ""
-    if plan.lower() in UNPAID_PLANS:
+    if service == "zendesk" and plan.lower() in UNPAID_PLANS:
         problem = _("This Zendesk account is now on the %(plan)s plan: Zendesk refuses the extension's requests "
                     "until the plan is renewed.", plan=plan)
-    elif not installation.zendesk_webhook_id:
+    elif service == "zendesk" and not installation.zendesk_webhook_id:
         problem = _("Real-time updates from Zendesk are not set up. Re-authorize to set them up.")
-    return ServiceStatus("active", plan=plan, problem=problem)
+    return ServiceStatus("active", plan=plan, problem=problem, **flags)
 
 
 # ---- plain words -----------------------------------------------------------------------------------
@@ -334,6 +390,18 @@ def _unreachable(service, error):
         return _("%(service)s could not be reached. Check your connection and try again in a few minutes.",
                  service=service)
     return _("%(service)s answered with an error (%(detail)s). Try again in a few minutes.",
+             service=service, detail=str(error))
+
+
+def _not_checked(service, error):
+    """A live check without an answer: the panel tries again later by itself."""
+    if isinstance(error, NetworkError) and error.timed_out:
+        return _("%(service)s did not answer in time. The status will be checked again in a minute.",
+                 service=service)
+    if isinstance(error, NetworkError):
+        return _("%(service)s could not be reached. The status will be checked again in a minute.",
+                 service=service)
+    return _("%(service)s answered with an error (%(detail)s). The status will be checked again in a minute.",
              service=service, detail=str(error))
 
 

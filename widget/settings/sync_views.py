@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from ..context import widget_view
 from ..extensions import db
 from ..models import SyncError, SyncRun
-from ..sync import inbox, queue, runs
+from ..sync import queue, runs
 from ..sync.engine import STREAM_ORDER, selected_streams, sync_settings
 from .forms import SyncNowForm
 from .views import bp
@@ -29,17 +29,10 @@ STREAM_LABELS = {
 }
 
 
-def sync_context(form=None, refusal=None, grants_ok=False):
-    """What the sync part of the panel shows. `grants_ok`: both grants were just checked and work, which
-    lifts a pause for a refused grant (engine.pause_for_revoked_grant): the admin has re-authorized."""
+def sync_context(form=None, refusal=None):
+    """What the sync part of the panel shows."""
     installation = g.installation
     settings = sync_settings(installation)
-    if grants_ok and settings.paused_reason and settings.paused_until is None:
-        settings.paused_reason = None
-        db.session.commit()
-        for job, *args in runs.resume_paused(installation.id):  # the first sync the refusal paused
-            queue.enqueue(job, *args)
-        inbox.trigger(installation.id)  # real-time events that waited for the grant
     run = db.session.scalar(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first")
                             .order_by(SyncRun.id.desc()).limit(1))
     streams = selected_streams(settings) or list(STREAM_ORDER)

@@ -13,19 +13,50 @@ csrf.exempt(bp)
 
 
 def _panel(form=None, authorization_url=None):
-    """The whole page, or only the panel partial for htmx requests (same partial either way)."""
+    """The whole page, or only the panel partial for htmx requests (same partial either way). Only what
+    is stored: each service's live status loads in a fragment of its own (`_live_part`)."""
     from .sync_views import sync_context  # its module registers routes on this blueprint
 
     installation = g.installation
     form = form or ZendeskSubdomainForm(subdomain=installation.zendesk_subdomain)
     template = "settings/_panel.html" if request.htmx else "settings/index.html"
-    crm, zendesk = authorize.crm_status(installation), authorize.zendesk_status(installation)
     body = render_template(template, form=form, authorization_url=authorization_url, context_token=g.context_token,
-                           crm=crm, zendesk=zendesk, installation=installation,
-                           **sync_context(grants_ok=crm.active and zendesk.active))
+                           crm=authorize.stored_status(installation, "crm"),
+                           zendesk=authorize.stored_status(installation, "zendesk"),
+                           installation=installation, **sync_context())
     response = make_response(body)
     response.vary.add("HX-Request")
     return response
+
+
+def _live_part(service):
+    """One service's part of the panel, its grant checked live (or from the short cache). A grant found
+    revoked reloads the panel (from storage) without the sync part; a lifted pause refreshes the sync part."""
+    installation = g.installation
+    status, lifted = authorize.check_grant(installation, service)
+    body = render_template(f"settings/_{service}.html", **{service: status}, installation=installation,
+                           form=ZendeskSubdomainForm(subdomain=installation.zendesk_subdomain),
+                           authorization_url=None, context_token=g.context_token)
+    response = make_response(body)
+    if status.state == "revoked":
+        response.headers["HX-Trigger"] = "grant-revoked"
+    elif lifted:
+        response.headers["HX-Trigger"] = "sync-resumed"
+    return response
+
+
+@bp.get("/crm/status")
+@widget_view(admin=True)
+def crm_status():
+    """The Zoho CRM part with its live status (the panel loads it by itself)."""
+    return _live_part("crm")
+
+
+@bp.get("/zendesk/status")
+@widget_view(admin=True)
+def zendesk_status():
+    """The Zendesk part with its live status and plan (the panel loads it by itself)."""
+    return _live_part("zendesk")
 
 
 @bp.get("")
@@ -82,4 +113,4 @@ def _callback(service, finish):
         return render_template("settings/callback.html", service=service, ok=False, message=failed.message,
                                retry_url=failed.retry_url), failed.status
     return render_template("settings/callback.html", service=service, ok=True, message=done.message,
-                           warning=done.warning)
+                           warning=done.warning, back_url=done.back_url)

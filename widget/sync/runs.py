@@ -182,6 +182,21 @@ def resume_paused(installation_id):
     return [(JOBS["first"], installation_id, run.id) for run in paused]
 
 
+def lift_grant_pause(installation):
+    """Both grants were just found working: the admin has re-authorized, so a pause for a refused grant
+    (engine.pause_for_revoked_grant) ends, the first sync it paused carries on and the real-time events
+    that waited are drained. A credits pause (it has an end) stays. Returns whether a pause ended."""
+    settings = sync_settings(installation)
+    if not settings.paused_reason or settings.paused_until is not None:
+        return False
+    settings.paused_reason = None
+    db.session.commit()
+    for job, *args in resume_paused(installation.id):
+        queue.enqueue(job, *args)
+    inbox.trigger(installation.id)
+    return True
+
+
 def resume(run):
     """Queue the run's job again (the scheduler for a stalled run; an admin's Resume). Harmless when a
     live job works on it: the new job finds the run claimed and leaves it."""
