@@ -2,7 +2,7 @@
 
 Revision ID: a7d4e2c91b30
 Revises: a7c4e9d2b318
-Create Date: 2026-12-02 10:00:00.000000
+Create Date: 2026-12-01 03:10:00.000000
 
 """
 from alembic import op
