@@ -1,6 +1,8 @@
 """Real-browser fixtures: Debian's chromium driven by Playwright (never a downloaded browser), and our
 extension plus the CRM sandbox served on two different sites (127.0.0.1 vs localhost), so the widget
 iframes are cross-site as in production and third-party-cookie rules apply to them."""
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -13,6 +15,13 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 MARKETPLACE_SECRET = "browser-test-marketplace-secret"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"  # the README shows them
+
+
+def shoot(page, name):
+    """Save what the page shows now as docs/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture(scope="module")

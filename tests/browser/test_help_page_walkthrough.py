@@ -5,7 +5,7 @@ CRM), then uninstall with the confirm dialog (F23) and find everything gone (F24
 import pytest
 
 from tests.browser.conftest import (MARKETPLACE_SECRET, chromium,  # noqa: F401  (the chromium fixture)
-                                    install_from_marketplace, sign_in)
+                                    install_from_marketplace, shoot, sign_in)
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation
@@ -87,6 +87,25 @@ def test_install_authorize_and_uninstall_as_the_help_page_describes(chromium, wo
     settings.locator("#crm-connection:not([aria-busy])").wait_for(timeout=10_000)
     assert settings.locator("#zendesk-connection .ok").inner_text() == "Authorized as acme (plan Professional)."
     assert settings.locator("#zendesk-checking").count() == 0 and settings.locator(".error").count() == 0
+    shoot(page, "settings-authorized")
+
+    # The wizard's first step (F8–F10), then Sync Now (F13) until it finishes.
+    settings.locator("#sync-edit").click()
+    settings.locator("#wizard fieldset#modules").wait_for(timeout=10_000)
+    shoot(page, "wizard-sync-settings")
+    settings.locator("#wizard-back").click()
+    settings.locator("#sync-now").click()
+    settings.locator("#sync-progress", has_text="Sync finished").wait_for(timeout=60_000)
+    shoot(page, "settings-sync-finished")
+
+    # F15: the extension's web tab is the dashboard.
+    page.click("#extension-tab")
+    dashboard = page.frame_locator("#dashboard-widget")
+    dashboard.locator("#dashboard #last-sync-result").wait_for(timeout=10_000)
+    assert int(dashboard.locator("#synced tr[data-row=tickets] td").last.inner_text()) == 5
+    page.set_viewport_size({"width": 1280, "height": 1500})  # the whole dashboard in its tab
+    shoot(page, "dashboard")
+    page.set_viewport_size({"width": 1280, "height": 720})
 
     # F7: the custom modules are tabs now; F22: a Contact page hosts our widget, served from another site.
     page.goto(f"{crm_url}/crm/tab/Contacts")
