@@ -2,7 +2,7 @@
 spends none of the CRM's daily credits). Each function takes the installation and returns plain values
 for the template."""
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 
 from ..extensions import db
 from ..models import Comment, InboxEvent, Link, SyncError, SyncRun, Ticket, as_utc, utcnow
@@ -115,8 +115,8 @@ def _days(today=None):
 
 
 def _start(days):
-    return utcnow().replace(year=days[0].year, month=days[0].month, day=days[0].day, hour=0, minute=0, second=0,
-                            microsecond=0)
+    """The first day's midnight, UTC."""
+    return datetime.combine(days[0], time.min, tzinfo=timezone.utc)
 
 
 def _utc(moment):
