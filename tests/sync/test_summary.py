@@ -6,7 +6,7 @@ import time
 
 from bs4 import BeautifulSoup
 
-from tests.helpers import ADMIN
+from tests.helpers import ADMIN, REP
 from widget.extensions import db
 from widget.models import SyncRun
 from widget.security import mint_context
@@ -196,8 +196,10 @@ def test_a_service_that_does_not_answer_gives_a_plain_line_quickly(synced_instal
 
 def test_only_admins_see_the_summary_or_start_the_sync(synced_installation):
     s = synced_installation
+    s.installation().scope_type = "all"  # reps use the extension too: only the admin check stands in their way
+    db.session.commit()
     client = s.app.test_client()
-    rep = _headers(s, dict(ADMIN, id="u9", is_admin=False, profile="Sales Rep"))
+    rep = _headers(s, REP)
     assert client.get(STEP, headers=rep).status_code == 403
     assert client.post(STEP, data={}, headers=rep).status_code == 403
     refused = _soup(client.post(STEP, data={}, headers=_headers(s)))  # an admin without the form token
