@@ -64,6 +64,8 @@ def from_environment(instance_path, environ=None):
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         # Seconds after which a request's widget context comes back signed again (security.renew_context).
         "CONTEXT_RENEW_AFTER": int(env.get("CONTEXT_RENEW_AFTER", "300")),
+        # Where admins write when they need support (e.g. another bulk sync); shown in the sync wizard.
+        "SUPPORT_CONTACT": env.get("SUPPORT_CONTACT", "support@example.com"),
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "ja"],
         "SESSION_COOKIE_SECURE": production,

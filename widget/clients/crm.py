@@ -387,6 +387,10 @@ class CrmClient:
         return self._pages(module, {"fields": ",".join(fields), **params}, per_page=per_page, headers=headers,
                            tokens_only=tokens_only)
 
+    def count_records(self, module):
+        """How many records `module` holds (`{module}/actions/count`)."""
+        return (self._request("GET", f"{module}/actions/count") or {}).get("count", 0)
+
     def get_record(self, module, record_id):
         """One record, or None when the CRM has no content for it."""
         body = self._request("GET", f"{module}/{record_id}")

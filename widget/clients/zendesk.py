@@ -465,6 +465,23 @@ class ZendeskClient:
             found.extend(body.get(resource) or [])
         return found
 
+    def count(self, resource):
+        """How many tickets, organizations or users the account has (`{resource}/count`; Zendesk
+        caches counts over 100,000 and refreshes them daily, so a large one may lag)."""
+        return self._request("GET", f"{resource}/count.json")["count"]["value"]
+
+    def count_comments(self, ticket_id):
+        return self._request("GET", f"tickets/{ticket_id}/comments/count.json")["count"]["value"]
+
+    def search_count(self, query):
+        """How many results a search `query` has (`search/count`), e.g. `type:ticket organization:123`."""
+        return self._request("GET", "search/count.json", params={"query": query})["count"]
+
+    def search_ids(self, query, limit):
+        """The ids of a search's first `limit` results (at most 100: one page)."""
+        body = self._request("GET", "search.json", params={"query": query, "per_page": min(limit, 100)})
+        return [result["id"] for result in body.get("results") or []][:limit]
+
     def search_users_by_email(self, email):
         """Users whose email is `email` (`users/search?query=email:...`, §5)."""
         users = []

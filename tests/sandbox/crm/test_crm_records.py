@@ -296,3 +296,15 @@ def test_related_records_page_past_2000_with_page_token(crm):
                          timeout=10), 400, "TOKEN_BOUND_DATA_MISMATCH")
     assert_error(api.get(url, params={"fields": "Last_Name", "page": 2, "page_token": first}, timeout=10),
                  400, "AMBIGUITY_DURING_PROCESSING")
+
+
+def test_record_count_follows_inserts_and_deletes(crm):
+    api = crm.api()
+    count = api.get(f"{api.base}/Contacts/actions/count", timeout=10)
+    assert count.status_code == 200 and set(count.json()) == {"count"}
+    before = count.json()["count"]
+    created = api.post(f"{api.base}/Contacts", json={"data": [{"Last_Name": "Counted"}]}, timeout=10)
+    assert api.get(f"{api.base}/Contacts/actions/count", timeout=10).json() == {"count": before + 1}
+    api.delete(f"{api.base}/Contacts", params={"ids": created.json()["data"][0]["details"]["id"]}, timeout=10)
+    assert api.get(f"{api.base}/Contacts/actions/count", timeout=10).json() == {"count": before}
+    assert_error(api.get(f"{api.base}/Nothing/actions/count", timeout=10), 400, "INVALID_MODULE")

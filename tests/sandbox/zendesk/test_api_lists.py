@@ -161,3 +161,18 @@ def test_user_and_organization_fields_list(api):
     assert "crm_contact_id" in [f["key"] for f in user_fields]
     org_fields = api.get(api.base + "/organization_fields.json").json()["organization_fields"]
     assert "crm_account_id" in [f["key"] for f in org_fields]
+
+
+def test_counts_give_a_value_and_when_it_was_refreshed(api, big):
+    account = big.state.accounts[next(iter(big.state.accounts))]
+    tickets = api.get(api.base + "/tickets/count.json").json()
+    assert set(tickets) == {"count"} and set(tickets["count"]) == {"value", "refreshed_at"}
+    assert tickets["count"]["value"] == TICKETS
+    assert api.get(api.base + "/organizations/count").json()["count"]["value"] == len(account.organizations)
+    assert api.get(api.base + "/users/count.json").json()["count"]["value"] == len(account.users)
+    agents = sum(1 for u in account.users.values() if u["role"] in ("agent", "admin"))
+    assert api.get(api.base + "/users/count.json", params={"role[]": ["agent", "admin"]}).json()["count"]["value"] == agents
+    ticket_id = next(iter(account.tickets))
+    comments = api.get(api.base + f"/tickets/{ticket_id}/comments/count.json").json()["count"]["value"]
+    assert comments == len(api.get(api.base + f"/tickets/{ticket_id}/comments.json").json()["comments"]) > 0
+    assert api.get(api.base + "/tickets/999999999/comments/count.json").status_code == 404

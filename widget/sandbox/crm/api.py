@@ -471,6 +471,16 @@ def _sortable(record, name):
     return value if value is not None else ""
 
 
+# ---- record count --------------------------------------------------------------------------------
+@bp.get("/<module_name>/actions/count")
+def count_records(module_name):
+    """Get Record Count (`GET /crm/v8/{module}/actions/count`): `{"count": n}` for the whole module (the
+    real one also takes criteria, email, phone, word or cvid; none of our callers filter)."""
+    module = module_or_error(module_name)
+    http.require_module_scope(module, "READ")
+    return json_response({"count": len(module.records)})
+
+
 # ---- related records -----------------------------------------------------------------------------
 @bp.get("/<module_name>/<record_id>/<related_name>")
 def related_records(module_name, record_id, related_name):

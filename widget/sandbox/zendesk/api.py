@@ -16,7 +16,7 @@ from .http import (ApiError, api_url, bad_request, json_response, not_found, req
                    too_many_values)
 from .pagination import is_cursor_request, paginate
 from .search import parse, search
-from .state import RecordInvalid, invalid
+from .state import RecordInvalid, invalid, iso
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 
@@ -162,6 +162,19 @@ def list_tickets():
     return json_response(paginate("tickets", tickets, partial(render.ticket, g.account), order="nice_id"))
 
 
+def _count(value):
+    """Zendesk's count endpoints (Count Tickets, Count Organizations, Count Users, Count Ticket Comments)
+    answer `{"count": {"value": n, "refreshed_at": time}}`; the real one caches counts over 100,000 and
+    refreshes them daily, the sandbox counts at once."""
+    return json_response({"count": {"value": value, "refreshed_at": iso(g.account.now())}})
+
+
+@bp.get("/tickets/count")
+def count_tickets():
+    require_scope("tickets", False)
+    return _count(len(_snapshot(g.account.tickets)))
+
+
 @bp.get("/tickets/<int:ticket_id>")
 def show_ticket(ticket_id):
     require_scope("tickets", False)
@@ -262,6 +275,14 @@ def list_comments(ticket_id):
     return json_response(paginate("comments", comments, render.comment, order="created_at,id", key=key))
 
 
+@bp.get("/tickets/<int:ticket_id>/comments/count")
+def count_comments(ticket_id):
+    require_scope("tickets", False)
+    _get(g.account.tickets, ticket_id)
+    with g.account.lock:
+        return _count(len(g.account.comments.get(ticket_id, [])))
+
+
 # ---- users ---------------------------------------------------------------------------------------
 USER_KEYS = ("name", "email", "role", "external_id", "organization_id", "phone", "tags", "user_fields",
              "locale", "time_zone", "verified", "alias", "details", "notes", "suspended")
@@ -298,6 +319,15 @@ def list_users():
     if roles:
         users = [u for u in users if u["role"] in roles]
     return json_response(paginate("users", users, render.user))
+
+
+@bp.get("/users/count")
+def count_users():
+    """`role` / `role[]` filter as on List Users."""
+    require_scope("users", False)
+    users = _snapshot(g.account.users)
+    roles = request.args.getlist("role") + request.args.getlist("role[]")
+    return _count(len([u for u in users if not roles or u["role"] in roles]))
 
 
 @bp.get("/users/<int:user_id>")
@@ -391,6 +421,12 @@ def _organization_fields(data):
 def list_organizations():
     require_scope("organizations", False)
     return json_response(paginate("organizations", _snapshot(g.account.organizations), render.organization))
+
+
+@bp.get("/organizations/count")
+def count_organizations():
+    require_scope("organizations", False)
+    return _count(len(_snapshot(g.account.organizations)))
 
 
 @bp.get("/organizations/autocomplete")
