@@ -115,6 +115,9 @@ def test_a_form_token_is_needed_and_reps_are_refused(synced_installation):
     answer = picker.client.post(STEP, data={"csrf_token": "forged", "selected": organization, "action": "save"},
                                 headers=picker.headers)
     assert b"This form has expired" in answer.data
+    installation = s.installation()
+    installation.scope_type = "all"  # the rep is in the install scope: the admin check itself refuses
+    db.session.commit()
     rep = Picker(s, user=REP)
     assert rep.client.get(STEP, headers=rep.headers).status_code == 403
     refused = rep.client.post(STEP, data={"selected": organization, "action": "save"}, headers=rep.headers)
