@@ -237,11 +237,15 @@ def test_a_zendesk_that_does_not_answer_gives_a_plain_line_and_saves_nothing(syn
 
 def test_reps_are_refused(synced_installation):
     s = synced_installation
+    s.installation().scope_type = "all"  # reps may use the extension, not change its settings
+    db.session.commit()
     rep = Step(s, user=REP)
-    assert rep.client.get(rep.url, headers=rep.headers).status_code == 403
+    refused = "Only a CRM administrator can change these settings."
+    answer = rep.client.get(rep.url, headers=rep.headers)
+    assert answer.status_code == 403 and refused in answer.get_data(as_text=True)
     answer = rep.client.post(rep.url, headers=rep.headers,
                              data={"count": "5", "rows-4-crm": "Title", "rows-4-zendesk": "details", "action": "save"})
-    assert answer.status_code == 403
+    assert answer.status_code == 403 and refused in answer.get_data(as_text=True)
     assert _own_pairs(s) == []
 
 
