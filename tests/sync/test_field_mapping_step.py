@@ -124,6 +124,7 @@ def test_the_step_lists_standard_pairs_and_both_sides_custom_fields_read_live(sy
 def test_each_incompatible_pair_is_refused_next_to_itself_and_nothing_is_saved(synced_installation):
     s = synced_installation
     _crm_picklist(s, values=["Free", "Team", "Corporate"])
+    _crm_picklist(s, label="Edition", values=["Enterprise", "Free"])
     _zendesk_user_field(s, "integer", "Seats", "seats")
     _zendesk_user_field(s, "date", "Renewal date", "renewal")
     step = Step(s)
@@ -148,6 +149,9 @@ def test_each_incompatible_pair_is_refused_next_to_itself_and_nothing_is_saved(s
     assert step.errors(again) == ["Zendesk's Details is already the target of another pair."]
     assert page.select_one(f"#pair-{twice}").get("aria-invalid") is None
     assert _own_pairs(s) == []
+    step.press("update", **{f"rows-{values}-crm": "Edition"})  # another picklist: its own values matched afresh
+    assert [o.get_text() for o in step.page.select(f"#pair-{values}-values label")] == ["Enterprise", "Free"]
+    assert [o["value"] for o in step.page.select(f"#pair-{values}-values option[selected]")] == ["enterprise", "free"]
 
     # The direction matters: read-only in the CRM is fine as a source.
     step.press("remove:" + str(again))

@@ -96,12 +96,13 @@ def _posted_pairs(module, catalog):
             continue  # removed
         pair = field_rules.Pair(form.get(prefix + "crm", ""), form.get(prefix + "zendesk", ""),
                                 form.get(prefix + "direction", ""))
-        values = [(form[key], form.get(key.replace("-from-", "-to-"), "")) for key in form
-                  if key.startswith(prefix + "from-")]
         table = catalog.value_table(pair)
-        if table and not values:  # the pair was just formed: start from the values of the same name
+        if table and form.get(prefix + "values-for") != f"{pair.crm_field} {pair.zendesk_field}":
+            # The pair was just formed or changed: start from the values of the same name.
             pair.value_map = field_rules.matched_values(*table)
         elif table:
+            values = [(form[key], form.get(key.replace("-from-", "-to-"), "")) for key in form
+                      if key.startswith(prefix + "from-")]
             pair.value_map = {crm_value: zendesk_value for crm_value, zendesk_value in values if zendesk_value}
         pairs.append(pair)
     return pairs
