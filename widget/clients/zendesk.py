@@ -646,6 +646,15 @@ class ZendeskClient:
         """Every ticket field (system and custom), in position order."""
         return [field for page in self._cursor_pages("ticket_fields.json", "ticket_fields") for field in page]
 
+    def user_fields(self):
+        """Every custom user field, in position order (dropdowns with their `custom_field_options`)."""
+        return [field for page in self._cursor_pages("user_fields.json", "user_fields") for field in page]
+
+    def organization_fields(self):
+        """Every custom organization field, in position order."""
+        return [field for page in self._cursor_pages("organization_fields.json", "organization_fields")
+                for field in page]
+
     # ---- webhooks ------------------------------------------------------------------------------
     def create_webhook(self, name, endpoint, subscriptions, authentication=None):
         """An active, event-subscribed webhook (POST + json is required for those, §8.2); returns it."""
