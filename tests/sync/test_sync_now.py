@@ -50,6 +50,7 @@ def test_sync_now_runs_the_first_sync_shows_progress_and_refuses_a_second_bulk(s
         page = _soup(client.get("/settings/sync/progress", headers=headers))
     assert "Sync finished." in page.get_text(), page.get_text()
     assert page.select_one("#sync-settings").get("hx-trigger") is None  # polling has stopped
+    assert page.select_one("#open-dashboard")["href"].startswith("/dashboard?ctx=")  # where it ends
     rows = {row["data-stream"]: [td.get_text() for td in row.select("td")]
             for row in page.select("#sync-progress tbody tr")}
     assert rows["zendesk_tickets"][2] == str(db.session.scalar(db.select(db.func.count()).select_from(Ticket)))
