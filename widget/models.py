@@ -222,7 +222,7 @@ class SyncRun(db.Model):
 
     id = db.Column(db.Integer, primary_key=True)
     installation_id = _installation_fk()
-    kind = db.Column(db.String(16), nullable=False)  # first | catchup | backfill | realtime
+    kind = db.Column(db.String(16), nullable=False)  # first | catchup | backfill | reapply | realtime
     mode = db.Column(db.String(16), nullable=True)  # bulk | selective (first syncs)
     status = db.Column(db.String(16), nullable=False, default="queued")  # queued | running | done | failed | paused
     counts = db.Column(db.JSON, nullable=False, default=dict)  # {stream: {"read": n, "written": n, "errors": n}}
@@ -234,6 +234,7 @@ class SyncRun(db.Model):
     holder = db.Column(db.String(128), nullable=True)
     heartbeat_at = db.Column(db.DateTime(timezone=True), nullable=True, default=utcnow)
     organizations = db.Column(db.JSON, nullable=True)  # a backfill's Zendesk organizations (runs.start_backfill)
+    streams = db.Column(db.JSON, nullable=True)  # a re-apply's streams (runs.start_reapply); else all selected
 
 
 class SyncError(db.Model):

@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from tests.helpers import ADMIN, REP
 from widget.extensions import db
-from widget.models import FieldMapping
+from widget.models import Cursor, FieldMapping, SyncRun, utcnow
 from widget.security import mint_context
 
 STEP = "/settings/wizard/mapping"
@@ -266,3 +266,34 @@ def test_the_step_speaks_japanese(synced_installation):
     step.press("save")
     assert step.errors(index) == ["テキスト項目（Title）の値は数値項目（Seats）に書き込めません。"]
     assert step.page.select_one("#mapping-error").get_text() == "保存していません。印の付いた組み合わせを直してください。"
+
+
+def test_a_new_mapping_re_applied_rewrites_the_records_synced_before_and_only_those_that_change(synced_installation):
+    """F17: after the first sync, Save with "also rewrite the records synced before": the contacts already
+    in Zendesk get the newly mapped value, in batches, without moving the installation's own cursors."""
+    s = synced_installation
+    field = _crm_picklist(s)
+    s.crm_insert("Contacts", [{"Last_Name": f"Sato {n}", "Email": f"sato{n}@example.jp", field: "Business"}
+                              for n in range(3)])
+    s.run("crm_contacts")  # synced before the mapping existed: no plan in Zendesk yet
+    assert all(not (s.account().find_user(email=f"sato{n}@example.jp").get("user_fields") or {}).get("plan")
+               for n in range(3))
+    settings = s.settings()
+    settings.first_sync_done_at = utcnow()
+    db.session.commit()
+    cursors = {c.stream: c.value for c in db.session.scalars(db.select(Cursor))}
+
+    step = Step(s)
+    step.open()
+    assert step.page.select_one("#mapping-reapply") is not None  # offered once there is something to rewrite
+    _, values = _map_plans(step)
+    page = step.press("save", reapply="yes", **values)
+    assert page.select_one("#wizard-reapplied") is not None
+    s.app.extensions["sync_pool"].shutdown(wait=True)
+
+    run = db.session.scalar(db.select(SyncRun).filter_by(kind="reapply"))
+    assert run.status == "done", run.message
+    assert all(s.account().find_user(email=f"sato{n}@example.jp")["user_fields"]["plan"] == "team" for n in range(3))
+    assert run.counts["crm_contacts"]["written"] == 3  # the contacts whose mapped fields changed
+    db.session.expire_all()
+    assert {c.stream: c.value for c in db.session.scalars(db.select(Cursor))} == cursors

@@ -12,7 +12,7 @@ from ..connections import connection, crm_client, zendesk_client
 from ..context import widget_view
 from ..extensions import db
 from ..models import FieldMapping, Link
-from ..sync import field_rules, mapping
+from ..sync import field_rules, mapping, queue, runs
 from ..sync.engine import sync_settings
 from ..sync.people import ensure_default_mappings
 from .forms import WidgetForm
@@ -128,11 +128,13 @@ def _preview(module, pairs):
                                      if pair.direction in mapping.TO_ZENDESK]}
 
 
-def _render(form, module, chosen, catalog, pairs, found=None, saved=False, preview=None, error=None):
+def _render(form, module, chosen, catalog, pairs, found=None, saved=False, preview=None, error=None,
+            reapplied=False):
     template = "settings/wizard/_field_mapping.html" if request.htmx else "settings/wizard/field_mapping.html"
     response = make_response(render_template(
         template, form=form, module=module, chosen=chosen, catalog=catalog, pairs=pairs, found=found or {},
         saved=saved, preview=preview, error=error, module_labels=MODULE_LABELS, directions=DIRECTION_LABELS,
+        reapplied=reapplied, first_sync_done=sync_settings(g.installation).first_sync_done_at is not None,
         pairable_crm=field_rules.pairable(catalog.crm), pairable_zendesk=field_rules.pairable(catalog.zendesk),
         context_token=g.context_token))
     response.vary.add("HX-Request")
@@ -170,7 +172,11 @@ def change_wizard_field_mapping():
                            error=_l("Nothing was saved: correct the pairs marked below."))
         if action == "save":
             _save(module, pairs)
-            return _render(form, module, chosen, catalog, pairs, saved=True)
+            reapply = request.form.get("reapply") == "yes" and sync_settings(g.installation).first_sync_done_at
+            if reapply:  # the records synced before follow the new pairs too, rewritten in batches
+                run = runs.start_reapply(g.installation, module)
+                queue.enqueue(runs.JOBS["reapply"], g.installation.id, run.id)
+            return _render(form, module, chosen, catalog, pairs, saved=True, reapplied=bool(reapply))
         try:
             return _render(form, module, chosen, catalog, pairs, preview=_preview(module, pairs) or {"empty": True})
         except ServiceError as error:

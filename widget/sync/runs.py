@@ -27,7 +27,10 @@ ACTIVE = ("queued", "running")
 LEASE_RETRY_SECONDS = 5
 HEARTBEAT_SECONDS = 5  # STALL_SECONDS is six of them: a busy database may delay one or two
 JOBS = {"first": "widget.sync.runs.first_sync_job", "catchup": "widget.sync.runs.catchup_job",
-        "backfill": "widget.sync.runs.backfill_job"}
+        "backfill": "widget.sync.runs.backfill_job", "reapply": "widget.sync.runs.backfill_job"}
+# What a changed field mapping of a module rewrites: its records both ways.
+REAPPLY_STREAMS = {"Accounts": ["crm_accounts", "zendesk_organizations"], "Contacts": ["crm_contacts", "zendesk_users"],
+                   "Leads": ["crm_leads", "zendesk_users"]}
 
 
 class RunRefused(Exception):
@@ -105,7 +108,18 @@ def start_backfill(installation, organization_ids):
     return run
 
 
+def start_reapply(installation, module):
+    """A changed field mapping re-applied to the records already synced (F17): the module's streams read
+    again from the start, with cursors of their own, as a backfill; records whose mapped fields now differ
+    are written (in batches), the others are found unchanged by their hash and left alone."""
+    run = SyncRun(installation_id=installation.id, kind="reapply", status="queued", streams=REAPPLY_STREAMS[module])
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
 def backfill_job(installation_id, run_id):
+    """Runs a backfill or a re-apply (both read again from the start with cursors of their own)."""
     run = db.session.get(SyncRun, run_id)
     installation = db.session.get(Installation, installation_id)
     if run is None or installation is None or run.status not in ACTIVE:
@@ -113,7 +127,7 @@ def backfill_job(installation_id, run_id):
     if not _work_on(installation, run, organizations=run.organizations, cursor_prefix=_backfill_prefix(run)):
         return
     if run.status == "queued":
-        queue.enqueue_later(LEASE_RETRY_SECONDS, JOBS["backfill"], installation_id, run_id)
+        queue.enqueue_later(LEASE_RETRY_SECONDS, JOBS[run.kind], installation_id, run_id)
     elif run.status == "done":  # its cursors served their purpose
         db.session.execute(db.delete(Cursor).where(Cursor.installation_id == installation_id,
                                                    Cursor.stream.startswith(_backfill_prefix(run), autoescape=True)))
@@ -239,7 +253,9 @@ class Heartbeat:
 def _execute(installation, run, holder, scope):
     try:
         ctx = SyncContext(installation, run=run, **scope) if scope else None
-        run_streams(installation, selected_streams(sync_settings(installation)), run=run, ctx=ctx)
+        names = [name for name in selected_streams(sync_settings(installation))
+                 if not run.streams or name in run.streams]
+        run_streams(installation, names, run=run, ctx=ctx)
     except LeaseHeld:
         _finish(run, holder, "queued", _("Waiting: another worker is syncing this account."))
     except SyncStopped:
