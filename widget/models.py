@@ -121,6 +121,9 @@ class SyncSettings(db.Model):
     paused_reason = db.Column(db.String(255), nullable=True)  # revoked grant, credits exhausted, ...
     paused_until = db.Column(db.DateTime(timezone=True), nullable=True)  # credits: resume after this
     crm_credits_remaining = db.Column(db.Integer, nullable=True)  # daily CRM API credits left, as last told
+    zendesk_rate_limit = db.Column(db.Integer, nullable=True)  # the Zendesk plan's requests a minute, as last told
+    zendesk_rate_remaining = db.Column(db.Integer, nullable=True)  # left in that minute
+    zendesk_rate_seen_at = db.Column(db.DateTime(timezone=True), nullable=True)
 
 
 class FieldMapping(db.Model):

@@ -77,6 +77,8 @@ def test_the_dashboards_numbers_are_the_sandboxes_and_it_calls_no_one(synced_ins
     assert page.select_one("#last-sync-result").get_text(strip=True) == \
         (f"Finished with {errors} error{'s' if errors != 1 else ''}" if errors else "Finished")
     assert page.select_one("time[data-local]")["datetime"].startswith(run.finished_at.date().isoformat())
+    budget = page.select_one("#zendesk-budget").get_text(" ", strip=True)  # the sandbox's Professional plan
+    assert budget.startswith("Zendesk: 400 requests a minute on this plan") and "last 5% of each minute" in budget
 
 
 def test_the_error_log_names_each_failed_record_with_a_link(synced_installation):

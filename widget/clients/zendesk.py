@@ -223,6 +223,7 @@ class ZendeskClient:
         self.policy = policy or RetryPolicy()
         self.incremental_pacer = incremental_pacer or CallPacer(INCREMENTAL_CALLS_PER_MINUTE, 60)
         self.job_poll_interval = job_poll_interval
+        self.rate_limit = None  # (requests a minute on the plan, left this minute), once Zendesk tells
         self.client_id, self.client_secret = client_id, client_secret
         self.tokens = tokens or (TokenKeeper(token, on_token) if token is not None else None)
         if self.tokens is not None:
@@ -265,6 +266,7 @@ class ZendeskClient:
             remaining = int(response.headers["X-Rate-Limit-Remaining"])
         except (KeyError, ValueError):
             return
+        self.rate_limit = (limit, remaining)  # as last told: the dashboard shows the plan's budget
         if remaining <= max(1, int(limit * BUDGET_RESERVE)):
             try:
                 reset = float(response.headers.get("ratelimit-reset", 60))

@@ -101,6 +101,20 @@ def realtime_health(installation):
                   _utc(oldest))
 
 
+@dataclass
+class Budget:
+    limit: int  # the Zendesk plan's requests a minute
+    remaining: int  # left in the minute of the last call
+    seen_at: object
+
+
+def zendesk_budget(settings):
+    """The Zendesk plan's budget as the sync last saw it (engine.SyncContext.check_budget), or None."""
+    if not settings.zendesk_rate_limit:
+        return None
+    return Budget(settings.zendesk_rate_limit, settings.zendesk_rate_remaining, _utc(settings.zendesk_rate_seen_at))
+
+
 def errors(installation):
     """(the latest ERRORS_SHOWN failed records, how many there are in all)."""
     query = db.select(SyncError).where(SyncError.installation_id == installation.id)

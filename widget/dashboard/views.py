@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
+from ..clients.zendesk import BUDGET_RESERVE
 from ..connections import zendesk_base_url
 from ..context import widget_view
 from ..extensions import csrf, db
@@ -78,6 +79,8 @@ def _dashboard(form=None, notice=None):
         template, context_token=g.context_token, is_admin=bool(g.user.get("is_admin")),
         settings=sync_settings(installation), run=run, run_errors=figures.run_errors(run),
         run_finished=as_utc(run.finished_at) if run else None, run_kind_labels=RUN_KIND_LABELS,
+        zendesk_budget=figures.zendesk_budget(sync_settings(installation)),
+        zendesk_reserve=round(BUDGET_RESERVE * 100),
         run_status_labels=RUN_STATUS_LABELS,
         linked=figures.linked_counts(installation), in_crm=figures.tickets_in_crm(installation),
         by_status=figures.tickets_by_status(installation), written=figures.written_per_day(installation),

@@ -171,6 +171,11 @@ class SyncContext:
     def check_budget(self):
         """Stop before the CRM's daily API credits run out (they are shared with the org's other apps):
         keep CREDIT_RESERVE for them, pause, and let the scheduler resume after the window rolls on."""
+        rate_limit = getattr(self.zendesk, "rate_limit", None)
+        if rate_limit is not None:  # shown on the dashboard beside the CRM's credits
+            self.settings.zendesk_rate_limit, self.settings.zendesk_rate_remaining = rate_limit
+            self.settings.zendesk_rate_seen_at = utcnow()
+            db.session.commit()
         remaining = getattr(self.crm, "credits_remaining", None)
         if remaining is None:
             return
