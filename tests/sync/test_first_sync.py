@@ -13,28 +13,38 @@ def crm_tickets(s):
     return list(s.crm_org().module(module).records.values())
 
 
-def test_selective_first_sync_of_two_of_five_organizations_syncs_exactly_their_people_and_tickets(
-        synced_installation):
-    s = synced_installation
+def five_organizations(s, replies=False):
+    """Five Zendesk organizations and five CRM accounts of the same names, four contacts each, and each
+    organization's customer with two tickets (with an internal reply when `replies`). Returns
+    (organizations, account ids, contact ids, {organization index: its ticket ids})."""
     clear_crm_accounts(s)
     zendesk = s.account()
     orgs = [zendesk.create_organization({"name": f"Org {n}"}) for n in range(5)]
     account_ids = s.crm_insert("Accounts", [{"Account_Name": f"Org {n}"} for n in range(5)])
     contact_ids = s.crm_insert("Contacts", [{"Last_Name": f"Person {n}", "Email": f"person{n}@org{n % 5}.example",
                                              "Account_Name": {"id": account_ids[n % 5]}} for n in range(20)])
-    # Each organization's end-users raise two tickets each, with a reply.
     admin = next(u for u in zendesk.users.values() if u["role"] == "admin")
-    expected_tickets = set()
+    tickets_of = {}
     for n, org in enumerate(orgs):
         requester = zendesk.create_user({"name": f"Customer {n}", "email": f"customer{n}@org{n}.example",
                                          "organization_id": org["id"]})
+        tickets_of[n] = set()
         for k in range(2):
             ticket, _ = zendesk.create_ticket({"subject": f"Org {n} issue {k}", "requester_id": requester["id"]},
                                               {"body": "Help, please."}, requester["id"])
-            zendesk.update_ticket(ticket, {"status": "open"}, {"body": "On it.", "public": False}, admin["id"])
-            if n in (1, 3):
-                expected_tickets.add(ticket["id"])
+            if replies:
+                zendesk.update_ticket(ticket, {"status": "open"}, {"body": "On it.", "public": False}, admin["id"])
+            tickets_of[n].add(ticket["id"])
     advance_zendesk(s)
+    return orgs, account_ids, contact_ids, tickets_of
+
+
+def test_selective_first_sync_of_two_of_five_organizations_syncs_exactly_their_people_and_tickets(
+        synced_installation):
+    s = synced_installation
+    zendesk = s.account()
+    orgs, account_ids, contact_ids, tickets_of = five_organizations(s, replies=True)
+    expected_tickets = tickets_of[1] | tickets_of[3]
     settings = s.settings()
     settings.mode, settings.selected_organizations = "selective", [orgs[1]["id"], orgs[3]["id"]]
     db.session.commit()
@@ -99,19 +109,7 @@ def test_edit_adding_a_third_organization_syncs_exactly_its_people_and_tickets(s
     from tests.sync.test_organization_picker import Picker
 
     s = synced_installation
-    clear_crm_accounts(s)
-    zendesk = s.account()
-    orgs = [zendesk.create_organization({"name": f"Org {n}"}) for n in range(5)]
-    account_ids = s.crm_insert("Accounts", [{"Account_Name": f"Org {n}"} for n in range(5)])
-    contact_ids = s.crm_insert("Contacts", [{"Last_Name": f"Person {n}", "Email": f"person{n}@org{n % 5}.example",
-                                             "Account_Name": {"id": account_ids[n % 5]}} for n in range(20)])
-    tickets_of = {}
-    for n, org in enumerate(orgs):
-        requester = zendesk.create_user({"name": f"Customer {n}", "email": f"customer{n}@org{n}.example",
-                                         "organization_id": org["id"]})
-        tickets_of[n] = {zendesk.create_ticket({"subject": f"Org {n} issue {k}", "requester_id": requester["id"]},
-                                               {"body": "Help, please."}, requester["id"])[0]["id"] for k in range(2)}
-    advance_zendesk(s)
+    orgs, account_ids, contact_ids, tickets_of = five_organizations(s)
     settings = s.settings()
     settings.mode, settings.selected_organizations = "selective", [orgs[1]["id"], orgs[3]["id"]]
     db.session.commit()

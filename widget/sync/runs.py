@@ -50,19 +50,23 @@ def start_first_sync(installation):
         SyncRun.installation_id == installation.id, SyncRun.kind == "first", SyncRun.status.in_(ACTIVE)))
     if busy is not None:
         raise RunRefused(_("A sync is already running."))
-    run = SyncRun(installation_id=installation.id, kind="first", mode=settings.mode, status="queued")
-    db.session.add(run)
-    db.session.commit()
-    return run
+    return _queued(installation, "first", mode=settings.mode)
+
+
+def _still_active(installation_id, run_id):
+    """(installation, run), or (None, None) when the run finished, paused or failed meanwhile (e.g. the
+    job is a duplicate of a resumed run's)."""
+    run = db.session.get(SyncRun, run_id)
+    installation = db.session.get(Installation, installation_id)
+    if run is None or installation is None or run.status not in ACTIVE:
+        return None, None
+    return installation, run
 
 
 def first_sync_job(installation_id, run_id):
     """Run every selected stream to the end; mark the bulk sync done when it finishes."""
-    run = db.session.get(SyncRun, run_id)
-    installation = db.session.get(Installation, installation_id)
-    if run is None or installation is None or run.status not in ACTIVE:
-        return  # finished, paused or failed meanwhile (e.g. a duplicate job of a resumed run)
-    if not _work_on(installation, run):
+    installation, run = _still_active(installation_id, run_id)
+    if run is None or not _work_on(installation, run):
         return  # a live job works on it
     if run.status == "queued":  # a stream of it is running elsewhere: try again shortly, never drop it
         queue.enqueue_later(LEASE_RETRY_SECONDS, "widget.sync.runs.first_sync_job", installation_id, run_id)
@@ -101,18 +105,18 @@ def start_backfill(installation, organization_ids):
     """Organizations added to a Selective sync after its first sync (F17 Edit): their people, tickets and
     comments predate the installation's cursors, so a run of their own reads every stream again from
     the start, with cursors of its own, and writes only what belongs to them (the rest is in place)."""
-    run = SyncRun(installation_id=installation.id, kind="backfill", mode="selective", status="queued",
-                  organizations=sorted(int(i) for i in organization_ids))
-    db.session.add(run)
-    db.session.commit()
-    return run
+    return _queued(installation, "backfill", mode="selective", organizations=sorted(int(i) for i in organization_ids))
 
 
 def start_reapply(installation, module):
     """A changed field mapping re-applied to the records already synced (F17): the module's streams read
     again from the start, with cursors of their own, as a backfill; records whose mapped fields now differ
     are written (in batches), the others are found unchanged by their hash and left alone."""
-    run = SyncRun(installation_id=installation.id, kind="reapply", status="queued", streams=REAPPLY_STREAMS[module])
+    return _queued(installation, "reapply", streams=REAPPLY_STREAMS[module])
+
+
+def _queued(installation, kind, **fields):
+    run = SyncRun(installation_id=installation.id, kind=kind, status="queued", **fields)
     db.session.add(run)
     db.session.commit()
     return run
@@ -120,11 +124,9 @@ def start_reapply(installation, module):
 
 def backfill_job(installation_id, run_id):
     """Runs a backfill or a re-apply (both read again from the start with cursors of their own)."""
-    run = db.session.get(SyncRun, run_id)
-    installation = db.session.get(Installation, installation_id)
-    if run is None or installation is None or run.status not in ACTIVE:
-        return
-    if not _work_on(installation, run, organizations=run.organizations, cursor_prefix=_backfill_prefix(run)):
+    installation, run = _still_active(installation_id, run_id)
+    if run is None or not _work_on(installation, run, organizations=run.organizations,
+                                   cursor_prefix=_backfill_prefix(run)):
         return
     if run.status == "queued":
         queue.enqueue_later(LEASE_RETRY_SECONDS, JOBS[run.kind], installation_id, run_id)
