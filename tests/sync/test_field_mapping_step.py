@@ -191,6 +191,7 @@ def test_a_saved_picklist_mapping_is_written_to_zendesk_by_the_sync_and_nothing_
     page = step.press("save", **values)
     assert page.select_one("#wizard-saved").get_text() == \
         "The field mapping is saved. Records written from now on follow it."
+    assert page.select_one("#wizard-next")["hx-get"] == "/settings/wizard/summary"  # the wizard goes on from here
     assert _own_pairs(s) == [(field, "user_fields.plan", "to_zendesk", dict((n, v) for n, v in PLANS))]
 
     [crm_id] = s.crm_insert("Contacts", [{"Last_Name": "Tanaka", "First_Name": "Yui", "Email": "yui@example.jp",
