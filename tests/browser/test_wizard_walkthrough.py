@@ -17,7 +17,8 @@ PLANS = ("Basic", "Business", "Corporate")
 LANGUAGES = {
     "jp": {"email": "admin@jp.zylker.example", "password": "jp-admin-pass", "locale": "ja-JP", "shot": "ja",
            "sync_settings": "同期設定", "organizations": "同期する組織", "contacts": "連絡先",
-           "field_mapping": "項目のマッピング：連絡先", "summary": "概要と今すぐ同期", "finished": "同期が完了しました。",
+           "field_mapping": "項目のマッピング：連絡先", "summary": "概要と今すぐ同期",
+           "finished": "同期が完了しました。",
            "last_sync": "最後の同期"},
     "us": {"email": "admin@us.zylker.example", "password": "us-admin-pass", "locale": "en-US", "shot": "en",
            "sync_settings": "Sync settings", "organizations": "Organizations to sync", "contacts": "Contacts",
