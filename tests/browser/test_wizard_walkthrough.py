@@ -70,6 +70,14 @@ def _organizations(account):
     return tickets
 
 
+def _fits(page, iframe):
+    """Every screen fits an iframe about 900 px wide without scrolling sideways."""
+    frame = page.locator(iframe).element_handle().content_frame()
+    scroll, width = frame.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert 860 <= width <= 920, width  # the iframe is the size in question
+    assert scroll <= width, f"{frame.url}: {scroll} px of content in {width} px"
+
+
 def _authorize_both(context, page, world):
     page.click("#installed-extensions >> text=Settings")
     settings = page.frame_locator("#settings-widget")
@@ -94,7 +102,8 @@ def _authorize_both(context, page, world):
 def test_the_admins_whole_wizard_with_a_screenshot_of_each_step(chromium, lang_world):  # noqa: F811
     lang, world = lang_world
     texts, shot = LANGUAGES[lang], LANGUAGES[lang]["shot"]
-    context = chromium.new_context(locale=texts["locale"])
+    # 1120 px leaves the extension's iframe about 900 px wide beside the CRM's navigation.
+    context = chromium.new_context(locale=texts["locale"], viewport={"width": 1120, "height": 720})
     page = sign_in(context, world["crm_url"], texts["email"], texts["password"])
     install_from_marketplace(page, "admins")
     page.get_by_role("link", name="Later", exact=True).click()
@@ -111,6 +120,7 @@ def test_the_admins_whole_wizard_with_a_screenshot_of_each_step(chromium, lang_w
     settings.locator("#wizard fieldset#modules").wait_for(timeout=WAIT)
     assert settings.locator("#wizard h2").inner_text() == texts["sync_settings"]
     settings.locator("input[name=mode][value=selective]").check()
+    _fits(page, "#settings-widget")
     shoot(page, f"wizard-1-sync-settings-{shot}")
     settings.locator("#wizard-save").click()
 
@@ -128,6 +138,7 @@ def test_the_admins_whole_wizard_with_a_screenshot_of_each_step(chromium, lang_w
     settings.locator("#organizations-save").click()
     settings.locator("#wizard-saved").wait_for(timeout=WAIT)
     assert sorted(settings.locator("#chosen-organizations li span").all_inner_texts()) == sorted(chosen)
+    _fits(page, "#settings-widget")
     shoot(page, f"wizard-2-organizations-{shot}")
 
     # Back to step 1, then Field mapping of Contacts: the CRM picklist → the Zendesk dropdown, values mapped.
@@ -152,16 +163,19 @@ def test_the_admins_whole_wizard_with_a_screenshot_of_each_step(chromium, lang_w
     settings.locator("#wizard-saved").wait_for(timeout=WAIT)
     assert settings.locator(f"#pair-{before}-crm").input_value() == "Support_Plan"
     assert settings.locator(f"#pair-{before}-to-2").input_value() == "corporate"
+    _fits(page, "#settings-widget")
     shoot(page, f"wizard-3-field-mapping-{shot}")
 
     # "Next: summary": the dry run's numbers and Sync Now.
     settings.locator("#wizard-next").click()
     settings.locator("#summary-sync-now").wait_for(timeout=WAIT)
     assert settings.locator("#wizard h2").inner_text() == texts["summary"]
+    _fits(page, "#settings-widget")
     shoot(page, f"wizard-4-summary-{shot}")
 
     settings.locator("#summary-sync-now").click()
     settings.locator("#sync-progress .ok", has_text=texts["finished"]).wait_for(timeout=SYNC_WAIT)
+    _fits(page, "#settings-widget")
     shoot(page, f"wizard-5-progress-{shot}")
 
     # The dashboard counts the tickets of the two chosen organizations, and no others.
@@ -171,8 +185,10 @@ def test_the_admins_whole_wizard_with_a_screenshot_of_each_step(chromium, lang_w
     assert dashboard.locator("#last-sync h2").inner_text() == texts["last_sync"]
     synced = int(dashboard.locator("#synced tr[data-row=tickets] td").last.inner_text())
     assert synced == sum(tickets[name] for name in chosen) == 5
-    page.set_viewport_size({"width": 1280, "height": 1500})  # the whole dashboard in its tab
+    _fits(page, "#dashboard-widget")
+    page.set_viewport_size({"width": 1120, "height": 1500})  # the whole dashboard in its tab
     shoot(page, f"wizard-6-dashboard-{shot}")
+    page.set_viewport_size({"width": 1120, "height": 720})
 
     # Edit leads back into the wizard with the saved choices.
     dashboard.locator("#dashboard-edit").click()
@@ -181,5 +197,6 @@ def test_the_admins_whole_wizard_with_a_screenshot_of_each_step(chromium, lang_w
     assert dashboard.locator("input[name=mode][value=selective]").is_checked()
     assert dashboard.locator("#choose-organizations").inner_text().endswith(
         "2 件選択済み" if lang == "jp" else "2 chosen")
+    _fits(page, "#dashboard-widget")
     shoot(page, f"wizard-7-edit-{shot}")
     context.close()
