@@ -51,6 +51,9 @@ def test_sync_now_runs_the_first_sync_shows_progress_and_refuses_a_second_bulk(s
     assert "Sync finished." in page.get_text(), page.get_text()
     assert page.select_one("#sync-settings").get("hx-trigger") is None  # polling has stopped
     assert page.select_one("#open-dashboard")["href"].startswith("/dashboard?ctx=")  # where it ends
+    bars = {row["data-stream"]: row.select_one("progress")["data-state"]
+            for row in page.select("#sync-progress tbody tr")}
+    assert set(bars.values()) == {"finished"} and "zendesk_comments" in bars  # a bar a stream
     rows = {row["data-stream"]: [td.get_text() for td in row.select("td")]
             for row in page.select("#sync-progress tbody tr")}
     assert rows["zendesk_tickets"][2] == str(db.session.scalar(db.select(db.func.count()).select_from(Ticket)))
@@ -187,3 +190,18 @@ def test_edit_appears_once_the_first_sync_has_completed_and_values_speak_japanes
         summary = _soup(client.get("/settings/sync/progress", headers=japanese)).select_one("#sync-settings p")
     assert "取引先, 連絡先, 見込み客" in summary.get_text()
     assert summary.select_one("#sync-edit").get_text(strip=True) == "編集"
+
+
+def test_each_stream_has_its_bar_finished_running_or_waiting(synced_installation):
+    s = synced_installation
+    run = runs.start_first_sync(s.installation())
+    run.status, run.holder, run.heartbeat_at = "running", "a-live-worker:1:1", utcnow()
+    run.counts = {"crm_accounts": {"read": 3, "written": 3, "errors": 0},
+                  "crm_contacts": {"read": 40, "written": 12, "errors": 0}}
+    db.session.commit()
+    page = _soup(s.app.test_client().get("/settings/sync/progress", headers=_headers(s)))
+    bars = {row["data-stream"]: row.select_one("progress") for row in page.select("#sync-progress tbody tr")}
+    assert bars["crm_accounts"]["data-state"] == "finished"
+    assert bars["crm_contacts"]["data-state"] == "running" and not bars["crm_contacts"].has_attr("value")
+    assert bars["zendesk_tickets"]["data-state"] == "waiting"
+    assert bars["crm_contacts"]["aria-label"] == "Zoho CRM contacts → Zendesk users: in progress"
