@@ -40,9 +40,10 @@ def create_app(overrides=None):
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
     from .labels import TICKET_PRIORITY_LABELS, TICKET_STATUS_LABELS
+    from .notices import shown
 
     app.jinja_env.globals.update(ticket_status_labels=TICKET_STATUS_LABELS,
-                                 ticket_priority_labels=TICKET_PRIORITY_LABELS)
+                                 ticket_priority_labels=TICKET_PRIORITY_LABELS, shown=shown)
 
     from . import models  # noqa: F401  (tables must be known to Alembic)
     from .cli import register_cli

@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 
 import requests
 from flask import current_app
-from flask_babel import gettext as _
 from requests_oauthlib import OAuth2Session
 
 from .clients import crm, zendesk
@@ -21,6 +20,7 @@ from .clients.http import AuthenticationError, NetworkError, RefreshRefused
 from .extensions import db
 from .leases import acquire_lease, holder_name, release_lease
 from .models import Connection, SyncSettings
+from .notices import Notice, notice
 
 SERVICE_NAMES = {"crm": "Zoho CRM", "zendesk": "Zendesk"}
 # A refresh (one token call, its retries included) ends well within the lease; waiters give up after it.
@@ -111,7 +111,7 @@ class GrantKeeper:
     def _renew(self, stale_access_token, fetch):
         grant = db.session.get(Connection, self.grant_id)
         if grant is None or grant.status == "revoked":  # refused for another holder, or removed meanwhile
-            raise RefreshRefused(self._refused_message(_("the grant was revoked")), code="revoked")
+            raise RefreshRefused(self._refused_message(notice("the grant was revoked")), code="revoked")
         stored = grant.token
         if stored.get("access_token") != stale_access_token:
             return stored
@@ -129,15 +129,14 @@ class GrantKeeper:
         grant.status = "revoked"
         settings = db.session.get(SyncSettings, self.installation_id)
         if settings is not None:
-            settings.paused_reason, settings.paused_until = message, None
+            settings.pause(message)
         db.session.commit()
         return RefreshRefused(message, status=error.status, code=error.code)
 
     def _refused_message(self, detail):
-        message = _("%(service)s refused to renew the extension's access (%(detail)s). An administrator must "
-                    "re-authorize %(service)s in the extension's settings.",
-                    service=SERVICE_NAMES[self.service], detail=detail[:60])
-        return message[:255]  # SyncSettings.paused_reason
+        return notice("%(service)s refused to renew the extension's access (%(detail)s). An administrator must "
+                      "re-authorize %(service)s in the extension's settings.",
+                      service=SERVICE_NAMES[self.service], detail=detail if isinstance(detail, Notice) else detail[:60])
 
 
 def _closing(client, session):

@@ -56,8 +56,10 @@ def current_context():
             g.context_token = renewed  # what the pages render into their links and forms from now on
 
 
-def widget_view(admin=False):
-    """Decorator: the view runs only for a verified context inside the install scope (and admin)."""
+def widget_view(admin=False, record=False):
+    """Decorator: the view runs only for a verified context inside the install scope (and admin). With
+    `record`, the view's `entity` and `record_id` must be the record the CRM signed the context for: the
+    install scope lets a user open the widget, not read every record's tickets by changing the URL."""
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
@@ -65,6 +67,10 @@ def widget_view(admin=False):
                 current_context()
                 if admin and not g.user.get("is_admin"):
                     raise Refused(403, _("Only a CRM administrator can change these settings."))
+                if record:
+                    require_entity(kwargs["entity"])
+                    if (g.claims.get("entity"), g.claims.get("entity_id")) != (kwargs["entity"], kwargs["record_id"]):
+                        raise Refused(403, _("This page belongs to another CRM record. Open it from that record."))
             except Refused as refused:
                 return render_template("refused.html", message=refused.message), refused.status
             response = make_response(view(*args, **kwargs))

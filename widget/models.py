@@ -4,6 +4,7 @@ from datetime import datetime, timezone
 
 from .crypto import decrypt_json, encrypt_json
 from .extensions import db
+from .notices import stored
 
 SCOPE_TYPES = ("admins", "all", "profiles")
 
@@ -119,11 +120,20 @@ class SyncSettings(db.Model):
     bulk_done_at = db.Column(db.DateTime(timezone=True), nullable=True)
     first_sync_done_at = db.Column(db.DateTime(timezone=True), nullable=True)
     paused_reason = db.Column(db.String(255), nullable=True)  # revoked grant, credits exhausted, ...
+    paused_notice = db.Column(db.JSON, nullable=True)  # the reason's message id and values (notices.py)
     paused_until = db.Column(db.DateTime(timezone=True), nullable=True)  # credits: resume after this
     crm_credits_remaining = db.Column(db.Integer, nullable=True)  # daily CRM API credits left, as last told
     zendesk_rate_limit = db.Column(db.Integer, nullable=True)  # the Zendesk plan's requests a minute, as last told
     zendesk_rate_remaining = db.Column(db.Integer, nullable=True)  # left in that minute
     zendesk_rate_seen_at = db.Column(db.DateTime(timezone=True), nullable=True)
+
+    def pause(self, reason, until=None):
+        """Stop syncing with `reason` for the admin (a notice, shown translated); `until` None: until lifted."""
+        self.paused_reason, self.paused_notice = stored(reason, limit=255)
+        self.paused_until = until
+
+    def unpause(self):
+        self.paused_reason = self.paused_notice = self.paused_until = None
 
 
 class FieldMapping(db.Model):
@@ -230,6 +240,7 @@ class SyncRun(db.Model):
     status = db.Column(db.String(16), nullable=False, default="queued")  # queued | running | done | failed | paused
     counts = db.Column(db.JSON, nullable=False, default=dict)  # {stream: {"read": n, "written": n, "errors": n}}
     message = db.Column(db.String(500), nullable=True)
+    message_notice = db.Column(db.JSON, nullable=True)  # its message id and values, shown translated (notices.py)
     started_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     finished_at = db.Column(db.DateTime(timezone=True), nullable=True)
     # The job working on the run ("host:pid:thread") and its last sign of life: a run whose heartbeat
@@ -250,6 +261,7 @@ class SyncError(db.Model):
     stream = db.Column(db.String(32), nullable=False)
     object_id = db.Column(db.String(64), nullable=False)
     message = db.Column(db.String(1000), nullable=False)
+    message_notice = db.Column(db.JSON, nullable=True)  # its message id and values, shown translated (notices.py)
     attempts = db.Column(db.Integer, nullable=False, default=1)
     retryable = db.Column(db.Boolean, nullable=False, default=True)
     # When another record stands in the way (e.g. a Zendesk organization with the account's name that

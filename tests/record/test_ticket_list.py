@@ -83,3 +83,19 @@ def test_statuses_and_priorities_speak_the_users_language(app, client):
     ctx = context_for(installed, user=dict(ADMIN, locale="ja_JP"))
     rows = _rows(client.get(URL, headers={"X-Widget-Context": ctx, "HX-Request": "true"}))
     assert [(row[2], row[3]) for row in rows] == [("オープン", "高"), ("解決済み", "高")]
+
+
+def test_only_the_record_the_crm_signed_for(app, client):
+    """A valid context for Contact 42 reads Contact 42's tickets, never another record's by changing the URL."""
+    installed = install(client)
+    _authorize(app, "org-1")
+    _add_tickets(app, "org-1", 3, contact_id="99", first_id=500)
+    ctx = context_for(installed)  # signed for Contacts/42
+    for url in ("/record/Contacts/99/tickets", "/record/Leads/42/tickets", "/record/Accounts/42/tickets"):
+        refused = client.get(url, headers={"X-Widget-Context": ctx, "HX-Request": "true"})
+        assert refused.status_code == 403, url
+        assert _rows(refused) == [] and "Ticket" not in refused.get_data(as_text=True)
+    without_record = context_for(installed, entity=None, entity_id=None)  # e.g. the settings page's context
+    assert client.get("/record/Contacts/99/tickets", query_string={"ctx": without_record}).status_code == 403
+    assert len(_rows(client.get("/record/Contacts/99/tickets",
+                                query_string={"ctx": context_for(installed, entity_id="99")}))) == 3

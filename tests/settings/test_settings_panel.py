@@ -155,8 +155,10 @@ def test_every_settings_string_has_a_japanese_translation():
     with (root / "widget/translations/ja/LC_MESSAGES/messages.po").open("rb") as po:
         catalog = read_po(po)
     sources = [("widget/settings", [("**.py", "python")]), ("templates/settings", [("**.html", "jinja2")]),
-               ("widget/dashboard", [("**.py", "python")]), ("templates/dashboard", [("**.html", "jinja2")])]
-    keywords = {**DEFAULT_KEYWORDS, "_l": None}  # lazy_gettext, as the settings modules import it
+               ("widget/dashboard", [("**.py", "python")]), ("templates/dashboard", [("**.html", "jinja2")]),
+               ("widget/sync", [("**.py", "python")]), ("widget", [("connections.py", "python")])]
+    # lazy_gettext as the settings modules import it; `notice`, what the sync stores for them (notices.py)
+    keywords = {**DEFAULT_KEYWORDS, "_l": None, "notice": None}
     strings = {message[2] for folder, method_map in sources
                for message in extract_from_dir(str(root / folder), method_map, keywords=keywords)}
     assert len(strings) > 40

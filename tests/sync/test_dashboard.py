@@ -130,6 +130,25 @@ def test_a_fragment_for_htmx_and_japanese_values(synced_installation):
     assert page.select_one("#synced tr[data-row=accounts] td").get_text() == "取引先"
 
 
+def test_what_the_sync_wrote_down_reads_in_the_readers_language(synced_installation):
+    """A failure the sync recorded in a worker (no reader, no language) is shown in each reader's."""
+    s = synced_installation
+    s.account().create_organization({"name": "Kyoto Foods", "external_id": "SF-001"})
+    [account_id] = s.crm_insert("Accounts", [{"Account_Name": "Kyoto Foods"}])
+    _synced(s)
+
+    def message(page):
+        return page.select_one(f"#error-log tr[data-error] a[href$='/{account_id}']").find_parent("tr") \
+            .select("td")[2].get_text(" ", strip=True)
+
+    assert message(_soup(_dashboard(s))) == (
+        "A Zendesk organization named “Kyoto Foods” already exists and is linked to another record (its external "
+        "ID is “SF-001”), so this account was not synced. Rename one of them. Zendesk organization")
+    with s.app.app_context():
+        japanese = message(_soup(_dashboard(s, user=dict(ADMIN, locale="ja_JP"))))
+    assert japanese.startswith("「Kyoto Foods」という名前の Zendesk 組織が既にあり、別のレコードに連携済み（外部 ID「SF-001」）")
+
+
 def _post(s, path, data, user=ADMIN):
     installation = s.installation()
     headers = {"X-Widget-Context": mint_context(installation.context_secret, installation.org_id, user),

@@ -191,18 +191,9 @@ def test_sync_first_on_a_finished_run_says_so_and_exits_0(synced_installation):
     assert db.session.scalar(db.select(db.func.count()).select_from(SyncRun).filter_by(kind="first")) == 1
 
 
-def test_a_run_that_stopped_says_why_in_the_admins_language(synced_installation):
-    """Jobs store their message in English (they run outside any request); the panel translates it."""
-    s = synced_installation
-    run = runs.start_first_sync(s.installation())
-    run.status, run.message = "failed", "Stopped on an unexpected error, which was logged for support. " \
-        "Starting the sync again carries on from where it stopped."
-    db.session.commit()
-    page = _progress_in_japanese(s)
-    assert "予期しないエラーで停止しました" in page.select_one("#sync-progress").get_text()
-
-
 def test_an_unexpected_error_ends_the_run_failed_and_logged_never_running(synced_installation, caplog):
+    """The job stores its message in English (it runs outside any request); the panel shows it in the
+    admin's language."""
     s = synced_installation
     db.session.add(Cursor(installation_id=s.installation_id, stream="zendesk_comments", value="not a time"))
     db.session.commit()
@@ -212,6 +203,9 @@ def test_an_unexpected_error_ends_the_run_failed_and_logged_never_running(synced
     assert (run.status, run.holder) == ("failed", None)
     assert run.message.startswith("Stopped on an unexpected error")
     assert any("stopped on an unexpected error" in r.getMessage() and r.exc_info for r in caplog.records)
+    with s.app.app_context():
+        page = _progress_in_japanese(s)
+    assert page.select_one("#sync-stopped").get_text().startswith("予期しないエラーで停止しました")
 
 
 def test_a_catch_up_whose_worker_died_is_resumed_too(synced_installation):

@@ -2,17 +2,16 @@
 from flask import Blueprint, g, render_template, request
 
 from ..connections import connection
-from ..context import require_entity, widget_view
+from ..context import widget_view
 from .listing import PAGE_SIZE, STATUSES, record_tickets
 
 bp = Blueprint("record", __name__, url_prefix="/record")
 
 
 @bp.get("/<entity>/<record_id>/tickets")
-@widget_view()
+@widget_view(record=True)
 def ticket_list(entity, record_id):
     """Tickets linked to this CRM record, from the local copy the sync keeps; filter and pages by htmx."""
-    require_entity(entity)
     status = request.args.get("status") or None
     page = request.args.get("page", 1, type=int) or 1
     tickets, total = record_tickets(g.installation, entity, record_id, status, page)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ..clients.http import AuthenticationError, CallPacer, RefreshRefused
 from ..connections import crm_client, zendesk_client
 from ..extensions import db
+from ..notices import notice, stored
 # The leases live in widget.leases (connections.py takes them too); their callers know them as engine.*.
 from ..leases import LEASE_SECONDS, acquire_lease, dead_on_this_host, holder_name, release_lease  # noqa: F401
 from ..models import Cursor, StreamLease, SyncError, SyncSettings, utcnow  # noqa: F401
@@ -143,11 +144,11 @@ class SyncContext:
         row = db.session.scalar(db.select(SyncError).filter_by(
             installation_id=self.installation.id, stream=name, object_id=str(object_id)))
         if row is None:
-            row = SyncError(installation_id=self.installation.id, stream=name, object_id=str(object_id),
-                            message=message[:1000], retryable=retryable, attempts=0)
+            row = SyncError(installation_id=self.installation.id, stream=name, object_id=str(object_id), attempts=0)
             db.session.add(row)
         row.attempts += 1
-        row.message, row.retryable = message[:1000], retryable
+        row.message, row.message_notice = stored(message)
+        row.retryable = retryable
         row.zendesk_id, row.other_crm_id = zendesk_id, other_crm_id
         db.session.commit()
 
@@ -181,11 +182,11 @@ class SyncContext:
             return
         self.settings.crm_credits_remaining = remaining
         if remaining < CREDIT_RESERVE:
-            self.settings.paused_reason = (f"Zoho CRM's daily API credits are nearly used up ({remaining} left). "
-                                           "Syncing resumes by itself once they renew.")
-            self.settings.paused_until = utcnow() + timedelta(hours=CREDIT_PAUSE_HOURS)
+            reason = notice("Zoho CRM's daily API credits are nearly used up (%(remaining)s left). "
+                            "Syncing resumes by itself once they renew.", remaining=remaining)
+            self.settings.pause(reason, until=utcnow() + timedelta(hours=CREDIT_PAUSE_HOURS))
             db.session.commit()
-            raise SyncPaused(self.settings.paused_reason)
+            raise SyncPaused(reason)
         db.session.commit()
 
 
@@ -223,8 +224,8 @@ def pause_for_revoked_grant(ctx, error):
     """The settings page then finds which grant was refused and offers "Re-authorize"."""
     db.session.rollback()
     if isinstance(error, RefreshRefused):  # already paused with it, naming the service
-        ctx.settings.paused_reason = error.message
+        reason = error.message
     else:
-        ctx.settings.paused_reason = f"Access was refused ({error.message}). An administrator must re-authorize."
-    ctx.settings.paused_until = None  # no end: only re-authorizing lifts it (not the scheduler)
+        reason = notice("Access was refused (%(reason)s). An administrator must re-authorize.", reason=error.message)
+    ctx.settings.pause(reason)  # no end: only re-authorizing lifts it (not the scheduler)
     db.session.commit()

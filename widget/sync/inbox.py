@@ -24,12 +24,12 @@ import time
 import uuid
 from datetime import timedelta
 
-from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
 from ..models import InboxEvent, Installation, StreamLease, SyncRun, as_utc, utcnow
+from ..notices import notice
 from . import engine, people, queue, tickets
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ EVENTS_PER_PASS = 500
 PASS_INTERVAL = 0.5
 CRM_IDS_PER_CALL = 100  # GET /{module}?ids= takes at most 100 ids (zoho-crm-api.md §2.2)
 PEOPLE_MODULES = ("Contacts", "Leads")
+INTERRUPTED = notice("Interrupted: the worker stopped. Its events are applied again.")
 
 
 # ---- receiving -----------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def stranded_installations():
         SyncRun.kind == "realtime", SyncRun.status == "running", SyncRun.installation_id.not_in(draining),
         db.or_(SyncRun.heartbeat_at.is_(None), SyncRun.heartbeat_at < cutoff))
         .values(status="failed", finished_at=utcnow(),
-                message=_("Interrupted: the worker stopped. Its events are applied again."))
+                message=INTERRUPTED, message_notice=INTERRUPTED.stored())
         .execution_options(synchronize_session=False))
     db.session.commit()
     waiting = db.session.scalars(db.select(InboxEvent.installation_id).where(
@@ -243,7 +244,8 @@ def _guarded(ctx, stream, events, object_ids, work):
     except ServiceError as error:
         db.session.rollback()
         for object_id in sorted(set(object_ids)):
-            ctx.record_error(stream, object_id, f"real time: {error}")
+            ctx.record_error(stream, object_id, notice("Not applied in real time (%(reason)s). It is tried again "
+                                                       "with the next sync.", reason=str(error)))
         return {event.id for event in events}
     return set()
 

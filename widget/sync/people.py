@@ -48,6 +48,7 @@ from ..clients.http import InvalidRequest, NotFound
 from ..clients.zendesk import BULK_LIMIT
 from ..extensions import db
 from ..models import FieldMapping, Link
+from ..notices import notice
 from . import mapping
 from .engine import stream
 
@@ -286,17 +287,18 @@ def _not_adoptable(ctx, record, payload, org):
     link = _links_by_zendesk(ctx, "organization", [org["id"]]).get(org["id"])
     owner = (link.crm_module, link.crm_id) if link is not None else mapping.parse_external_id(org.get("external_id"))
     if owner is not None and owner[0] == "Accounts":
-        message = (f"A Zendesk organization named “{name}” already exists and is linked to another CRM account, "
-                   "so this account was not synced. Rename one of them.")
+        message = notice("A Zendesk organization named “%(name)s” already exists and is linked to another CRM "
+                         "account, so this account was not synced. Rename one of them.", name=name)
         return message, owner[1]
     if owner is not None or org.get("external_id"):
-        message = (f"A Zendesk organization named “{name}” already exists and is linked to another record (its "
-                   f"external ID is “{org.get('external_id')}”), so this account was not synced. Rename one of them.")
+        message = notice("A Zendesk organization named “%(name)s” already exists and is linked to another record "
+                         "(its external ID is “%(external_id)s”), so this account was not synced. Rename one of them.",
+                         name=name, external_id=org.get("external_id"))
         return message, None
     if name != (payload.get("name") or "").strip():
-        message = (f"A Zendesk organization named “{name}” already exists. Zendesk treats names that differ only "
-                   "in capital letters as the same, so this account was not synced. Make the two names the same "
-                   "to link them, or rename one of them.")
+        message = notice("A Zendesk organization named “%(name)s” already exists. Zendesk treats names that differ "
+                         "only in capital letters as the same, so this account was not synced. Make the two names "
+                         "the same to link them, or rename one of them.", name=name)
         return message, None
     return None
 
@@ -367,8 +369,9 @@ def push_people(ctx, module, crm_records):
                          mapping.digest(mapping.view_of_zendesk(expected, mappings)), email=_email(record)):
                     written.append(record["id"])
                 else:
-                    _failed(ctx, name, record["id"], "The Zendesk user with this email is already linked to a "
-                            "CRM Contact; the Lead was not linked.", result, retryable=False)
+                    _failed(ctx, name, record["id"], notice("The Zendesk user with this email is already linked "
+                                                            "to a CRM Contact; the Lead was not linked."),
+                            result, retryable=False)
             else:
                 _failed(ctx, name, record["id"], _job_failure(answer), result)
         db.session.commit()
@@ -391,8 +394,9 @@ def _without_contacts_emails(ctx, stream_name, changed, result):
     kept = []
     for record, payload in changed:
         if _email(record) in taken:
-            _failed(ctx, stream_name, record["id"], "A CRM Contact with the same email is already linked to that "
-                    "Zendesk user, so this Lead was not synced (the Contact keeps the user).", result, retryable=False)
+            _failed(ctx, stream_name, record["id"], notice("A CRM Contact with the same email is already linked to "
+                                                           "that Zendesk user, so this Lead was not synced (the "
+                                                           "Contact keeps the user)."), result, retryable=False)
         else:
             kept.append((record, payload))
     return kept
@@ -550,8 +554,8 @@ def _pull_module(ctx, module, items, result, kind, stream_name):
     for obj, link, crm_id in items:
         record = records.get(crm_id)
         if record is None:
-            _failed(ctx, stream_name, obj["id"], f"The linked CRM {module[:-1]} {crm_id} no longer exists.", result,
-                    retryable=False)
+            _failed(ctx, stream_name, obj["id"], notice("The linked CRM record %(crm_id)s no longer exists.",
+                                                        crm_id=crm_id), result, retryable=False)
             continue
         wanted = mapping.to_crm(obj, mappings, account_ids)
         crm_changed = link is None or mapping.digest(mapping.view_of_crm(module, record, mappings, org_ids)) != \

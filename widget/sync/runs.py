@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
+from ..notices import notice, stored
 from ..models import Cursor, Installation, StreamLease, SyncRun, as_utc, utcnow
 from . import inbox, queue
 from .engine import (LEASE_SECONDS, STALL_SECONDS, LeaseHeld, SyncContext, SyncPaused, SyncStopped, dead_on_this_host,
@@ -205,7 +206,7 @@ def lift_grant_pause(installation):
     settings = sync_settings(installation)
     if not settings.paused_reason or settings.paused_until is not None:
         return False
-    settings.paused_reason = None
+    settings.unpause()
     db.session.commit()
     for job, *args in resume_paused(installation.id):
         queue.enqueue(job, *args)
@@ -259,19 +260,20 @@ def _execute(installation, run, holder, scope):
                  if not run.streams or name in run.streams]
         run_streams(installation, names, run=run, ctx=ctx)
     except LeaseHeld:
-        _finish(run, holder, "queued", _("Waiting: another worker is syncing this account."))
+        _finish(run, holder, "queued", notice("Waiting: another worker is syncing this account."))
     except SyncStopped:
-        _finish(run, holder, "failed", _("Stopped: the extension is being uninstalled."))
+        _finish(run, holder, "failed", notice("Stopped: the extension is being uninstalled."))
     except SyncPaused as paused:
-        _finish(run, holder, "paused", str(paused))
+        _finish(run, holder, "paused", paused.args[0])
     except AuthenticationError as error:  # the installation is paused (engine.pause_for_revoked_grant) ...
         _finish(run, holder, "paused", error.message)  # ... and the run carries on once re-authorized
     except ServiceError as error:
-        _finish(run, holder, "failed", error.message)
+        _finish(run, holder, "failed", notice("Stopped: %(reason)s. Starting the sync again carries on from where "
+                                              "it stopped.", reason=error.message.rstrip(".")))
     except Exception:  # a job's exception would vanish in a thread pool; never leave the run `running`
         log.exception("run %s of installation %s stopped on an unexpected error", run.id, installation.id)
-        _finish(run, holder, "failed", _("Stopped on an unexpected error, which was logged for support. "
-                                         "Starting the sync again carries on from where it stopped."))
+        _finish(run, holder, "failed", notice("Stopped on an unexpected error, which was logged for support. "
+                                              "Starting the sync again carries on from where it stopped."))
     else:
         _finish(run, holder, "done", None)
     return run
@@ -284,7 +286,8 @@ def _finish(run, holder, status, message):
     db.session.refresh(run)
     if run.holder != holder:
         return
-    run.status, run.message, run.holder, run.heartbeat_at = status, message, None, utcnow()
+    run.status, run.holder, run.heartbeat_at = status, None, utcnow()
+    run.message, run.message_notice = stored(message, limit=500)
     if status != "queued":
         run.finished_at = utcnow()
     db.session.commit()

@@ -45,7 +45,7 @@ def tick(app, holder="scheduler"):
         settings = engine.sync_settings(installation)
         if _pause_over(settings) and engine.acquire_lease(installation.id, "resume", _once(holder),
                                                           seconds=RESUME_SECONDS):
-            settings.paused_reason = settings.paused_until = None
+            settings.unpause()
             db.session.commit()
             enqueued += runs.resume_paused(installation.id)
             enqueued.append(("widget.sync.inbox.drain", installation.id, None))  # real-time events waited

@@ -30,6 +30,7 @@ from ..clients.http import ServiceError
 from ..connections import zendesk_base_url
 from ..extensions import db
 from ..models import Comment, Link, SyncError, Ticket
+from ..notices import notice
 from .engine import stream
 
 TICKETS = "zendesk_tickets"
@@ -42,7 +43,7 @@ SUMMARY_LENGTH = 120  # a comment's `Name`: the start of its first line
 BODY_LENGTH = 32000  # the CRM's textarea limit
 ID_CHUNK = 500  # ids per SQL `IN (...)`, well under SQLite's variable limit
 STAFF_CACHE_LIMIT = 5000  # agents' names kept for a run (comment authors); bounded, whatever the ticket count
-WAITING = "Waiting for ticket {ticket_id}"  # the SyncError message of a comment whose ticket is not in the CRM
+WAITING = "Waiting for ticket %(ticket_id)s"  # the SyncError message of a comment whose ticket is not in the CRM
 
 
 @dataclass
@@ -147,8 +148,9 @@ def remove_tickets(ctx, ticket_ids):
         answers = ctx.crm.delete_records(ctx.installation.crm_modules[module_key], list(by_crm_id))
         for crm_id, answer in zip(by_crm_id, answers):
             if not answer.ok and answer.code != "INVALID_DATA":  # INVALID_DATA: someone deleted it already
-                ctx.record_error(stream_name, by_crm_id[crm_id], "Deleted in Zendesk, but its CRM record could "
-                                 f"not be removed: {_failure(answer)}", retryable=False)
+                ctx.record_error(stream_name, by_crm_id[crm_id], notice(
+                    "Deleted in Zendesk, but its CRM record could not be removed: %(reason)s", reason=_failure(answer)),
+                    retryable=False)
     for model, kind, zendesk_ids in ((Comment, "comment", comments), (Ticket, "ticket", list(tickets))):
         for start in range(0, len(zendesk_ids), ID_CHUNK):
             chunk = zendesk_ids[start:start + ID_CHUNK]
@@ -167,7 +169,7 @@ def _forget_errors(ctx, ticket_ids, comment_ids):
     for ticket_id in ticket_ids:
         db.session.execute(db.delete(SyncError).where(
             SyncError.installation_id == ctx.installation.id, SyncError.stream == COMMENTS,
-            SyncError.message.startswith(WAITING.format(ticket_id=ticket_id) + ",")))
+            SyncError.message.startswith(WAITING % {"ticket_id": ticket_id} + ",")))
     db.session.commit()
 
 
@@ -273,8 +275,9 @@ def write_comments(ctx, comments):
                 result.skipped += 1  # outside a selective sync (or deleted)
             elif not tickets[ticket_id].crm_record_id:
                 result.skipped += 1
-                ctx.record_error(COMMENTS, comment["id"], WAITING.format(ticket_id=ticket_id)
-                                 + ", which is not in the CRM yet (see its own error).")
+                ctx.record_error(COMMENTS, comment["id"], notice(  # starts with WAITING
+                    "Waiting for ticket %(ticket_id)s, which is not in the CRM yet (see its own error).",
+                    ticket_id=ticket_id))
         if ready:
             authors = _author_names(ctx, ready)
             done = _links(ctx, "comment", [c["id"] for _, c in ready])
