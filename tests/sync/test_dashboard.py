@@ -146,7 +146,8 @@ def test_what_the_sync_wrote_down_reads_in_the_readers_language(synced_installat
         "ID is “SF-001”), so this account was not synced. Rename one of them. Zendesk organization")
     with s.app.app_context():
         japanese = message(_soup(_dashboard(s, user=dict(ADMIN, locale="ja_JP"))))
-    assert japanese.startswith("「Kyoto Foods」という名前の Zendesk 組織が既にあり、別のレコードに連携済み（外部 ID「SF-001」）")
+    assert japanese.startswith(
+        "「Kyoto Foods」という名前の Zendesk 組織が既にあり、別のレコードに連携済み（外部 ID「SF-001」）")
 
 
 def _post(s, path, data, user=ADMIN):
