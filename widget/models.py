@@ -151,6 +151,20 @@ class FieldMapping(db.Model):
     standard = db.Column(db.Boolean, nullable=False, default=False)
 
 
+class WizardDraft(db.Model):
+    """What an admin entered in a wizard step and left unsaved (Back, another module's tab), shown again
+    when they return to the step (settings/drafts.py)."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "user_id", "step"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    user_id = db.Column(db.String(64), nullable=False)  # the CRM user of the widget context
+    step = db.Column(db.String(64), nullable=False)  # sync | organizations | mapping:<module>
+    fields = db.Column(db.JSON, nullable=False)  # the form as sent: [[name, value], ...]
+    saved_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+
 class Link(db.Model):
     """A Zendesk object and the CRM record it is synced with, and the hash of what we last wrote
     (an incoming change with that hash is our own echo)."""

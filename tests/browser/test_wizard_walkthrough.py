@@ -146,7 +146,7 @@ def test_the_admins_whole_wizard_with_a_screenshot_of_each_step(chromium, lang_w
     settings.locator("#choose-field-mapping").click()
     settings.locator("#mapping-add").wait_for(timeout=WAIT)
     if texts["field_mapping"] != settings.locator("#wizard h2").inner_text():
-        settings.locator("#mapping-modules a", has_text=texts["contacts"]).click()
+        settings.locator("#mapping-modules button", has_text=texts["contacts"]).click()
         settings.locator("#wizard h2", has_text=texts["field_mapping"]).wait_for(timeout=WAIT)
     pairs = settings.locator("#pairs > li")
     before = pairs.count()

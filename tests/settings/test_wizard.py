@@ -122,6 +122,33 @@ def test_only_this_orgs_admins_may_use_the_wizard(client, method):
     assert _saved(Admin(client, installed)) == DEFAULTS
 
 
+def test_leaving_the_step_keeps_what_was_entered_unsaved_until_saved_or_discarded(admin):
+    token = soup(_step(admin)).select_one("#wizard input[name=csrf_token]")["value"]
+    left = _send(admin, {"mode": "selective", "auto_sync": "no", "modules": ["Leads"], "action": "back"}, token)
+    assert soup(left).select_one("#wizard") is None  # back on the settings panel
+    assert _saved(admin) == DEFAULTS
+    step = soup(_step(admin)).select_one("#wizard")
+    assert step.select_one("#wizard-unsaved") is not None
+    assert step.select_one("input[name=mode][value=selective]").has_attr("checked")
+    assert step.select_one("input[name=auto_sync][value=no]").has_attr("checked")
+    assert [box["value"] for box in step.select("input[name=modules][checked]")] == ["Leads"]
+    assert soup(_step(admin, htmx=False)).select_one("#wizard-unsaved") is not None  # the plain page too
+
+    other = Admin(admin.client, admin.installed, user=dict(ADMIN, id="admin-2"))  # another admin's own page
+    assert soup(_step(other)).select_one("#wizard input[name=mode][value=bulk]").has_attr("checked")
+
+    discarded = soup(_send(admin, {"action": "discard"})).select_one("#wizard")
+    assert discarded.select_one("#wizard-unsaved") is None
+    assert discarded.select_one("input[name=mode][value=bulk]").has_attr("checked")
+
+    _send(admin, {"mode": "bulk", "auto_sync": "no", "modules": ["Contacts"], "action": "back"})
+    saved = soup(_send(admin, {"mode": "bulk", "auto_sync": "no", "modules": ["Contacts"], "action": "save"}))
+    assert saved.select_one("#wizard-saved") is not None
+    assert soup(_step(admin)).select_one("#wizard-unsaved") is None
+    assert _send(admin, {"mode": "selective", "action": "back"}, token="forged").status_code == 200
+    assert soup(_step(admin)).select_one("#wizard-unsaved") is None  # a forged token keeps nothing
+
+
 def test_the_step_speaks_japanese_values_included(client):
     japanese = Admin(client, install(client), user=dict(ADMIN, locale="ja_JP"))
     step = soup(_step(japanese)).select_one("#wizard")

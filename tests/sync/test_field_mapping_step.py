@@ -92,10 +92,10 @@ def test_the_step_lists_standard_pairs_and_both_sides_custom_fields_read_live(sy
     db.session.commit()
     first = Step(s)
     first.url = "/settings/wizard/sync"
-    link = first.open().select_one("#choose-field-mapping")  # step 1 leads here
-    assert link["hx-get"] == STEP
+    button = first.open().select_one("#choose-field-mapping")  # step 1 leads here (keeping what was entered)
+    assert (button["name"], button["value"]) == ("action", "mapping")
     page = Step(s).open()
-    assert [a.get_text() for a in page.select("#mapping-modules a")] == ["Accounts"]  # the other chosen module
+    assert [b["value"] for b in page.select("#mapping-modules button")] == ["module:Accounts"]  # the other one
     standard = [(li["data-crm"], li["data-zendesk"], li.select_one(".standard").get_text())
                 for li in page.select("#pairs > li") if li.select_one(".standard")]
     assert standard == [("Email", "email", "Standard"), ("Full_Name", "name", "Standard"),
@@ -225,6 +225,50 @@ def test_the_preview_shows_the_first_record_with_the_unsaved_pairs(synced_instal
     assert preview.select_one("dd[data-field='email']").get_text() == "ken@example.jp"
     assert page.select_one(f"#pair-{index}-crm option[selected]")["value"] == "Title"  # the edits stay on the page
     assert _own_pairs(s) == []
+
+
+def test_back_and_the_module_tabs_keep_the_unsaved_pairs_until_saved_or_discarded(synced_installation):
+    s = synced_installation
+    _crm_picklist(s)
+    settings = s.settings()
+    settings.modules = ["Contacts", "Accounts"]
+    db.session.commit()
+    step = Step(s)
+    step.open()
+    index, values = _map_plans(step)
+    title = step.add("Title", "details")
+    left = step.press("back", **values)  # to step 1
+    assert left.select_one("#wizard-steps").get_text() == "Step 1: Sync settings"
+    assert _own_pairs(s) == []  # nothing saved
+
+    back = Step(s).open()  # the admin returns: the pairs as they left them, marked unsaved
+    assert back.select_one("#wizard-unsaved") is not None
+    assert back.select_one(f"#pair-{index}-crm option[selected]")["value"] == "Support_Plan"
+    assert back.select_one(f"#pair-{title}-zendesk option[selected]")["value"] == "details"
+    assert back.select_one(f"#pair-{index}-to-2 option[selected]")["value"] == PLANS[2][1]  # the values too
+
+    step = Step(s)
+    step.open()
+    accounts = step.press("module:Accounts")  # another module's tab keeps these too
+    assert accounts.select_one("#mapping-modules strong").get_text() == "Accounts"
+    step.url = accounts.select_one("#mapping-form")["hx-post"]  # the page now posts as Accounts
+    contacts = step.press("module:Contacts")
+    step.url = contacts.select_one("#mapping-form")["hx-post"]
+    assert contacts.select_one(f"#pair-{index}-crm option[selected]")["value"] == "Support_Plan"
+    discarded = step.press("discard")
+    assert discarded.select_one("#wizard-unsaved") is None
+    assert discarded.select_one(f"#pair-{index}") is None  # only the standard pairs are left
+    assert Step(s).open().select_one("#wizard-unsaved") is None
+
+    step = Step(s)
+    step.open()
+    _, values = _map_plans(step)
+    step.press("back", **values)
+    step = Step(s)
+    step.open()
+    saved = step.press("save", **values)  # saving the draft forgets it
+    assert saved.select_one("#wizard-saved") is not None and len(_own_pairs(s)) == 1
+    assert Step(s).open().select_one("#wizard-unsaved") is None
 
 
 def test_a_zendesk_that_does_not_answer_gives_a_plain_line_and_saves_nothing(synced_installation):

@@ -91,6 +91,31 @@ def test_search_add_remove_and_save_only_what_was_chosen(synced_installation):
     assert [li["data-organization"] for li in reopened.select("#chosen-organizations li")] == [str(i) for i in ids]
 
 
+def test_back_keeps_the_choice_unsaved_until_saved_or_discarded(synced_installation):
+    s = synced_installation
+    _organizations(s, ["Sendai Textiles", "Fukuoka Ramen"])
+    picker = Picker(s)
+    picker.open()
+    picker.press(f"add:{picker.id_of('Fukuoka Ramen')}")
+    step_1 = picker.press("back")
+    assert step_1.select_one("#wizard-steps").get_text() == "Step 1: Sync settings"
+    assert _saved(s) == []
+
+    picker = Picker(s)
+    picker.open()  # the choice as the admin left it, marked unsaved
+    assert picker.chosen() == ["Fukuoka Ramen"] and picker.page.select_one("#wizard-unsaved") is not None
+    picker.press("discard")
+    assert picker.chosen() == [] and picker.page.select_one("#wizard-unsaved") is None
+
+    picker.press(f"add:{picker.id_of('Sendai Textiles')}")
+    picker.press("back")
+    picker = Picker(s)
+    picker.open()
+    picker.press("save")
+    assert _saved(s) == [int(picker.id_of("Sendai Textiles"))]
+    assert Picker(s).open().select_one("#wizard-unsaved") is None  # saved: the draft is gone
+
+
 def test_save_needs_at_least_one_organization_and_then_changes_nothing(synced_installation):
     s = synced_installation
     first = _organizations(s, ["Nagoya Motors"])[0]

@@ -15,9 +15,10 @@ from ..models import FieldMapping, Link
 from ..sync import field_rules, mapping, queue, runs
 from ..sync.engine import sync_settings
 from ..sync.people import ensure_default_mappings
+from . import drafts
 from .forms import WidgetForm
 from .views import bp
-from .wizard import MODULE_LABELS, MODULES, PICKER_POLICY
+from .wizard import MODULE_LABELS, MODULES, PICKER_POLICY, sync_settings_step
 
 DIRECTION_LABELS = {"to_zendesk": _l("CRM → Zendesk"), "to_crm": _l("Zendesk → CRM"), "both": _l("Both ways")}
 # Zendesk's own names for the user's and organization's standard fields (its Japanese UI says 名前, メール...).
@@ -71,9 +72,9 @@ class Catalog:
         return None
 
 
-def _module():
+def _module(wanted=None):
     chosen = [name for name in (sync_settings(g.installation).modules or MODULES) if name in MODULES]
-    wanted = request.values.get("module")
+    wanted = wanted or request.values.get("module")
     return wanted if wanted in chosen else chosen[0], chosen
 
 
@@ -85,10 +86,9 @@ def _saved_pairs(module):
             for r in rows]
 
 
-def _posted_pairs(module, catalog):
-    """The standard pairs as saved, then the admin's pairs as the form has them."""
+def _posted_pairs(module, catalog, form):
+    """The standard pairs as saved, then the admin's pairs as the form (or a draft of it) has them."""
     pairs = [pair for pair in _saved_pairs(module) if pair.standard]
-    form = request.form
     count = int(form["count"]) if form.get("count", "").isdigit() else 0
     for index in range(min(count, 200)):
         prefix = f"rows-{index}-"
@@ -129,12 +129,12 @@ def _preview(module, pairs):
 
 
 def _render(form, module, chosen, catalog, pairs, found=None, saved=False, preview=None, error=None,
-            reapplied=False):
+            reapplied=False, unsaved=False):
     template = "settings/wizard/_field_mapping.html" if request.htmx else "settings/wizard/field_mapping.html"
     response = make_response(render_template(
         template, form=form, module=module, chosen=chosen, catalog=catalog, pairs=pairs, found=found or {},
         saved=saved, preview=preview, error=error, module_labels=MODULE_LABELS, directions=DIRECTION_LABELS,
-        reapplied=reapplied, first_sync_done=sync_settings(g.installation).first_sync_done_at is not None,
+        reapplied=reapplied, unsaved=unsaved, first_sync_done=sync_settings(g.installation).first_sync_done_at is not None,
         pairable_crm=field_rules.pairable(catalog.crm), pairable_zendesk=field_rules.pairable(catalog.zendesk),
         context_token=g.context_token))
     response.vary.add("HX-Request")
@@ -144,23 +144,38 @@ def _render(form, module, chosen, catalog, pairs, found=None, saved=False, previ
 @bp.get("/wizard/mapping")
 @widget_view(admin=True)
 def wizard_field_mapping():
-    """The step for one chosen module (`?module=`), with its saved pairs."""
-    module, chosen = _module()
-    return _render(FieldMappingForm(formdata=None), module, chosen, Catalog(module).load(g.installation),
-                   _saved_pairs(module))
+    """The step for one chosen module (`?module=`), with the pairs the admin left unsaved, else the saved ones."""
+    return field_mapping_step()
+
+
+def field_mapping_step(wanted=None):
+    module, chosen = _module(wanted)
+    catalog = Catalog(module).load(g.installation)
+    draft = drafts.restored(f"mapping:{module}")
+    if draft is not None and not catalog.problem:
+        return _render(FieldMappingForm(formdata=None), module, chosen, catalog,
+                       _posted_pairs(module, catalog, draft), unsaved=True)
+    return _render(FieldMappingForm(formdata=None), module, chosen, catalog, _saved_pairs(module))
 
 
 @bp.post("/wizard/mapping")
 @widget_view(admin=True)
 def change_wizard_field_mapping():
     """One move (add a pair, remove one, show the values of a changed pair, preview) or Save, which
-    writes the module's pairs only when every one of them validates."""
+    writes the module's pairs only when every one of them validates. Back, or another module's tab, keeps
+    the pairs as they are, unsaved, for when the admin returns."""
     module, chosen = _module()
     form, catalog = FieldMappingForm(), Catalog(module).load(g.installation)
-    pairs = _posted_pairs(module, catalog)
+    pairs = _posted_pairs(module, catalog, request.form)
     action, _, value = request.form.get("action", "").partition(":")
     if not form.validate_on_submit() or catalog.problem:
         return _render(form, module, chosen, catalog, pairs)
+    if action in ("back", "module"):
+        drafts.keep(f"mapping:{module}")
+        return sync_settings_step() if action == "back" else field_mapping_step(value)
+    if action == "discard":
+        drafts.forget(f"mapping:{module}")
+        return field_mapping_step(module)
     if action == "add":
         pairs.append(field_rules.Pair("", "", "to_zendesk"))
     elif action == "remove" and value.isdigit() and int(value) < len(pairs) and not pairs[int(value)].standard:
@@ -172,6 +187,7 @@ def change_wizard_field_mapping():
                            error=_l("Nothing was saved: correct the pairs marked below."))
         if action == "save":
             _save(module, pairs)
+            drafts.forget(f"mapping:{module}")
             reapply = request.form.get("reapply") == "yes" and sync_settings(g.installation).first_sync_done_at
             if reapply:  # the records synced before follow the new pairs too, rewritten in batches
                 run = runs.start_reapply(g.installation, module)

@@ -12,7 +12,7 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 csrf.exempt(bp)
 
 
-def _panel(form=None, authorization_url=None):
+def settings_panel(form=None, authorization_url=None):
     """The whole page, or only the panel partial for htmx requests (same partial either way). Only what
     is stored: each service's live status loads in a fragment of its own (`_live_part`)."""
     from .sync_views import sync_context  # its module registers routes on this blueprint
@@ -63,7 +63,7 @@ def zendesk_status():
 @widget_view(admin=True)
 def index():
     """Whichever applies: connect the CRM, authorize Zendesk, or (later) sync settings and dashboard."""
-    return _panel()
+    return settings_panel()
 
 
 @bp.post("/zendesk")
@@ -72,10 +72,10 @@ def save_zendesk():
     """F6 "Save and Authorize": save the subdomain, then on to Zendesk's sign-in page in its own window."""
     form = ZendeskSubdomainForm()
     if not form.validate_on_submit():
-        return _panel(form)  # 200, so htmx swaps it: the message sits next to the field
+        return settings_panel(form)  # 200, so htmx swaps it: the message sits next to the field
     authorize.save_subdomain(g.installation, form.subdomain.data)
     url = authorize.zendesk_authorization_url(g.installation, g.user["id"])
-    return _panel(form, authorization_url=url) if request.htmx else redirect(url, 303)
+    return settings_panel(form, authorization_url=url) if request.htmx else redirect(url, 303)
 
 
 @bp.get("/zendesk/authorize")

@@ -19,8 +19,9 @@ from ..context import widget_view
 from ..extensions import db
 from ..sync import queue, runs
 from ..sync.engine import sync_settings
+from . import drafts
 from .forms import WidgetForm
-from .views import bp
+from .views import bp, settings_panel
 
 ORGANIZATIONS_SHOWN = 25
 # The picker answers an admin who waits: a short try, then a plain message (the sync's own policy is patient).
@@ -76,14 +77,14 @@ def modules_in_words(modules):
     return ", ".join(str(MODULE_LABELS.get(name, name)) for name in modules)
 
 
-def _step(form, saved=False):
+def _step(form, saved=False, unsaved=False):
     settings = sync_settings(g.installation)
     if saved and form.mode.data == "selective":
         return _organizations_step(OrganizationsForm(formdata=None), settings.selected_organizations,
                                    note=_l("Your sync settings are saved. Now choose the organizations to sync."))
     template = "settings/wizard/_sync_settings.html" if request.htmx else "settings/wizard/sync_settings.html"
     response = make_response(render_template(
-        template, form=form, settings=settings, saved=saved, context_token=g.context_token,
+        template, form=form, settings=settings, saved=saved, unsaved=unsaved, context_token=g.context_token,
         interval=interval_in_words(current_app.config["AUTO_SYNC_INTERVAL"])))
     response.vary.add("HX-Request")
     return response
@@ -92,7 +93,14 @@ def _step(form, saved=False):
 @bp.get("/wizard/sync")
 @widget_view(admin=True)
 def wizard_sync_settings():
-    """Step 1, with the saved choices."""
+    """Step 1, with what the admin entered and left unsaved, else the saved choices."""
+    return sync_settings_step()
+
+
+def sync_settings_step():
+    draft = drafts.restored("sync")
+    if draft is not None:
+        return _step(SyncSettingsForm(formdata=draft), unsaved=True)
     settings = sync_settings(g.installation)
     form = SyncSettingsForm(formdata=None, mode=settings.mode, auto_sync="yes" if settings.auto_sync else "no",
                             modules=list(settings.modules or []))
@@ -102,7 +110,24 @@ def wizard_sync_settings():
 @bp.post("/wizard/sync")
 @widget_view(admin=True)
 def save_wizard_sync_settings():
-    """Save step 1 when it validates; otherwise show each message next to its field and change nothing."""
+    """Save step 1 when it validates; otherwise show each message next to its field and change nothing.
+    Leaving the step (Back to settings, or on to organizations or field mapping) keeps what was entered,
+    unsaved, for when the admin returns; Discard forgets it."""
+    action = request.form.get("action", "save")
+    if action != "save":
+        if not WidgetForm().validate_on_submit():  # the form token only: nothing entered is checked yet
+            return _step(SyncSettingsForm())
+        if action == "discard":
+            drafts.forget("sync")
+            return sync_settings_step()
+        drafts.keep("sync")
+        if action == "organizations":
+            return organizations_step()
+        if action == "mapping":
+            from .field_mapping import field_mapping_step  # it imports this module's names
+
+            return field_mapping_step()
+        return settings_panel()
     form = SyncSettingsForm()
     if not form.validate_on_submit():
         return _step(form)
@@ -110,6 +135,7 @@ def save_wizard_sync_settings():
     settings.mode, settings.auto_sync = form.mode.data, form.auto_sync.data == "yes"
     settings.modules = [name for name in MODULES if name in form.modules.data]
     db.session.commit()
+    drafts.forget("sync")
     return _step(form, saved=True)
 
 
@@ -148,19 +174,34 @@ class OrganizationsPicker:
         return self
 
 
-def _organizations_step(form, selected, query="", after="", history=(), saved=False, note=None, error=None):
+def _organizations_step(form, selected, query="", after="", history=(), saved=False, note=None, error=None,
+                        unsaved=False):
     picker = OrganizationsPicker(selected, query, after, history).load(g.installation)
     template = "settings/wizard/_organizations.html" if request.htmx else "settings/wizard/organizations.html"
     response = make_response(render_template(template, form=form, picker=picker, saved=saved, note=note,
-                                             error=error, context_token=g.context_token))
+                                             error=error, unsaved=unsaved, context_token=g.context_token))
     response.vary.add("HX-Request")
     return response
+
+
+def _picker_state(data):
+    """(chosen ids, search, page cursor, cursors of the pages before) as the form or a draft has them."""
+    selected = list(dict.fromkeys(_ids(data.getlist("selected"))))
+    history = [cursor for cursor in data.get("history", "").split(",") if cursor]
+    return selected, data.get("q", ""), data.get("after", ""), history
 
 
 @bp.get("/wizard/organizations")
 @widget_view(admin=True)
 def wizard_organizations():
-    """The organizations step, with the saved choice."""
+    """The organizations step, with the choice the admin left unsaved, else the saved one."""
+    return organizations_step()
+
+
+def organizations_step():
+    draft = drafts.restored("organizations")
+    if draft is not None:
+        return _organizations_step(OrganizationsForm(formdata=None), *_picker_state(draft), unsaved=True)
     return _organizations_step(OrganizationsForm(formdata=None), sync_settings(g.installation).selected_organizations)
 
 
@@ -168,14 +209,18 @@ def wizard_organizations():
 @widget_view(admin=True)
 def change_wizard_organizations():
     """One move of the picker (search, page, add, add all shown, remove, remove all) or Save. Only Save
-    writes, and only with at least one organization chosen."""
+    writes, and only with at least one organization chosen. Back keeps the choice, unsaved, for later."""
     form = OrganizationsForm()
-    selected = list(dict.fromkeys(_ids(request.form.getlist("selected"))))
-    query, after = request.form.get("q", ""), request.form.get("after", "")
-    history = [cursor for cursor in request.form.get("history", "").split(",") if cursor]
+    selected, query, after, history = _picker_state(request.form)
     action, _, value = request.form.get("action", "").partition(":")
     if not form.validate_on_submit():
         return _organizations_step(form, selected, query, after, history)
+    if action == "back":
+        drafts.keep("organizations")
+        return sync_settings_step()
+    if action == "discard":
+        drafts.forget("organizations")
+        return organizations_step()
     if action == "search":
         after, history = "", []
     elif action == "next" and value:
@@ -199,6 +244,7 @@ def change_wizard_organizations():
         added = [i for i in selected if i not in (settings.selected_organizations or [])]
         settings.selected_organizations = selected  # a removed organization stops syncing; nothing is deleted
         db.session.commit()
+        drafts.forget("organizations")
         backfill = settings.mode == "selective" and settings.first_sync_done_at is not None and added
         if backfill:  # the first sync is behind them: theirs is caught up now, not at the next change
             run = runs.start_backfill(g.installation, added)
