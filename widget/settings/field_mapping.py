@@ -134,7 +134,8 @@ def _render(form, module, chosen, catalog, pairs, found=None, saved=False, previ
     response = make_response(render_template(
         template, form=form, module=module, chosen=chosen, catalog=catalog, pairs=pairs, found=found or {},
         saved=saved, preview=preview, error=error, module_labels=MODULE_LABELS, directions=DIRECTION_LABELS,
-        reapplied=reapplied, unsaved=unsaved, first_sync_done=sync_settings(g.installation).first_sync_done_at is not None,
+        reapplied=reapplied, unsaved=unsaved,
+        first_sync_done=sync_settings(g.installation).first_sync_done_at is not None,
         pairable_crm=field_rules.pairable(catalog.crm), pairable_zendesk=field_rules.pairable(catalog.zendesk),
         context_token=g.context_token))
     response.vary.add("HX-Request")
