@@ -11,6 +11,8 @@ CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (DESIGN §4: `exp` at most 15 minutes 
 # this after the CRM signed it (`auth_time`); then the page asks for a reload.
 CONTEXT_RENEW_LIMIT = 12 * 3600
 ENTITIES = ("Leads", "Contacts", "Accounts", "Deals")
+# The widget context's user, each claim of one JSON type: a string "false" is not false, and is not true.
+USER_CLAIM_TYPES = {"name": str, "email": str, "profile": str, "locale": str, "time_zone": str}
 
 
 def marketplace_signature(secret, timestamp, body):
@@ -79,8 +81,15 @@ def verify_context(token, secret, org_id):
     if claims["exp"] - claims["iat"] > CONTEXT_MAX_LIFETIME:
         raise ContextError("widget context lives longer than 15 minutes")
     user = claims.get("user")
-    if not isinstance(user, dict) or str(user.get("id")) != claims["sub"]:
+    if not isinstance(user, dict) or not isinstance(user.get("id"), (str, int)) or isinstance(user["id"], bool) \
+            or str(user["id"]) != claims["sub"]:
         raise ContextError("widget context has no matching user")
+    if type(user.get("is_admin")) is not bool:  # JSON true or false, nothing merely truthy
+        raise ContextError("widget context's is_admin is not a boolean")
+    if any(name in user and not isinstance(user[name], kind) for name, kind in USER_CLAIM_TYPES.items()):
+        raise ContextError("widget context's user has a claim of the wrong type")
     if claims.get("entity") not in (None,) + ENTITIES:
         raise ContextError("unknown entity in widget context")
+    if claims.get("entity_id") is not None and not isinstance(claims["entity_id"], str):
+        raise ContextError("widget context's entity_id is not a string")
     return claims

@@ -58,6 +58,19 @@ def test_bad_contexts_are_refused(client):
         assert response.status_code == 401, token
 
 
+@pytest.mark.parametrize("change", [
+    {"is_admin": "false"}, {"is_admin": "true"}, {"is_admin": 1}, {"is_admin": None}, {"is_admin": [True]},
+    {"name": 7}, {"profile": {"name": "Administrator"}}, {"locale": ["ja_JP"]}, {"id": True},
+])
+def test_every_claim_has_its_json_type_or_the_context_is_refused(client, change):
+    """A string "false" is truthy in Python: only JSON true makes an admin, and each claim has one type."""
+    installed = install(client, scope={"type": "all"})
+    user = {key: value for key, value in {**ADMIN, **change}.items() if value is not None}
+    token = mint_context(installed["context_secret"], "org-1", user, "Contacts", "42")
+    assert client.get("/settings", query_string={"ctx": token}).status_code == 401
+    assert client.get(URL, query_string={"ctx": token}).status_code == 401
+
+
 def test_context_of_one_org_cannot_open_another(client):
     first = install(client, org_id="org-1")
     install(client, org_id="org-2")
