@@ -39,11 +39,12 @@ def create_app(overrides=None):
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
-    from .labels import TICKET_PRIORITY_LABELS, TICKET_STATUS_LABELS
+    from .labels import TICKET_PRIORITY_LABELS, TICKET_STATUS_LABELS, TICKET_TYPE_LABELS
     from .notices import shown
 
     app.jinja_env.globals.update(ticket_status_labels=TICKET_STATUS_LABELS,
                                  ticket_priority_labels=TICKET_PRIORITY_LABELS, shown=shown)
+    app.jinja_env.globals["ticket_type_labels"] = TICKET_TYPE_LABELS
 
     from . import models  # noqa: F401  (tables must be known to Alembic)
     from .cli import register_cli

@@ -214,6 +214,20 @@ class Ticket(db.Model):
     crm_deal_id = db.Column(db.String(32), nullable=True, index=True)
 
 
+class DealAccount(db.Model):
+    """A CRM Deal's Account, as the CRM last told us (widget/record/deals.py): a Deal page's ticket list
+    shows its Account's tickets too, read from the local copy, with no CRM call each time it lists."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "deal_id"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    deal_id = db.Column(db.String(32), nullable=False)
+    account_id = db.Column(db.String(32), nullable=True)  # None: the Deal has no Account (or was never read)
+    read_at = db.Column(db.DateTime(timezone=True), nullable=True)  # last successful read; None: never read
+    refresh_after = db.Column(db.DateTime(timezone=True), nullable=False)
+
+
 class Comment(db.Model):
     """Local copy of a synced ticket comment."""
 

@@ -438,6 +438,19 @@ class ZendeskClient:
         """Apply `changes` (e.g. status, or a `comment` to add); returns the updated ticket."""
         return self._request("PUT", f"tickets/{ticket_id}.json", json={"ticket": changes})["ticket"]
 
+    def comment_on_ticket(self, ticket_id, comment=None, **changes):
+        """Add `comment` (`{"body", "public", "author_id"?}`) and apply `changes` (e.g. status) in one
+        update; returns (the ticket, the new comment or None), the comment as the update's audit tells
+        it (its Comment event, stamped with the audit's time). Not retried after a 5xx or a timeout: the
+        comment could be added twice."""
+        ticket = dict(changes, comment=comment) if comment else dict(changes)
+        body = self._request("PUT", f"tickets/{ticket_id}.json", idempotent=False, json={"ticket": ticket})
+        audit = body.get("audit") or {}
+        added = next((event for event in audit.get("events") or [] if event.get("type") == "Comment"), None)
+        if added is not None:
+            added = {"created_at": audit.get("created_at"), **added}
+        return body["ticket"], added
+
     def list_comments(self, ticket_id):
         """A ticket's comments, oldest first, by cursor pages."""
         for page in self._cursor_pages(f"tickets/{ticket_id}/comments.json", "comments"):

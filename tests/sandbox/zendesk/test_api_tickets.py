@@ -104,6 +104,25 @@ def test_update_ticket_adds_comment_and_closed_ticket_refuses_updates(api):
                                                       "error": "InvalidValue"}]}}
 
 
+def test_a_comment_by_another_author_and_its_public_flag_from_the_first_comment(api):
+    """`comment.author_id` names the comment's author while the caller stays the updater; a comment sent
+    without `public` keeps the first comment's (Zendesk's Ticket Comments reference)."""
+    me = api.get(api.base + "/users/me.json").json()["user"]
+    agent = api.get(api.base + "/users/search.json", params={"query": "role:agent"}).json()["users"][0]
+    created = api.post(api.base + "/tickets.json", json={"ticket": {"comment": {"body": "Note", "public": False}}})
+    ticket = created.json()["ticket"]
+    assert ticket["is_public"] is False
+    answer = api.put(api.base + f"/tickets/{ticket['id']}.json",
+                     json={"ticket": {"comment": {"body": "By the agent", "author_id": agent["id"]}}}).json()
+    [event] = [e for e in answer["audit"]["events"] if e["type"] == "Comment"]
+    assert (event["author_id"], event["public"], answer["audit"]["author_id"]) == (agent["id"], False, me["id"])
+    api.put(api.base + f"/tickets/{ticket['id']}.json", json={"ticket": {"comment": {"body": "Hi", "public": True}}})
+    comments = api.get(api.base + f"/tickets/{ticket['id']}/comments.json").json()["comments"]
+    assert [(c["body"], c["public"], c["author_id"]) for c in comments] == [
+        ("Note", False, me["id"]), ("By the agent", False, agent["id"]), ("Hi", True, me["id"])]
+    assert api.get(api.base + f"/tickets/{ticket['id']}.json").json()["ticket"]["is_public"] is True
+
+
 def test_comments_are_sorted_and_paginate_by_cursor_and_offset(api):
     ticket_id = api.post(api.base + "/tickets.json", json={"ticket": {"comment": {"body": "c0"}}}).json()["ticket"]["id"]
     for n in range(1, 5):

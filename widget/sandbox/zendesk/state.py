@@ -409,11 +409,18 @@ class Account:
             raise invalid("comment", "Comment: cannot be blank", "BlankValue")
         if len(self.comments[ticket["id"]]) >= 5000:
             raise invalid("comment", "Comment: this ticket has reached the limit of 5000 comments", "InvalidValue")
+        # NB: the comment's author may be another user than the caller (`author_id`); the caller stays the
+        # updater (the audit's author). A comment sent without `public` takes the first comment's: "The
+        # initial value set on ticket creation persists for any additional comment unless you change it"
+        # (Zendesk's Ticket Comments reference); the ticket is public once any comment is.
         author = comment.get("author_id") or author_id or ticket["requester_id"]
+        earlier = self.comments[ticket["id"]]
+        public = bool(comment.get("public", earlier[0]["public"] if earlier else True))
+        ticket["is_public"] = bool(ticket.get("is_public")) or public
         new_comment = {
             "id": self.big_id(), "type": "Comment", "author_id": author, "body": body,
             "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{_escape(body)}</p></div>',
-            "plain_body": body, "public": bool(comment.get("public", True)), "attachments": [],
+            "plain_body": body, "public": public, "attachments": [],
             "audit_id": None, "via": {"channel": "api", "source": {"from": {}, "to": {}, "rel": None}},
             "created_at": iso(ts),
             "metadata": {"system": {"client": "sandbox", "ip_address": "127.0.0.1"}, "custom": {}},

@@ -115,7 +115,8 @@ def widget_context(entity=None, entity_id=None):
     """The signed context our iframes get (DESIGN §4), minted as the CRM side does."""
     user = g.user
     claims_user = {"id": user["id"], "name": user["full_name"], "email": user["email"],
-                   "profile": user["profile"]["name"], "is_admin": g.org.is_admin(user), "locale": user["locale"]}
+                   "profile": user["profile"]["name"], "is_admin": g.org.is_admin(user), "locale": user["locale"],
+                   "time_zone": user["time_zone"]}
     return mint_context(g.install.context_secret, g.org.id, claims_user, entity, entity_id)
 
 
