@@ -4,6 +4,7 @@ import os
 from flask import Flask, request
 from flask_babel import get_locale
 
+from . import body_limits
 from . import config as config_module
 from .connections import allow_http_to_loopback_sandboxes
 from .extensions import babel, csrf, db, htmx, migrate
@@ -29,6 +30,7 @@ def create_app(overrides=None):
         static_folder=os.path.join(ROOT, "static"),
     )
     app.config.from_mapping(config_module.from_environment(app.instance_path))
+    body_limits.init_app(app)
     app.config.from_mapping(overrides or {})
     os.makedirs(app.instance_path, exist_ok=True)
     allow_http_to_loopback_sandboxes(app.config)
