@@ -4,7 +4,7 @@ import os
 from flask import Flask, request
 from flask_babel import get_locale
 
-from . import body_limits
+from . import body_limits, numbers
 from . import config as config_module
 from .connections import allow_http_to_loopback_sandboxes
 from .extensions import babel, csrf, db, htmx, migrate
@@ -40,6 +40,7 @@ def create_app(overrides=None):
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    numbers.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     from .labels import TICKET_PRIORITY_LABELS, TICKET_STATUS_LABELS, TICKET_TYPE_LABELS
     from .notices import shown
