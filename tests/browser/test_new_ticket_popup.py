@@ -42,7 +42,9 @@ def open_popup(page):
     page.locator("#new-ticket-popup").wait_for(state="visible")
     form = page.frame_locator("#new-ticket-widget")
     form.locator("#new-ticket-form").wait_for(timeout=10_000)
-    return form, next(f for f in page.frames if re.search(r"/tickets/new\?ctx=", f.url))
+    frame = next(f for f in page.frames if re.search(r"/tickets/new\?ctx=", f.url))
+    frame.wait_for_load_state("load")  # its scripts and styles too, before anything closes the popup
+    return form, frame
 
 
 def test_save_in_the_popup_closes_it_and_the_related_list_shows_the_ticket(chromium, world):  # noqa: F811

@@ -21,7 +21,6 @@ from ..clients.http import AuthenticationError, ServiceError
 from ..connections import connection
 from ..context import widget_view
 from ..extensions import csrf
-from ..labels import TICKET_PRIORITY_LABELS, TICKET_STATUS_LABELS, TICKET_TYPE_LABELS
 from . import creation, prefill
 from .ticket_form import NewTicketForm, new_key
 from .views import bp
@@ -127,7 +126,7 @@ def _with_errors(form, errors):
     return form
 
 
-def _page(entity, record_id, placement, form=None, problem=None, notices=(), errors=(), created=None, status=200):
+def _page(entity, record_id, placement, form=None, problem=None, notices=(), errors=(), created=None):
     """The form (or why there is none, or the ticket created): a fragment for htmx, else a whole page.
     Mistakes answer 200 too: htmx swaps only successful answers."""
     if form is not None and errors:
@@ -136,8 +135,7 @@ def _page(entity, record_id, placement, form=None, problem=None, notices=(), err
     response = make_response(render_template(
         template, entity=entity, record_id=record_id, placement=placement, form=form, problem=problem,
         notices=list(notices), created=created, context_token=g.context_token,
-        type_labels=TICKET_TYPE_LABELS, status_labels=TICKET_STATUS_LABELS, priority_labels=TICKET_PRIORITY_LABELS),
-        status)
+        with_assets=not request.htmx or request.method == "GET"))
     response.vary.add("HX-Request")
     return response
 
