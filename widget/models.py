@@ -228,6 +228,23 @@ class DealAccount(db.Model):
     refresh_after = db.Column(db.DateTime(timezone=True), nullable=False)
 
 
+
+class NewTicketRequest(db.Model):
+    """One "New Zendesk Ticket" form's key, claimed before its ticket is created: a double click, a
+    retried request or two submits racing meet the same row (unique per installation), and every
+    repeat answers the ticket the first one created (widget/record/creation.py)."""
+
+    __table_args__ = (db.UniqueConstraint("installation_id", "key"),)
+
+    id = db.Column(db.Integer, primary_key=True)
+    installation_id = _installation_fk()
+    key = db.Column(db.String(64), nullable=False)
+    entity = db.Column(db.String(16), nullable=False)
+    record_id = db.Column(db.String(32), nullable=False)
+    zendesk_ticket_id = db.Column(db.BigInteger, nullable=True)  # None while the first request is creating it
+    claimed_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
+
+
 class Comment(db.Model):
     """Local copy of a synced ticket comment."""
 

@@ -589,3 +589,42 @@ def test_webhook_delivery_is_verified_and_a_forged_one_rejected(zendesk, receive
 
     assert client.delete_webhook(hook["id"]) is True
     assert client.delete_webhook(hook["id"]) is False
+
+
+def test_create_or_update_user_meets_the_user_of_the_same_email(zendesk):
+    client = api_token_client(zendesk)
+    created = client.create_or_update_user({"name": "Mio Mori", "email": "mio@example.org"})
+    org = next(iter(zendesk.account().organizations))
+    updated = client.create_or_update_user({"email": "MIO@example.org", "organization_id": org})
+    assert updated["id"] == created["id"] and updated["organization_id"] == org and updated["name"] == "Mio Mori"
+
+
+def test_a_ticket_created_under_an_idempotency_key_survives_a_lost_answer(zendesk):
+    """The key makes the create safe to repeat, so the client retries it like an idempotent call."""
+    client = api_token_client(zendesk)
+    post(zendesk, "faults", {"error_rate": 1.0})
+    try:
+        with pytest.raises(ServerError):
+            client.create_ticket({"subject": "Not twice", "comment": {"body": "Hi"}})
+    finally:
+        post(zendesk, "faults", {"error_rate": 0.0})
+    assert len(client.policy.sleep) == 0  # without a key a 5xx is not retried: it could create a second ticket
+    calls = []
+    original = zendesk.app.wsgi_app
+
+    def losing(environ, start_response):  # the first create is done, its answer lost on the way back
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].startswith("/api/v2/tickets"):
+            calls.append(environ.get("HTTP_IDEMPOTENCY_KEY"))
+            if len(calls) == 1:
+                list(original(environ, lambda *args: None))
+                start_response("502 Bad Gateway", [("Content-Type", "text/plain")])
+                return [b"lost"]
+        return original(environ, start_response)
+
+    zendesk.app.wsgi_app = losing
+    try:
+        ticket = client.create_ticket({"subject": "Once", "comment": {"body": "Hi"}}, idempotency_key="form-7")
+    finally:
+        zendesk.app.wsgi_app = original
+    assert calls == ["form-7", "form-7"]
+    assert [t["id"] for t in zendesk.account().tickets.values() if t["subject"] == "Once"] == [ticket["id"]]

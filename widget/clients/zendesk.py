@@ -429,10 +429,15 @@ class ZendeskClient:
     def show_ticket(self, ticket_id):
         return self._request("GET", f"tickets/{ticket_id}.json")["ticket"]
 
-    def create_ticket(self, ticket):
+    def create_ticket(self, ticket, idempotency_key=None):
         """Create a ticket from a `TicketCreateInput` dict (`comment` required); returns the ticket.
-        Not retried after a 5xx or timeout: that could create it twice."""
-        return self._request("POST", "tickets.json", json={"ticket": ticket})["ticket"]
+        Without `idempotency_key`, not retried after a 5xx or timeout: that could create it twice. With
+        it (Zendesk's `Idempotency-Key` header: a repeat within two hours answers the ticket the first
+        call created), a lost answer is retried like any idempotent call."""
+        if idempotency_key is None:
+            return self._request("POST", "tickets.json", json={"ticket": ticket})["ticket"]
+        return self._request("POST", "tickets.json", idempotent=True, json={"ticket": ticket},
+                             headers={"Idempotency-Key": idempotency_key})["ticket"]
 
     def update_ticket(self, ticket_id, changes):
         """Apply `changes` (e.g. status, or a `comment` to add); returns the updated ticket."""
@@ -550,6 +555,12 @@ class ZendeskClient:
         A job whose status expired is reconciled (see `_reconcile`); users found already written then
         report "Updated"."""
         return self._bulk("users/create_or_update_many.json", "users", users, self._find_users, "Updated")
+
+    def create_or_update_user(self, user):
+        """Create a user, or update the one whose email or external_id matches (§5); returns it. One
+        call, answered at once (the bulk `create_or_update_users` waits on a job). A repeat meets the
+        user the first call made, so a lost answer is retried."""
+        return self._request("POST", "users/create_or_update.json", idempotent=True, json={"user": user})["user"]
 
     def create_or_update_organization(self, organization):
         """Create, or update when `id`/`external_id` matches (never by name, §5); returns it."""

@@ -230,6 +230,34 @@ def test_install_for_chosen_profiles_then_widgets_follow_the_scope(crm, extensio
     assert len(widget_urls(ADMIN)) == 1  # administrators always
 
 
+def test_the_new_ticket_popup_gets_fresh_widget_urls_and_listens_only_to_the_extension(crm, extension):
+    admin = sign_in(crm.app.test_client(), ADMIN)
+    install(admin, "profiles", ["Sales Rep"])
+    org, contact = first_contact(crm)
+    [row] = installation(extension, org.id)
+    rep = sign_in(crm.app.test_client(), REP)
+    page = text(rep.get(f"/crm/tab/Contacts/{contact['id']}"))
+    # The popup: a modal dialog holding the form's iframe, filled in when the button opens it (static/record.js).
+    assert re.search(r'<dialog class="popup" id="new-ticket-popup"[^>]*aria-labelledby="new-ticket-popup-title"', page)
+    assert f'data-extension-origin="{extension.url}"' in page and "/crm/ui-static/record.js" in page
+    assert 'id="new-zendesk-ticket" aria-haspopup="dialog"' in page
+    assert re.search(r'<dialog[^>]*id="new-ticket-popup"[^>]*\bopen\b', page) is None
+    widgets = rep.get(f"/crm/tab/Contacts/{contact['id']}/widgets")
+    assert widgets.status_code == 200 and widgets.headers["Cache-Control"] == "no-store"
+    urls = widgets.get_json()
+    assert urls["new_ticket"].startswith(f"{extension.url}/record/Contacts/{contact['id']}/tickets/new?ctx=")
+    claims = jwt.decode(parse_qs(urlsplit(urls["new_ticket"]).query)["ctx"][0], row.context_secret,
+                        algorithms=["HS256"], issuer=org.id)
+    assert (claims["entity"], claims["entity_id"], claims["user"]["profile"]) == (
+        "Contacts", contact["id"], "Sales Rep")
+    assert urls["tickets"].startswith(f"{extension.url}/record/Contacts/{contact['id']}/tickets?ctx=")
+    with rep.get("/crm/ui-static/record.js") as script:
+        assert "ZOHO.CRM.UI.Popup.closeReload" in text(script)
+    # Outside the install scope there is no widget, and no widget URL either.
+    manager = sign_in(crm.app.test_client(), MANAGER)
+    assert manager.get(f"/crm/tab/Contacts/{contact['id']}/widgets").status_code == 404
+
+
 def test_authorize_opens_the_extension_settings_iframe(browser, crm, extension):
     sign_in(browser, ADMIN)
     install(browser, "admins", [])

@@ -163,3 +163,32 @@ def test_list_filters_by_external_id(api):
         api.post(api.base + "/tickets.json", json={"ticket": {"comment": {"body": "b"}, "external_id": "crm-7"}})
     listed = api.get(api.base + "/tickets.json", params={"external_id": "crm-7"}).json()
     assert listed["count"] == 2 and {t["external_id"] for t in listed["tickets"]} == {"crm-7"}
+
+
+def test_an_idempotency_key_makes_a_repeated_create_answer_the_first_ticket(api, zendesk):
+    """Zendesk's `Idempotency-Key` on ticket creation: the same key and body answer the first ticket again
+    (`x-idempotency-lookup: hit`), another body under the key is refused, and the key lasts two hours."""
+    payload = {"ticket": {"subject": "Once only", "comment": {"body": "Hello"}}}
+    first = api.post(api.base + "/tickets.json", json=payload, headers={"Idempotency-Key": "form-1"})
+    again = api.post(api.base + "/tickets.json", json=payload, headers={"Idempotency-Key": "form-1"})
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert (first.headers["x-idempotency-lookup"], again.headers["x-idempotency-lookup"]) == ("miss", "hit")
+    assert again.json()["ticket"]["id"] == first.json()["ticket"]["id"]
+    assert again.headers["Location"] == first.headers["Location"]
+    assert sum(1 for t in zendesk.account().tickets.values() if t["subject"] == "Once only") == 1
+
+    other = api.post(api.base + "/tickets.json", json={"ticket": {"subject": "Other", "comment": {"body": "Hi"}}},
+                     headers={"Idempotency-Key": "form-1"})
+    assert other.status_code == 400 and other.json()["error"] == "IdempotentRequestError"
+    # A refused create keeps nothing under its key: corrected, it creates.
+    blank = api.post(api.base + "/tickets.json", json={"ticket": {"subject": "Blank"}},
+                     headers={"Idempotency-Key": "k2"})
+    assert blank.status_code == 422
+    fixed = api.post(api.base + "/tickets.json", json={"ticket": {"subject": "Blank", "comment": {"body": "Now"}}},
+                     headers={"Idempotency-Key": "k2"})
+    assert fixed.status_code == 201 and fixed.headers["x-idempotency-lookup"] == "miss"
+
+    zendesk.state.clock.advance(2 * 3600)
+    later = api.post(api.base + "/tickets.json", json=payload, headers={"Idempotency-Key": "form-1"})
+    assert later.headers["x-idempotency-lookup"] == "miss"
+    assert later.json()["ticket"]["id"] != first.json()["ticket"]["id"]

@@ -109,6 +109,7 @@ class Account:
         self.comments = {}  # ticket id -> [comment]
         self.ticket_events = []  # audits for /incremental/ticket_events, in time order
         self.webhooks, self.job_statuses = {}, {}
+        self.idempotent_answers, self.idempotency_lock = {}, threading.Lock()  # Idempotency-Key -> kept answer
         self.ticket_fields, self.user_fields, self.organization_fields = [], [], []
         self.users_by_email, self.users_by_external_id = {}, {}
         self.orgs_by_external_id, self.orgs_by_name = {}, {}

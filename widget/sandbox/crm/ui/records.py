@@ -1,5 +1,7 @@
 """Record list, detail, create, edit and delete pages, and the extension's widgets on detail pages."""
-from flask import abort, g, redirect, render_template, request, url_for
+from urllib.parse import urlsplit
+
+from flask import abort, g, jsonify, redirect, render_template, request, url_for
 
 from ....security import ENTITIES, mint_context
 from ..state import RecordError
@@ -79,8 +81,28 @@ def record_detail(module_name, record_id):
     record = _record(module, record_id)
     return render_template("ui/record_detail.html", module=module, record=record, title_field=title_field(module),
                            fields=_detail_fields(module), widgets=_widgets(module, record),
-                           new_ticket=request.args.get("action") == "new_ticket",
+                           new_ticket=request.args.get("action") == "new_ticket", extension_origin=extension_origin(),
                            related=_related(module, record), can_write=g.org.can_write(g.user))
+
+
+@bp.get("/crm/tab/<module_name>/<record_id>/widgets")
+@login_required
+def record_widgets(module_name, record_id):
+    """The page's widget URLs with a freshly signed context: what the page loads its iframes with again
+    when it opens the popup or reloads its widgets (static/record.js), as the CRM re-renders them."""
+    module = _module(module_name)
+    widgets = _widgets(module, _record(module, record_id))
+    if widgets is None:
+        abort(404)
+    response = jsonify(widgets)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def extension_origin():
+    """The extension's origin: the only one whose messages the record page listens to."""
+    parts = urlsplit(settings().extension_url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _detail_fields(module):
