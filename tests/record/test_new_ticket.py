@@ -354,8 +354,8 @@ def test_a_ticket_from_a_deal_creates_the_chosen_contact_in_the_accounts_organiz
     row = local_row(world, ticket_id)
     assert (row.crm_deal_id, row.crm_contact_id, row.crm_account_id) == (world.deal_id, world.other_contact_id,
                                                                          world.account_id)
-    for entity, record_id in (("Deals", world.deal_id), ("Contacts", world.other_contact_id)):
-        assert listed(world, entity, record_id)[0][:2] == [str(ticket_id), "Renewal quote"]
+    assert listed(world, "Deals", world.deal_id)[0][:2] == [str(ticket_id), "Renewal quoteFrom this deal"]  # marked
+    assert listed(world, "Contacts", world.other_contact_id)[0][:2] == [str(ticket_id), "Renewal quote"]
 
     world.crm.calls.reset()
     apply_the_webhooks(world)
