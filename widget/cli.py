@@ -109,6 +109,8 @@ def demo(port, zendesk_port, crm_port):
     from .sync.scheduler import Scheduler
 
     app = current_app._get_current_object()
+    if app.config["WIDGET_ENV"] != "development":  # its sandboxes sign with public development secrets
+        raise click.ClickException("The demo runs only with WIDGET_ENV=development (its default).")
     upgrade()  # the extension's database under instance/, created or brought up to date
     extension_url = f"http://127.0.0.1:{port}"
     crm_url = f"http://localhost:{crm_port}"

@@ -17,7 +17,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
-from flask import current_app, g, request, url_for
+from flask import current_app, g, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from requests_oauthlib import OAuth2Session
@@ -29,6 +29,7 @@ from ..connections import (SERVICE_NAMES, connection, crm_client, crm_data_centr
 from ..extensions import db
 from ..models import Installation, as_utc, utcnow
 from ..sync import runs
+from ..urls import external_root
 
 STATE_MAX_AGE = 15 * 60  # seconds between "Authorize" and the provider's redirect back
 ZENDESK_STATE = "settings-zendesk-oauth-state"
@@ -79,12 +80,6 @@ class Authorized:
 
 
 # ---- URLs and state ------------------------------------------------------------------------------
-
-def external_root():
-    """Our public root URL: `EXTENSION_URL` when configured (behind a proxy), else this request's host
-    (as widget.lifecycle.provisioning.crm_notify_url does)."""
-    return (current_app.config.get("EXTENSION_URL") or request.host_url).rstrip("/")
-
 
 def external_url(endpoint, **values):
     return external_root() + url_for(endpoint, **values)
