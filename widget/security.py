@@ -1,11 +1,14 @@
 """Request authentication: marketplace lifecycle signatures and the signed widget context."""
 import hashlib
 import hmac
+import threading
 import time
 
 import jwt
 
 SIGNATURE_MAX_AGE = 300  # seconds (DESIGN §4: older than 5 minutes → 401)
+# A timestamp ahead of our clock: a little clock skew, not a call signed to be replayed later.
+SIGNATURE_MAX_SKEW = 30
 CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (DESIGN §4: `exp` at most 15 minutes after `iat`)
 # A CRM page left open keeps working: we sign its context again while it is in use, but no longer than
 # this after the CRM signed it (`auth_time`); then the page asks for a reload.
@@ -21,21 +24,35 @@ def marketplace_signature(secret, timestamp, body):
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
+_sent = {}  # (timestamp, body) -> True, of this process's recent calls (marketplace_headers)
+_sent_lock = threading.Lock()
+
+
 def marketplace_headers(secret, body, timestamp=None):
-    """The headers the marketplace (the CRM sandbox, tests) sends with a lifecycle call."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
+    """The headers the marketplace (the CRM sandbox, tests) sends with a lifecycle call. Each call is a
+    request of its own: two with the same body in the same second get different timestamps, since the
+    extension refuses a signature it has seen (widget/lifecycle/replay.py)."""
+    if timestamp is None:
+        with _sent_lock:
+            timestamp = int(time.time())
+            while (timestamp, body) in _sent:
+                timestamp -= 1
+            _sent[(timestamp, body)] = True
+            for old in [key for key in _sent if key[0] < timestamp - SIGNATURE_MAX_AGE]:
+                del _sent[old]
     return {"X-Marketplace-Timestamp": str(timestamp),
             "X-Marketplace-Signature": marketplace_signature(secret, timestamp, body),
             "Content-Type": "application/json"}
 
 
 def verify_marketplace_request(secret, headers, body, now=None):
-    """True when the lifecycle request is signed with `secret` and at most 5 minutes old."""
+    """True when the lifecycle request is signed with `secret`, at most 5 minutes old and at most
+    SIGNATURE_MAX_SKEW seconds ahead. (Whether it was used before: widget/lifecycle/replay.py.)"""
     timestamp, signature = headers.get("X-Marketplace-Timestamp", ""), headers.get("X-Marketplace-Signature", "")
     if not timestamp.isdigit() or not signature:
         return False
     now = time.time() if now is None else now
-    if abs(now - int(timestamp)) > SIGNATURE_MAX_AGE:
+    if not -SIGNATURE_MAX_SKEW <= now - int(timestamp) <= SIGNATURE_MAX_AGE:
         return False
     return hmac.compare_digest(marketplace_signature(secret, timestamp, body), signature)
 
