@@ -494,6 +494,11 @@ class CrmClient:
         body = self._request("GET", "users", params={"type": "CurrentUser"})
         return body["users"][0] if body and body.get("users") else None
 
+    def user(self, user_id):
+        """One user of the org (`profile`, `role`, `status`, ...), or None when there is no such user."""
+        body = self._request("GET", f"users/{user_id}")
+        return body["users"][0] if body and body.get("users") else None
+
     def list_users(self, type="AllUsers"):
         """Every user of the org of `type` (AllUsers, ActiveUsers, AdminUsers, ...), a generator."""
         return self._pages("users", {"type": type}, key="users", page_token=False)
