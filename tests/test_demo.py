@@ -43,6 +43,9 @@ def test_demo_serves_extension_and_both_sandboxes(tmp_path):
         assert signin.status_code == 200 and "password" in signin.text.lower()
         email, password = re.search(r"sign in as (\S+) / (\S+)", banner).groups()
         assert email in signin.text
+        # Zendesk is authorized by the CRM admin as themselves (the same email): one sign-in for both.
+        assert re.search(r"Zendesk sign-in \(when you authorize\): the same, (\S+) / (\S+)", banner).groups() == \
+            (email, password)
         zendesk = _wait_for(f"http://127.0.0.1:{ports[1]}/agent", deadline)
         assert zendesk.status_code == 200 and "password" in zendesk.text.lower()
     finally:
