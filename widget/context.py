@@ -47,7 +47,7 @@ def current_context():
     token = token_sent()
     if not token:
         raise Refused(401, _("Open this page from Zoho CRM: it needs the CRM's signed context."))
-    now = int(clock())
+    now = clock()
     try:
         org_id = str(read_context_claims(token).get("iss", ""))
         installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))

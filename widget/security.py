@@ -7,7 +7,8 @@ import time
 import jwt
 
 SIGNATURE_MAX_AGE = 300  # seconds (DESIGN §4: older than 5 minutes → 401)
-# A timestamp ahead of our clock: a little clock skew, not a call signed to be replayed later.
+# A timestamp ahead of our clock (a lifecycle call's, a context's `iat`): a little clock skew, not a
+# call signed to be replayed later.
 SIGNATURE_MAX_SKEW = 30
 CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (DESIGN §4: `exp` at most 15 minutes after `iat`)
 # A CRM page left open keeps working while it is used: we sign its context again (renew_context), up to
@@ -135,9 +136,10 @@ def verify_context(token, secret, org_id, now=None):
     except jwt.PyJWTError as exc:
         raise ContextError(str(exc)) from exc
     times = [claims["iat"], claims["exp"]] + [claims[name] for name in ("auth_time", "active_at") if name in claims]
-    if any(type(moment) is not int for moment in times):
-        raise ContextError("widget context's times are not whole seconds")
-    if not claims["iat"] <= now < claims["exp"]:
+    if any(not isinstance(moment, (int, float)) or isinstance(moment, bool) for moment in times):
+        raise ContextError("widget context's times are not numbers")  # JWT NumericDate
+    # NB: the CRM's clock may run a little ahead of ours; a context it signed "in a second" is fine.
+    if not claims["iat"] <= now + SIGNATURE_MAX_SKEW or now >= claims["exp"]:
         raise ContextError("widget context is expired or not valid yet")
     if claims["exp"] - claims["iat"] > CONTEXT_MAX_LIFETIME:
         raise ContextError("widget context lives longer than 15 minutes")

@@ -163,3 +163,11 @@ def test_renewal_never_widens_access(client):
     old = context_for(installed, user=REP, now=int(time.time()) - 400)
     response = client.get("/context/renew", headers={"X-Widget-Context": old})
     assert response.status_code == 403 and "X-Widget-Context-Renewed" not in response.headers
+
+
+def test_a_crm_clock_a_little_ahead_is_fine_one_far_ahead_is_not(client, clock):
+    installed = install(client, scope={"type": "all"})
+    ahead = client.get(URL, headers={"X-Widget-Context": context_for(installed, user=REP, now=clock.now + 10)})
+    assert ahead.status_code == 200
+    far = client.get(URL, headers={"X-Widget-Context": context_for(installed, user=REP, now=clock.now + 120)})
+    assert far.status_code == 401
