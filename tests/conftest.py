@@ -1,5 +1,11 @@
 """Shared fixtures: the extension app, and sandboxes served over real HTTP on free loopback ports."""
+import os
+
 import pytest
+
+# Production is the mode unless development is said (widget/config.py): the tests use the development
+# secrets, and so do the processes they start (`flask` commands, gunicorn, RQ workers inherit it).
+os.environ["WIDGET_ENV"] = "development"
 
 from widget import create_app
 from widget.extensions import db

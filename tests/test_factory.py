@@ -1,37 +1,12 @@
-"""The app factory, configuration and migrations."""
+"""The app factory and migrations (the configuration: tests/test_config.py)."""
 import subprocess
 import sys
-
-import pytest
-
-from widget import config
 
 
 def test_healthz(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ok"}
-
-
-def test_production_refuses_development_defaults():
-    with pytest.raises(config.ConfigError) as refused:
-        config.from_environment("/tmp", {"WIDGET_ENV": "production", "SECRET_KEY": "s"})
-    assert "MARKETPLACE_SECRET" in str(refused.value) and "TOKEN_ENCRYPTION_KEY" in str(refused.value)
-
-
-def test_production_takes_secrets_from_environment():
-    env = {"WIDGET_ENV": "production", "SECRET_KEY": "a", "MARKETPLACE_SECRET": "b",
-           "TOKEN_ENCRYPTION_KEY": "c", "DATABASE_URL": "postgresql://db/x"}
-    settings = config.from_environment("/tmp", env)
-    assert (settings["SECRET_KEY"], settings["MARKETPLACE_SECRET"]) == ("a", "b")
-    assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql://db/x"
-    assert settings["SESSION_COOKIE_SECURE"] is True
-
-
-def test_development_defaults_work_without_environment():
-    settings = config.from_environment("/tmp/inst", {})
-    assert settings["SECRET_KEY"] == config.DEV_SECRET_KEY
-    assert settings["SQLALCHEMY_DATABASE_URI"] == "sqlite:////tmp/inst/widget.db"
 
 
 def _flask(env, *args):

@@ -109,6 +109,8 @@ def demo(port, zendesk_port, crm_port):
     from .sync.scheduler import Scheduler
 
     app = current_app._get_current_object()
+    if app.config["WIDGET_ENV"] != "development":  # its sandboxes sign with public development secrets
+        raise click.ClickException("The demo runs only with WIDGET_ENV=development (its default).")
     upgrade()  # the extension's database under instance/, created or brought up to date
     extension_url = f"http://127.0.0.1:{port}"
     crm_url = f"http://localhost:{crm_port}"
@@ -117,6 +119,11 @@ def demo(port, zendesk_port, crm_port):
                                 extension_url=extension_url, quiet=True)
     zendesk_credentials = zendesk.credentials(zendesk_server.url)
     crm_credentials = crm.credentials(crm_url)
+    # Zendesk is authorized only by the CRM admin who starts it, matched by email: each data centre's CRM
+    # admin is a Zendesk admin too, with the same email and password.
+    for centre in crm_credentials["data_centres"].values():
+        admin = centre["users"][0]
+        zendesk.add_admin(admin["name"], admin["email"], admin["password"])
     app.config.update(
         CRM_SANDBOX_URL=crm_url,
         CRM_CLIENT_ID=crm_credentials["client_id"],
@@ -137,7 +144,7 @@ Zendesk for Zoho CRM demo is running.
 
   Open the CRM:  {crm_url}/
     sign in as {crm_admin['email']} / {crm_admin['password']} (every seeded user is listed on the sign-in page)
-  Zendesk sign-in (when you authorize): {zendesk_admin['admin_email']} / {zendesk_admin['admin_password']}
+  Zendesk sign-in (when you authorize): the same, {crm_admin['email']} / {crm_admin['password']}
     subdomain: {zendesk_admin['subdomain']}; agent UI: {zendesk_server.url}/agent
   Extension: {extension_url} (data in {app.instance_path})
 

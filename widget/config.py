@@ -1,20 +1,76 @@
 """Configuration, read from environment variables only.
 
-Development defaults exist so `flask --app wsgi demo` works on a fresh machine; in production mode
-(`WIDGET_ENV=production`) every secret must come from the environment or the app refuses to start.
+Production is the mode unless `WIDGET_ENV=development` is said: a deployment that forgets the variable,
+or spells it `Production`, refuses to start rather than run with the development secrets printed here.
+In production every secret comes from the environment, none of them a development default or short,
+and the public URL (EXTENSION_URL) is configured: callback and webhook URLs never come from a request's
+Host header (widget/urls.py). The demo and the test suite say development for themselves (wsgi.py,
+tests/conftest.py).
 """
 import os
+from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
+
+MODES = ("production", "development")
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production"
 DEV_MARKETPLACE_SECRET = "dev-only-marketplace-secret"
 # A valid Fernet key (32 url-safe base64 bytes), for development and tests only.
 DEV_TOKEN_ENCRYPTION_KEY = "ZGV2LW9ubHktZmVybmV0LWtleS0wMDAwMDAwMDAwMDA="
+DEV_DEFAULTS = (DEV_SECRET_KEY, DEV_MARKETPLACE_SECRET, DEV_TOKEN_ENCRYPTION_KEY)
 
-SECRETS = ("SECRET_KEY", "MARKETPLACE_SECRET", "TOKEN_ENCRYPTION_KEY")
+# Shared secrets production must be given: signing keys, and the Prometheus scraper's token (/metrics
+# is never open in production).
+SECRETS = ("SECRET_KEY", "MARKETPLACE_SECRET", "METRICS_TOKEN")
+MIN_SECRET_LENGTH = 32
+HOW_TO_MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+HOW_TO_MAKE_A_KEY = "python3 -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
 
 
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete for the chosen mode."""
+
+
+def _mode(env):
+    mode = env.get("WIDGET_ENV", "production")
+    if mode not in MODES:
+        # NB: never guess: "Production" or "prod" could as well be a typo of either.
+        raise ConfigError(f"WIDGET_ENV={mode!r} is not a mode: set WIDGET_ENV=production (the default) or "
+                          "WIDGET_ENV=development (the demo and tests, with public development secrets).")
+    return mode
+
+
+def production_problems(env):
+    """What keeps `env` from running in production, in plain words; each names its variable, never its value."""
+    problems = []
+    for name in SECRETS:
+        value = env.get(name, "")
+        if not value:
+            problems.append(f"{name} is not set (make one with {HOW_TO_MAKE_A_SECRET})")
+        elif value in DEV_DEFAULTS:
+            problems.append(f"{name} is a public development default; set a secret of your own")
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(f"{name} is too short: use at least {MIN_SECRET_LENGTH} characters")
+    key = env.get("TOKEN_ENCRYPTION_KEY", "")
+    if not key:
+        problems.append(f"TOKEN_ENCRYPTION_KEY is not set (make one with {HOW_TO_MAKE_A_KEY})")
+    elif key in DEV_DEFAULTS:
+        problems.append("TOKEN_ENCRYPTION_KEY is the public development default; set a key of your own")
+    elif not _is_fernet_key(key):
+        problems.append(f"TOKEN_ENCRYPTION_KEY is not a Fernet key (make one with {HOW_TO_MAKE_A_KEY})")
+    url = urlsplit(env.get("EXTENSION_URL", ""))
+    if url.scheme != "https" or not url.hostname:
+        problems.append("EXTENSION_URL must be the extension's public https:// URL (OAuth callbacks and webhooks "
+                        "are built from it, never from a request's Host header)")
+    return problems
+
+
+def _is_fernet_key(key):
+    try:
+        Fernet(key.encode())
+    except ValueError:
+        return False
+    return True
 
 
 def _default_database_url(instance_path):
@@ -24,20 +80,19 @@ def _default_database_url(instance_path):
 def from_environment(instance_path, environ=None):
     """Build the config mapping from `environ` (default: os.environ)."""
     env = os.environ if environ is None else environ
-    production = env.get("WIDGET_ENV", "development") == "production"
-    if production:
-        missing = [name for name in SECRETS if not env.get(name)]
-        if missing:
-            raise ConfigError(
-                "WIDGET_ENV=production needs these environment variables: " + ", ".join(missing)
-            )
+    production = _mode(env) == "production"
+    if production and (problems := production_problems(env)):
+        raise ConfigError("Refusing to start in production (WIDGET_ENV is production unless set to development):\n"
+                          + "\n".join(f"  - {problem}" for problem in problems)
+                          + "\nFor the demo and tests, set WIDGET_ENV=development instead.")
     return {
         "WIDGET_ENV": "production" if production else "development",
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
         "MARKETPLACE_SECRET": env.get("MARKETPLACE_SECRET", DEV_MARKETPLACE_SECRET),
         "TOKEN_ENCRYPTION_KEY": env.get("TOKEN_ENCRYPTION_KEY", DEV_TOKEN_ENCRYPTION_KEY),
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or _default_database_url(instance_path),
-        # The extension's public base URL (webhook and OAuth callback URLs); empty: the request's own root.
+        # The extension's public base URL (webhook and OAuth callback URLs); required in production. Empty
+        # (development only): the request's own root (widget/urls.py).
         "EXTENSION_URL": env.get("EXTENSION_URL", "").rstrip("/"),
         # Zendesk base URL, `{subdomain}` filled per account. The sandbox uses e.g. http://127.0.0.1:5001.
         "ZENDESK_BASE_URL": env.get("ZENDESK_BASE_URL", "https://{subdomain}.zendesk.com"),
@@ -60,7 +115,8 @@ def from_environment(instance_path, environ=None):
         "SCHEDULER_ENABLED": env.get("SCHEDULER_ENABLED", "1" if env.get("SYNC_QUEUE", "thread") == "thread" else "")
         in ("1", "true", "yes"),
         "SANDBOX_ORIGIN": env.get("SANDBOX_ORIGIN", ""),
-        # Bearer token the Prometheus scraper sends to /metrics; empty: /metrics is open (keep it internal).
+        # Bearer token the Prometheus scraper sends to /metrics; required in production. Empty (development
+        # only): /metrics is open.
         "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
         # Seconds after which a request's widget context comes back signed again (security.renew_context).
         "CONTEXT_RENEW_AFTER": int(env.get("CONTEXT_RENEW_AFTER", "300")),

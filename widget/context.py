@@ -7,7 +7,14 @@ inside the install scope (F4), an admin for settings.
 A context lives 15 minutes, but CRM pages stay open for hours: once a context is CONTEXT_RENEW_AFTER
 seconds old, the answer carries it signed again (`X-Widget-Context-Renewed`, and in the links and
 forms it renders), and static/js/widget.js swaps it in; an idle page asks for a renewal every few
-minutes. So an open page keeps working, up to security.CONTEXT_RENEW_LIMIT after the CRM signed it.
+minutes. A renewal carries the same org, user and record; `is_admin` only when the CRM confirms it
+again (widget/admins.py), else the admin pages say to reopen them from the CRM.
+
+An open page keeps working while its user uses it: up to security.CONTEXT_ABSOLUTE_LIMIT after the CRM
+signed it, and until its user has done nothing for security.CONTEXT_IDLE_LIMIT. Requests the page makes
+by itself don't count as the user's: the idle page's renewal (/context/renew) and polling, which send
+`X-Widget-Background: 1` (static/js/widget.js sends it for the renewal and for every element marked
+`data-widget-background`, such as the sync progress in settings/_sync.html).
 """
 import functools
 import time
@@ -15,13 +22,18 @@ import time
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 
+from .admins import confirmed_admin
 from .extensions import db
 from .models import Installation
-from .security import ContextError, read_context_claims, renew_context, verify_context
+from .security import (ACTIVITY_STEP, ContextError, read_context_claims, renew_context, session_times,
+                       touch_context, verify_context)
 
 HEADER = "X-Widget-Context"
 RENEWED_HEADER = "X-Widget-Context-Renewed"
+# Sent by requests the page makes by itself (renewal pings, polling): not the user's activity.
+BACKGROUND_HEADER = "X-Widget-Background"
 bp = Blueprint("context", __name__)
+clock = time.time  # the server's clock (tests move it)
 
 
 class Refused(Exception):
@@ -35,12 +47,13 @@ def current_context():
     token = token_sent()
     if not token:
         raise Refused(401, _("Open this page from Zoho CRM: it needs the CRM's signed context."))
+    now = clock()
     try:
         org_id = str(read_context_claims(token).get("iss", ""))
         installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
         if installation is None:
             raise Refused(401, _("Zendesk for Zoho CRM is not installed in this CRM account."))
-        claims = verify_context(token, installation.context_secret, installation.org_id)
+        claims = verify_context(token, installation.context_secret, installation.org_id, now=now)
     except ContextError:
         raise Refused(401, _("This page's sign-in has expired or is not valid. Reload the CRM page.")) from None
     g.installation, g.claims, g.user, g.context_token = installation, claims, claims["user"], token
@@ -48,12 +61,29 @@ def current_context():
     if installation.status != "installed":  # uninstalling (DESIGN §7): refuse at once
         raise Refused(410, _("Zendesk for Zoho CRM is being uninstalled from this CRM account."))
     if not installation.allows(claims["user"]):
+        if claims.get("admin_unconfirmed"):
+            raise Refused(403, admin_unconfirmed_message())
         raise Refused(403, _("Your CRM profile does not have access to Zendesk for Zoho CRM. "
                              "Ask your CRM administrator."))
-    if time.time() - claims["iat"] >= current_app.config["CONTEXT_RENEW_AFTER"]:
-        renewed = renew_context(claims, installation.context_secret)
-        if renewed is not None:
-            g.context_token = renewed  # what the pages render into their links and forms from now on
+    g.context_token = signed_again(installation, claims, now) or token
+
+
+def signed_again(installation, claims, now):
+    """The context the answer hands back (what the pages render into their links and forms from now
+    on), or None to keep the one sent: renewed once it is CONTEXT_RENEW_AFTER old, or with the user's
+    activity recorded when it is behind by ACTIVITY_STEP."""
+    active = request.headers.get(BACKGROUND_HEADER) != "1" and request.endpoint != "context.renew"
+    secret = installation.context_secret
+    if now - claims["iat"] >= current_app.config["CONTEXT_RENEW_AFTER"]:
+        keep_admin = claims["user"]["is_admin"] and confirmed_admin(installation, claims["user"]["id"], now)
+        return renew_context(claims, secret, now=now, active=active, keep_admin=keep_admin)
+    if active and now - session_times(claims)[1] >= ACTIVITY_STEP:
+        return touch_context(claims, secret, now=now)
+    return None
+
+
+def admin_unconfirmed_message():
+    return _("Your administrator rights could not be confirmed with Zoho CRM. Reopen this page from Zoho CRM.")
 
 
 def widget_view(admin=False, record=False):
@@ -66,6 +96,8 @@ def widget_view(admin=False, record=False):
             try:
                 current_context()
                 if admin and not g.user.get("is_admin"):
+                    if g.claims.get("admin_unconfirmed"):
+                        raise Refused(403, admin_unconfirmed_message())
                     raise Refused(403, _("Only a CRM administrator can change these settings."))
                 if record:
                     require_entity(kwargs["entity"])
@@ -88,7 +120,8 @@ def token_sent():
 @bp.get("/context/renew")
 @widget_view()
 def renew():
-    """Asked for by an idle page (static/js/widget.js): nothing but the renewed context's header."""
+    """Asked for by an idle page (static/js/widget.js): nothing but the renewed context's header. Never
+    the user's activity, whatever the request says."""
     return "", 204
 
 

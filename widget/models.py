@@ -13,6 +13,10 @@ def utcnow():
     return datetime.now(timezone.utc)
 
 
+def new_context_secret():
+    return secrets.token_urlsafe(32)
+
+
 def as_utc(moment):
     """A stored time, time zone attached: SQLite hands datetimes back naive, and every one we store is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
@@ -28,8 +32,9 @@ class Installation(db.Model):
     scope_type = db.Column(db.String(16), nullable=False, default="admins")
     scope_profiles = db.Column(db.JSON, nullable=False, default=list)
     status = db.Column(db.String(16), nullable=False, default="installed")  # installed | uninstalling
-    # Shared with the CRM side, which signs widget contexts (HS256) with it (DESIGN §4).
-    context_secret = db.Column(db.String(64), nullable=False, default=lambda: secrets.token_urlsafe(32))
+    # Shared with the CRM side, which signs widget contexts (HS256) with it (DESIGN §4); encrypted at rest
+    # like the OAuth tokens, so a copy of the database alone can't sign a context.
+    context_secret_ciphertext = db.Column(db.Text, nullable=False, default=lambda: encrypt_json(new_context_secret()))
     # Unguessable key in webhook URLs (/webhooks/zendesk/<key>), never the numeric id.
     installation_key = db.Column(db.String(48), nullable=False, unique=True,
                                  default=lambda: secrets.token_urlsafe(24))
@@ -50,6 +55,14 @@ class Installation(db.Model):
     cleanup_pending = db.Column(db.JSON, nullable=False, default=list)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+
+    @property
+    def context_secret(self):
+        return decrypt_json(self.context_secret_ciphertext)
+
+    @context_secret.setter
+    def context_secret(self, value):
+        self.context_secret_ciphertext = encrypt_json(value)
 
     @property
     def zendesk_webhook_secret(self):
@@ -345,3 +358,13 @@ class StreamLease(db.Model):
     stream = db.Column(db.String(32), nullable=False)
     holder = db.Column(db.String(128), nullable=False)
     expires_at = db.Column(db.DateTime(timezone=True), nullable=False)
+
+
+class UsedSignature(db.Model):
+    """A signed marketplace call we accepted, kept while its signature could still be accepted: the same
+    signature again is a replay (widget/lifecycle/replay.py). The unique constraint makes every worker
+    and host agree, even on two copies arriving at once."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    signature = db.Column(db.String(80), nullable=False, unique=True)
+    expires_at = db.Column(db.DateTime(timezone=True), nullable=False, index=True)

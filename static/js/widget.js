@@ -1,7 +1,9 @@
 // Keeps a long-open CRM page's widget context fresh (widget/context.py). The server answers a request
 // whose context is a few minutes old with the context signed again in `X-Widget-Context-Renewed`;
 // we swap it in wherever the page holds the context: the body's hx-headers (every HTMX request), the
-// forms' `ctx` fields and the `ctx=` of links that open windows of their own.
+// forms' `ctx` fields and the `ctx=` of links that open windows of their own. Requests the page makes by
+// itself (this renewal, and elements marked `data-widget-background` that poll or load by themselves)
+// send `X-Widget-Background: 1`: a page left idle ends an hour after its user's last own action.
 (function () {
   "use strict";
   var RENEW_EVERY_MS = 4 * 60 * 1000; // an idle page asks before its 15-minute context runs out
@@ -25,11 +27,20 @@
 
   function renew() {
     if (!currentToken()) return Promise.resolve();
-    return fetch(document.body.dataset.contextRenew, {headers: {"X-Widget-Context": currentToken()}, credentials: "omit"})
+    // X-Widget-Background: the page asks by itself; only the user's own requests count as activity.
+    var headers = {"X-Widget-Context": currentToken(), "X-Widget-Background": "1"};
+    return fetch(document.body.dataset.contextRenew, {headers: headers, credentials: "omit"})
       .then(function (response) { useToken(response.headers.get("X-Widget-Context-Renewed")); })
       .catch(function () { /* offline for a moment: the next request or timer tries again */ });
   }
 
+  // Polling elements (data-widget-background) ask by themselves: only the user's own requests are activity.
+  // The element that sends the request decides, so a form inside a polling section still counts.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt && event.detail.elt.hasAttribute("data-widget-background")) {
+      event.detail.headers["X-Widget-Background"] = "1";
+    }
+  });
   document.addEventListener("htmx:afterRequest", function (event) {
     var xhr = event.detail.xhr;
     if (xhr) useToken(xhr.getResponseHeader("X-Widget-Context-Renewed"));

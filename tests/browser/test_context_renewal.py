@@ -23,24 +23,27 @@ def claims(token):
 def test_an_open_record_page_renews_its_context_and_sends_the_renewed_one(chromium, sites):
     extension_url, crm_url, _crm = sites
     admin = sign_in(chromium.new_context(), crm_url, "admin@us.zylker.example", "us-admin-pass")
-    install_from_marketplace(admin, "admins")
+    install_from_marketplace(admin, "all")
     admin.get_by_role("link", name="Later", exact=True).click()
-    admin.click("nav.sidenav >> text=Contacts")
-    admin.click("#records tbody tr:first-child a")
-    admin.frame_locator("#tickets-widget").locator("h1").wait_for()
-    widget = next(f for f in admin.frames if f.url.startswith(extension_url))
+    rep = sign_in(chromium.new_context(), crm_url, "rep@us.zylker.example", "us-rep-pass")
+    rep.click("nav.sidenav >> text=Contacts")
+    rep.click("#records tbody tr:first-child a")
+    rep.frame_locator("#tickets-widget").locator("h1").wait_for()
+    widget = next(f for f in rep.frames if f.url.startswith(extension_url))
     signed_by_crm = parse_qs(urlsplit(widget.url).query)["ctx"][0]
     on_the_page = widget.evaluate("widgetContext.token()")  # (already renewed if the page took a second)
 
     time.sleep(1.2)
-    widget.evaluate("widgetContext.renew()")  # what the page's timer does while it sits idle
+    with rep.expect_request(lambda r: "/context/renew" in r.url) as ping:
+        widget.evaluate("widgetContext.renew()")  # what the page's timer does while it sits idle
+    assert ping.value.headers["x-widget-background"] == "1"  # not the user's activity
     renewed = widget.evaluate("widgetContext.token()")
     assert renewed != on_the_page
     assert claims(renewed)["auth_time"] == claims(signed_by_crm)["iat"]  # the CRM's signing time, carried
     assert claims(renewed)["user"] == claims(signed_by_crm)["user"]
 
     # The next HTMX request (the status filter) carries the renewed context and is served.
-    with admin.expect_response(lambda r: "/tickets?status=open" in r.url) as answer:
+    with rep.expect_response(lambda r: "/tickets?status=open" in r.url) as answer:
         widget.select_option("select[name=status]", "open")
     assert answer.value.request.headers["x-widget-context"] == renewed
     assert answer.value.status == 200

@@ -28,9 +28,15 @@ def _world(tmp_path, dc):
     zendesk = create_zendesk_sandbox(seed_tickets=5)
     crm = create_crm_sandbox(data_centres=(dc,), seed_records=20, extension_url=extension_url,
                              marketplace_secret=MARKETPLACE_SECRET)
+    # The CRM admin authorizes Zendesk as themselves: a Zendesk administrator under the same email (the
+    # extension takes a Zendesk authorization only from the admin who started it).
+    crm_admin = crm.credentials(crm_url)["data_centres"][dc]["users"][0]
+    zendesk.add_admin(crm_admin["name"], crm_admin["email"], crm_admin["password"])
     with BackgroundServer(zendesk.app) as zendesk_server:
         zendesk_credentials = zendesk.credentials(zendesk_server.url)
         crm_credentials = crm.credentials(crm_url)
+        zendesk_admin = {"subdomain": zendesk_credentials["accounts"][0]["subdomain"],
+                         "admin_email": crm_admin["email"], "admin_password": crm_admin["password"]}
         extension = create_app({
             "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'ext.db'}",
             "MARKETPLACE_SECRET": MARKETPLACE_SECRET, "SANDBOX_ORIGIN": crm_url,
@@ -43,7 +49,7 @@ def _world(tmp_path, dc):
         with BackgroundServer(extension, port=extension_port), \
                 BackgroundServer(crm.app, host="localhost", port=crm_port):
             yield {"extension": extension, "extension_url": extension_url, "crm_url": crm_url, "crm": crm,
-                   "zendesk": zendesk, "zendesk_admin": zendesk_credentials["accounts"][0]}
+                   "zendesk": zendesk, "zendesk_admin": zendesk_admin}
         with extension.app_context():
             db.engine.dispose()
 

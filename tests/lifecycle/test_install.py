@@ -23,11 +23,12 @@ def test_install_records_installation_and_returns_context_secret(app, client):
         assert (row.org_id, row.data_center, row.scope_type, row.scope_profiles) == ("org-1", "jp", "profiles", ["Sales Rep"])
 
 
-def test_install_is_idempotent_for_the_same_org(app, client):
+def test_install_again_answers_the_same_installation_with_a_new_secret(app, client):
     first = lifecycle(client, "install", install_body())
     second = lifecycle(client, "install", install_body())
     assert (first.status_code, second.status_code) == (201, 200)
-    assert first.get_json() == second.get_json()
+    assert first.get_json()["installation_id"] == second.get_json()["installation_id"]
+    assert first.get_json()["context_secret"] != second.get_json()["context_secret"]  # rotated, never sent twice
     assert _count(app) == 1
 
 

@@ -3,6 +3,7 @@ served over real HTTP on free loopback ports."""
 import pytest
 
 from tests.helpers import wired_config
+from tests.settings.flows import ZENDESK_ADMIN_EMAILS, ZENDESK_PASSWORD
 from widget import create_app
 from widget.extensions import db
 from widget.sandbox import crm as crm_sandbox_package
@@ -11,8 +12,11 @@ from widget.sandbox.serving import BackgroundServer
 
 
 def _served_zendesk():
-    """One account, `acme` (Professional plan), no tickets; `.url` is its base URL."""
+    """One account, `acme` (Professional plan), no tickets, with an administrator under each of our CRM
+    admins' emails (flows.ZENDESK_ADMIN_EMAILS); `.url` is its base URL."""
     sandbox = zendesk_sandbox_package.create_sandbox(seed_tickets=0)
+    for email in ZENDESK_ADMIN_EMAILS:
+        sandbox.add_admin("CRM Admin", email, ZENDESK_PASSWORD)
     with BackgroundServer(sandbox.app) as server:
         sandbox.url = server.url
         yield sandbox

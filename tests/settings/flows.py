@@ -10,8 +10,13 @@ from tests.helpers import ADMIN, context_for
 from widget.extensions import db
 from widget.models import Connection, Installation
 
-ZENDESK_ADMIN, ZENDESK_PASSWORD = "admin@acme.example", "acme-admin-pass"
 CRM_USERS = {"jp": ("admin@jp.zylker.example", "jp-admin-pass"), "us": ("admin@us.zylker.example", "us-admin-pass")}
+# The extension takes a Zendesk authorization only from the CRM admin who started it, by email: the
+# Zendesk sandbox of these tests has an administrator under each CRM admin's email (conftest.py).
+ZENDESK_ADMIN, ZENDESK_PASSWORD = ADMIN["email"], "zendesk-admin-pass"
+ZENDESK_ADMIN_EMAILS = (ADMIN["email"],) + tuple(email for email, _password in CRM_USERS.values())
+# The Zendesk account's own seeded administrator: someone else than any of our CRM admins.
+SOMEONE_ELSE = ("admin@acme.example", "acme-admin-pass")
 
 
 def soup(response):
@@ -110,9 +115,16 @@ def zendesk_consent(authorization_url, decision="allow", email=ZENDESK_ADMIN, pa
     return answer.headers["Location"]
 
 
-def crm_consent(authorization_url, dc="jp", decision="accept"):
-    """Sign in on the CRM sandbox's accounts server as `dc`'s admin and Accept (or Deny)."""
-    email, password = CRM_USERS[dc]
+def crm_admin(crm_sandbox, dc="jp"):
+    """The widget context's user for `dc`'s CRM admin, as the CRM signs it (the same id and email)."""
+    user = crm_sandbox.org(dc).admin()
+    return {"id": user["id"], "name": user["full_name"], "email": user["email"], "is_admin": True,
+            "profile": "Administrator", "locale": "en_US"}
+
+
+def crm_consent(authorization_url, dc="jp", decision="accept", email=None, password=None):
+    """Sign in on the CRM sandbox's accounts server as `dc`'s admin (or as `email`) and Accept (or Deny)."""
+    email, password = (email, password) if email else CRM_USERS[dc]
     browser = requests.Session()
     page = browser.get(authorization_url, timeout=10)
     form = BeautifulSoup(page.text, "html.parser").find("form")

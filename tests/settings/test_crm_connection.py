@@ -5,7 +5,7 @@ import pytest
 import requests
 
 from tests.helpers import install
-from tests.settings.flows import Admin, crm_consent, query, soup, with_query, zendesk_consent
+from tests.settings.flows import Admin, crm_admin, crm_consent, query, soup, with_query, zendesk_consent
 from widget.connections import crm_client
 from widget.extensions import db
 from widget.models import Installation
@@ -14,9 +14,10 @@ from widget.settings.authorize import CRM_SCOPES
 
 @pytest.fixture
 def admin(client, crm_sandbox):
-    """An admin of the CRM sandbox's JP org, where the extension is installed."""
+    """The admin of the CRM sandbox's JP org, where the extension is installed."""
     org_id = crm_sandbox.org("jp").id
-    return Admin(client, install(client, org_id=org_id, data_center="jp"), org_id=org_id)
+    return Admin(client, install(client, org_id=org_id, data_center="jp"), org_id=org_id,
+                 user=crm_admin(crm_sandbox, "jp"))
 
 
 def assert_failed(response, message):
@@ -141,7 +142,7 @@ def test_with_both_authorized_the_panel_leaves_the_place_for_the_sync_settings(a
     assert soup(admin.page()).select_one("#sync-settings") is None
     admin.callback(crm_consent(admin.start_crm()))
     assert soup(admin.page()).select_one("#sync-settings") is None  # Zendesk still to do
-    admin.callback(zendesk_consent(admin.start_zendesk()))
+    admin.callback(zendesk_consent(admin.start_zendesk(), email=admin.user["email"]))
     page = soup(admin.page())
     assert page.select_one("#crm-connection .ok") and page.select_one("#zendesk-connection .ok")
     assert page.select_one("#sync-settings h2").get_text() == "Sync settings"

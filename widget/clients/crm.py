@@ -76,15 +76,17 @@ def data_centres(sandbox_url=""):
 
 # ---- OAuth (the dance happens before a client exists) ---------------------------------------------
 
-def authorization_url(accounts_server, client_id, redirect_uri, scopes, state=None):
+def authorization_url(accounts_server, client_id, redirect_uri, scopes, state=None, code_challenge=None):
     """The consent URL. `access_type=offline` asks for a refresh token and `prompt=consent` makes Zoho
     issue one again on re-authorization (zoho-crm-api.md §1.3). With no `state`, requests-oauthlib puts a
-    fresh random one in the URL."""
+    fresh random one in the URL. `code_challenge`: PKCE (RFC 7636, S256), which Zoho's accounts server
+    supports; the code is then exchanged only with its verifier (exchange_code)."""
     # NB: Zoho scopes are comma-separated (§1.3, §1.7); oauthlib would join a list with spaces, and
     # passes a string through as it is.
     oauth = OAuth2Session(client_id, redirect_uri=redirect_uri, scope=",".join(scopes))
+    pkce = {"code_challenge": code_challenge, "code_challenge_method": "S256"} if code_challenge else {}
     url, _ = oauth.authorization_url(f"{accounts_server.rstrip('/')}/oauth/v2/auth", state=state,
-                                     access_type="offline", prompt="consent")
+                                     access_type="offline", prompt="consent", **pkce)
     return url
 
 
@@ -98,16 +100,19 @@ def known_accounts_server(accounts_server, centres=DATA_CENTRES):
     raise InvalidRequest(f"unknown accounts server {accounts_server!r}", code="UNKNOWN_ACCOUNTS_SERVER")
 
 
-def exchange_code(session, accounts_server, code, client_id, client_secret, redirect_uri, policy=None):
+def exchange_code(session, accounts_server, code, client_id, client_secret, redirect_uri, policy=None,
+                  code_verifier=None):
     """Trade the redirect's `code` for tokens on the accounts server the redirect named (§1.4).
     Returns the token dict (`access_token`, `refresh_token`, `api_domain`, `expires_at`, ...).
+    `code_verifier`: the PKCE verifier when the authorization asked with a `code_challenge`.
     Retried only when throttled ("Access Denied": nothing was done); a code is one-time, so a 5xx or
     a lost answer is not retried."""
     policy = policy or RetryPolicy()
     oauth = _oauth_session(session, client_id, redirect_uri=redirect_uri)
+    extra = {"code_verifier": code_verifier} if code_verifier else {}
     return _token_call(lambda: oauth.fetch_token(
         _token_url(accounts_server), code=code, client_secret=client_secret, include_client_id=True,
-        timeout=policy.timeout), policy, retry_on=(RateLimited,))
+        timeout=policy.timeout, **extra), policy, retry_on=(RateLimited,))
 
 
 def refresh_token(session, accounts_server, token, client_id, client_secret, policy=None):
@@ -492,6 +497,11 @@ class CrmClient:
     # ---- users and org -------------------------------------------------------------------------
     def current_user(self):
         body = self._request("GET", "users", params={"type": "CurrentUser"})
+        return body["users"][0] if body and body.get("users") else None
+
+    def user(self, user_id):
+        """One user of the org (`profile`, `role`, `status`, ...), or None when there is no such user."""
+        body = self._request("GET", f"users/{user_id}")
         return body["users"][0] if body and body.get("users") else None
 
     def list_users(self, type="AllUsers"):

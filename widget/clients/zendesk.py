@@ -711,6 +711,10 @@ class ZendeskClient:
         """Revoke this OAuth token (uninstall); the client cannot call the API afterwards."""
         self._request("DELETE", "oauth/tokens/current.json")
 
+    def current_user(self):
+        """The user this token acts for (`users/me`): for an OAuth grant, the person who authorized it."""
+        return self._request("GET", "users/me.json")["user"]
+
     def account_plan(self):
         """The account's plan name (`subscription.plan_name`, e.g. "Professional"), as Airbyte's Zendesk
         source reads it from `account/subscription.json`."""

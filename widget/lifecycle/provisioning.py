@@ -16,7 +16,6 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, has_request_context, request
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete
@@ -27,6 +26,7 @@ from ..connections import connection, crm_client, mark_revoked, zendesk_client
 from ..extensions import db
 from ..models import Installation, utcnow
 from ..sync.jobs import stop_installation_jobs
+from ..urls import external_root
 
 TRANSIENT = (NetworkError, ServerError, RateLimited)
 
@@ -115,8 +115,8 @@ class ProvisioningError(Exception):
 
 def crm_notify_url(installation):
     """Where the CRM posts change notifications: `<extension base>/webhooks/crm/<installation_key>`.
-    The base is `EXTENSION_URL` when configured (production behind a proxy), else this request's root."""
-    base = current_app.config.get("EXTENSION_URL") or (request.url_root if has_request_context() else "")
+    The base is `EXTENSION_URL` (in development only, without it, this request's root: widget/urls.py)."""
+    base = external_root()
     if not base:
         raise ProvisioningError(_("The extension's public URL is not configured (EXTENSION_URL)."), "crm_channel")
     return f"{base.rstrip('/')}/webhooks/crm/{installation.installation_key}"

@@ -5,9 +5,9 @@ from flask import Blueprint, current_app, jsonify, request
 
 from ..connections import connection
 from ..extensions import csrf, db
-from ..models import SCOPE_TYPES, Installation
+from ..models import SCOPE_TYPES, Installation, new_context_secret
 from ..security import verify_marketplace_request
-from . import provisioning
+from . import provisioning, replay
 
 bp = Blueprint("lifecycle", __name__, url_prefix="/lifecycle")
 csrf.exempt(bp)  # signed server-to-server calls, no browser form
@@ -28,11 +28,15 @@ def lifecycle_error(error):
 
 
 def _signed_body():
-    """The JSON body of a correctly signed, fresh request; 401 otherwise."""
+    """The JSON body of a correctly signed, fresh request seen for the first time; 401 (not signed,
+    expired) or 409 (a replay) otherwise."""
     raw = request.get_data()
     if not verify_marketplace_request(current_app.config["MARKETPLACE_SECRET"], request.headers, raw):
         raise LifecycleError(401, "invalid_signature",
                              "The request is not signed by the marketplace, or its signature has expired.")
+    if not replay.first_use(request.headers["X-Marketplace-Signature"], request.headers["X-Marketplace-Timestamp"]):
+        raise LifecycleError(409, "replayed_request",
+                             "This signed request was already received; each call must be signed afresh.")
     try:
         body = json.loads(raw or b"null")
     except ValueError:
@@ -70,7 +74,12 @@ def _require_admin(person, action):
 
 @bp.post("/install")
 def install():
-    """Record the installation (F1, F3, F4); idempotent for the same org."""
+    """Record the installation (F1, F3, F4) and answer its context secret, the one time it is sent.
+
+    Installing again an org that is installed answers the same installation with a new context secret
+    (the old one signs nothing from then on): the secret is never sent twice, and a CRM side that lost
+    its copy (or never got our answer) gets a working one by installing again, rather than a secret-less
+    answer it could do nothing with. Contexts signed with the old secret stop working: open pages reload."""
     body = _signed_body()
     org_id = _text(body, "org_id")
     _require_admin(body.get("installer"), "install")
@@ -91,12 +100,15 @@ def install():
                                  "try installing again later. " + " ".join(p["message"] for p in pending))
         existing = None
     if existing is not None:
+        existing.context_secret = new_context_secret()
+        db.session.commit()
         return jsonify(_provisioned(existing, _install_answer(existing))), 200
     installer = body["installer"]
     installation = Installation(org_id=org_id, org_name=str(body.get("org_name") or ""), data_center=data_center,
                                 scope_type=scope_type, scope_profiles=profiles,
                                 installer_id=str(installer.get("id") or ""),
-                                installer_email=str(installer.get("email") or ""))
+                                installer_email=str(installer.get("email") or ""),
+                                context_secret=new_context_secret())
     db.session.add(installation)
     db.session.commit()
     return jsonify(_install_answer(installation)), 201
@@ -113,7 +125,11 @@ def _provisioned(installation, answer):
 
 
 def _install_answer(installation):
-    return {"installation_id": installation.id, "context_secret": installation.context_secret,
+    return {**_scope_answer(installation), "context_secret": installation.context_secret}
+
+
+def _scope_answer(installation):
+    return {"installation_id": installation.id,
             "scope": {"type": installation.scope_type, "profiles": installation.scope_profiles}}
 
 
@@ -132,7 +148,7 @@ def permissions():
     installation = _installation(body)
     installation.scope_type, installation.scope_profiles = _scope(body)
     db.session.commit()
-    return jsonify(_install_answer(installation))
+    return jsonify(_scope_answer(installation))
 
 
 @bp.post("/uninstall")

@@ -18,8 +18,11 @@ def healthz():
 
 @bp.get("/metrics")
 def metrics():
-    """Service-wide gauges (ops/metrics.py). With METRICS_TOKEN set, only for `Authorization: Bearer` it."""
+    """Service-wide gauges (ops/metrics.py), only for `Authorization: Bearer $METRICS_TOKEN`. Production
+    refuses to start without the token (config.py); only development, without one, leaves it open."""
     token = current_app.config["METRICS_TOKEN"]
+    if not token and current_app.config["WIDGET_ENV"] != "development":
+        abort(404)
     if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
         abort(401)
     return Response(render(collect()), content_type=CONTENT_TYPE)

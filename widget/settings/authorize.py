@@ -4,9 +4,17 @@ Both OAuth flows run in a top-level window of their own: Zendesk's and Zoho's si
 be framed, and our panel lives in a cross-site iframe. The provider sends the admin back to our
 callback without any widget context and without any cookie, so the callback is authorised by the
 `state` alone: signed with SECRET_KEY (a salt per flow), bound to the installation and the admin who
-started it, and short-lived. For Zendesk the state also binds the authorization code (PKCE, with the
-verifier derived from the state), so a code from one installation's flow can't be redeemed with
-another installation's state.
+started it (CRM user id and email), and short-lived.
+
+Both flows use PKCE (S256). The verifier lives nowhere between the redirect and the callback: it is
+derived from the signed state (HMAC-SHA256 under SECRET_KEY, `_pkce_verifier`), so only we can compute
+it, only for a state we signed, with nothing stored for any worker to share and nothing of it in the
+URL; a code from one flow can't be redeemed with another flow's state, nor by whoever intercepts it.
+
+The callback then checks that the account which consented is the admin who started: for Zoho, the
+token's own user (the CRM's current-user API) is the admin's CRM user; for Zendesk, the authorizing
+user (`users/me`) has the admin's email. A consent link sent to someone else thus connects nothing:
+their token is revoked again and nothing is stored.
 """
 import base64
 import hashlib
@@ -17,7 +25,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
-from flask import current_app, g, request, url_for
+from flask import current_app, g, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from requests_oauthlib import OAuth2Session
@@ -29,6 +37,7 @@ from ..connections import (SERVICE_NAMES, connection, crm_client, crm_data_centr
 from ..extensions import db
 from ..models import Installation, as_utc, utcnow
 from ..sync import runs
+from ..urls import external_root
 
 STATE_MAX_AGE = 15 * 60  # seconds between "Authorize" and the provider's redirect back
 ZENDESK_STATE = "settings-zendesk-oauth-state"
@@ -80,12 +89,6 @@ class Authorized:
 
 # ---- URLs and state ------------------------------------------------------------------------------
 
-def external_root():
-    """Our public root URL: `EXTENSION_URL` when configured (behind a proxy), else this request's host
-    (as widget.lifecycle.provisioning.crm_notify_url does)."""
-    return (current_app.config.get("EXTENSION_URL") or request.host_url).rstrip("/")
-
-
 def external_url(endpoint, **values):
     return external_root() + url_for(endpoint, **values)
 
@@ -94,11 +97,18 @@ def _serializer(salt):
     return URLSafeTimedSerializer(current_app.secret_key, salt=salt)
 
 
-def sign_state(salt, installation, user_id, **extra):
+def sign_state(salt, installation, admin, **extra):
+    """The state of a flow `admin` (the widget context's user: id and email) starts."""
     locale = getattr(g, "locale", None) or "en"
     # The nonce makes every authorization's state (and so its PKCE verifier) unique.
-    return _serializer(salt).dumps({"installation": installation.id, "user": str(user_id), "locale": locale,
+    return _serializer(salt).dumps({"installation": installation.id, "user": str(admin["id"]),
+                                    "email": str(admin.get("email") or ""), "locale": locale,
                                     "nonce": secrets.token_urlsafe(8), **extra})
+
+
+def state_admin(data):
+    """The admin a state was signed for, as sign_state takes it (to start the same flow again)."""
+    return {"id": data["user"], "email": data.get("email", "")}
 
 
 def read_state(salt, value):
@@ -132,19 +142,22 @@ def crm_home(installation):
 
 # ---- Zoho CRM ------------------------------------------------------------------------------------
 
-def crm_authorization_url(installation, user_id):
-    """The consent page on the org's own data centre's accounts server."""
+def crm_authorization_url(installation, admin):
+    """The consent page on the org's own data centre's accounts server, for `admin` (the context's user)."""
     centre = crm_data_centres()[installation.data_center]
-    state = sign_state(CRM_STATE, installation, user_id)
+    state = sign_state(CRM_STATE, installation, admin)
     return crm.authorization_url(centre.accounts_server, current_app.config["CRM_CLIENT_ID"],
-                                 external_url("settings.crm_callback"), CRM_SCOPES, state)
+                                 external_url("settings.crm_callback"), CRM_SCOPES, state,
+                                 code_challenge=_pkce_challenge(_pkce_verifier(state)))
 
 
 def finish_crm(args):
-    """The CRM callback: check the state and the data centre, exchange the code, check the org, store
-    the grant and set up the CRM side. Returns Authorized; raises AuthorizeFailed."""
-    installation, data = read_state(CRM_STATE, args.get("state"))
-    retry = crm_authorization_url(installation, data["user"])
+    """The CRM callback: check the state and the data centre, exchange the code (with the PKCE
+    verifier), check the org and that its user is the admin who started, store the grant and set up the
+    CRM side. Returns Authorized; raises AuthorizeFailed."""
+    state = args.get("state", "")
+    installation, data = read_state(CRM_STATE, state)
+    retry = crm_authorization_url(installation, state_admin(data))
     if args.get("error") or not args.get("code"):
         raise AuthorizeFailed(_("Zoho CRM was not authorized: access was denied."), retry)
     centres = crm_data_centres()
@@ -162,11 +175,12 @@ def finish_crm(args):
         try:
             token = crm.exchange_code(http, accounts_server, args["code"], config["CRM_CLIENT_ID"],
                                       config["CRM_CLIENT_SECRET"], external_url("settings.crm_callback"),
-                                      PAGE_POLICY)
+                                      PAGE_POLICY, code_verifier=_pkce_verifier(state))
             client = crm.CrmClient(http, token["api_domain"], token, accounts_server=accounts_server,
                                    client_id=config["CRM_CLIENT_ID"], client_secret=config["CRM_CLIENT_SECRET"],
                                    policy=PAGE_POLICY)
             org = client.org() or {}
+            consenting = client.current_user() or {}
         except AuthenticationError:
             raise AuthorizeFailed(_("Zoho CRM did not accept this sign-in: it has expired or was already used. "
                                     "Try again."), retry) from None
@@ -176,6 +190,11 @@ def finish_crm(args):
             _quietly(client.revoke_refresh_token)
             raise AuthorizeFailed(_("You authorized a different Zoho CRM account than the one the extension is "
                                     "installed in. Sign in as a user of this CRM account."), retry)
+        if str(consenting.get("id")) != data["user"]:
+            _quietly(client.revoke_refresh_token)
+            raise AuthorizeFailed(_("This authorization was started by another Zoho CRM user, so nothing was "
+                                    "connected. The administrator who started it must sign in to Zoho CRM as "
+                                    "themselves."), retry)
     installation.crm_edition = str((org.get("license_details") or {}).get("paid_type") or "free").lower()
     save_grant(installation, "crm", token, account=dc, api_base=token["api_domain"])
     return Authorized(_("Zoho CRM is connected."), warning=_provision_crm(installation) or "",
@@ -211,21 +230,23 @@ def save_subdomain(installation, subdomain):
     db.session.commit()
 
 
-def zendesk_authorization_url(installation, user_id):
-    """Zendesk's sign-in page for the saved subdomain, with a signed state and a PKCE challenge."""
+def zendesk_authorization_url(installation, admin):
+    """Zendesk's sign-in page for the saved subdomain, with a signed state and a PKCE challenge, for
+    `admin` (the context's user)."""
     subdomain = installation.zendesk_subdomain
-    state = sign_state(ZENDESK_STATE, installation, user_id, subdomain=subdomain)
+    state = sign_state(ZENDESK_STATE, installation, admin, subdomain=subdomain)
     url, _state = zendesk.authorization_url(_zendesk_session(), _zendesk_base(subdomain), state=state)
     challenge = {"code_challenge": _pkce_challenge(_pkce_verifier(state)), "code_challenge_method": "S256"}
     return f"{url}&{urlencode(challenge)}"
 
 
 def finish_zendesk(args):
-    """The Zendesk callback: check the state, exchange the code, refuse unpaid plans (F2), store the
-    grant and register the webhook. Returns Authorized; raises AuthorizeFailed."""
+    """The Zendesk callback: check the state, exchange the code, check that the Zendesk user who
+    authorized has the admin's email, refuse unpaid plans (F2), store the grant and register the
+    webhook. Returns Authorized; raises AuthorizeFailed."""
     state = args.get("state", "")
     installation, data = read_state(ZENDESK_STATE, state)
-    retry = zendesk_authorization_url(installation, data["user"])
+    retry = zendesk_authorization_url(installation, state_admin(data))
     if args.get("error") or not args.get("code"):
         raise AuthorizeFailed(_("Zendesk was not authorized: access was denied."), retry)
     config, base_url = current_app.config, _zendesk_base(data["subdomain"])
@@ -236,12 +257,19 @@ def finish_zendesk(args):
             client = zendesk.ZendeskClient(api, base_url, token=token,
                                            client_id=config["ZENDESK_CLIENT_ID"],
                                            client_secret=config["ZENDESK_CLIENT_SECRET"], policy=PAGE_POLICY)
+            consenting = str(client.current_user().get("email") or "")
             plan = client.account_plan()
         except AuthenticationError:
             raise AuthorizeFailed(_("Zendesk did not accept this sign-in: it has expired or was already used. "
                                     "Try again."), retry) from None
         except ServiceError as error:
             raise AuthorizeFailed(_unreachable("Zendesk", error), retry, status=502) from None
+        if not data.get("email") or consenting.lower() != data["email"].lower():
+            _quietly(client.revoke_current_token)
+            raise AuthorizeFailed(_("This authorization was started by another person: you signed in to Zendesk "
+                                    "as %(email)s, so nothing was connected. The Zoho CRM administrator who "
+                                    "started it must sign in to Zendesk with their own account, under the same "
+                                    "email address as in Zoho CRM.", email=consenting or "?"), retry)
         if plan.lower() in UNPAID_PLANS:
             _quietly(client.revoke_current_token)  # nothing of an unpaid account is kept
             raise AuthorizeFailed(_("This Zendesk account is on the %(plan)s plan. Zendesk for Zoho CRM needs a "

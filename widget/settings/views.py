@@ -74,7 +74,7 @@ def save_zendesk():
     if not form.validate_on_submit():
         return settings_panel(form)  # 200, so htmx swaps it: the message sits next to the field
     authorize.save_subdomain(g.installation, form.subdomain.data)
-    url = authorize.zendesk_authorization_url(g.installation, g.user["id"])
+    url = authorize.zendesk_authorization_url(g.installation, g.user)
     return settings_panel(form, authorization_url=url) if request.htmx else redirect(url, 303)
 
 
@@ -84,14 +84,14 @@ def authorize_zendesk():
     """(Re-)authorize the saved subdomain: a link opened in its own window, straight to Zendesk."""
     if not g.installation.zendesk_subdomain:
         return redirect(url_for("settings.index", ctx=g.context_token), 303)
-    return redirect(authorize.zendesk_authorization_url(g.installation, g.user["id"]), 303)
+    return redirect(authorize.zendesk_authorization_url(g.installation, g.user), 303)
 
 
 @bp.get("/crm/connect")
 @widget_view(admin=True)
 def connect_crm():
     """Connect Zoho CRM: a link opened in its own window, to the org's own data centre's consent page."""
-    return redirect(authorize.crm_authorization_url(g.installation, g.user["id"]), 303)
+    return redirect(authorize.crm_authorization_url(g.installation, g.user), 303)
 
 
 @bp.get("/zendesk/callback")

@@ -6,11 +6,12 @@ from bs4 import BeautifulSoup
 
 
 def consent(crm, email, password, scope, accounts_dc="us", access_type="offline", prompt="consent",
-            decision="accept", state="xyz"):
-    """Sign in and answer the consent page like a browser; returns the redirect's query parameters."""
+            decision="accept", state="xyz", **pkce):
+    """Sign in and answer the consent page like a browser; returns the redirect's query parameters.
+    `pkce`: code_challenge and code_challenge_method, when the client sends them."""
     browser = requests.Session()
     params = {"scope": scope, "client_id": crm.credentials["client_id"], "response_type": "code",
-              "access_type": access_type, "redirect_uri": "http://127.0.0.1:9/callback", "state": state}
+              "access_type": access_type, "redirect_uri": "http://127.0.0.1:9/callback", "state": state, **pkce}
     if prompt:
         params["prompt"] = prompt
     accounts = crm.dc(accounts_dc)["accounts_url"]
@@ -31,11 +32,11 @@ def consent(crm, email, password, scope, accounts_dc="us", access_type="offline"
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
 
 
-def exchange(crm, accounts_server, code):
+def exchange(crm, accounts_server, code, **extra):
     creds = crm.credentials
     return requests.post(f"{accounts_server}/oauth/v2/token", data={
         "grant_type": "authorization_code", "client_id": creds["client_id"], "client_secret": creds["client_secret"],
-        "redirect_uri": "http://127.0.0.1:9/callback", "code": code}, timeout=10)
+        "redirect_uri": "http://127.0.0.1:9/callback", "code": code, **extra}, timeout=10)
 
 
 def token_for(crm, email, password, scope, dc="us"):

@@ -1,5 +1,10 @@
-"""The CRM sandbox's accounts servers: consent flow, multi-DC codes and tokens, token errors, refresh, revoke."""
+"""The CRM sandbox's accounts servers: consent flow, multi-DC codes and tokens, PKCE, token errors, refresh,
+revoke."""
+import base64
+import hashlib
+
 import requests
+
 from tests.sandbox.crm.crm_helpers import assert_error, consent, exchange, token_for
 
 
@@ -124,3 +129,26 @@ def test_scope_mismatch_is_401(crm):
 def test_serverinfo_lists_every_data_centre(crm):
     body = requests.get(f"{crm.url}/accounts/us/oauth/serverinfo", timeout=10).json()
     assert body["locations"] == {dc: f"{crm.url}/accounts/{dc}" for dc in ("us", "eu", "in", "au", "jp", "cn", "ca", "sa")}
+
+
+def _challenge(verifier):
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def test_a_code_asked_with_a_pkce_challenge_needs_its_verifier(crm):
+    verifier = "v" * 43 + "-pkce"
+    pkce = {"code_challenge": _challenge(verifier), "code_challenge_method": "S256"}
+    for wrong in ({}, {"code_verifier": "w" * 48}):  # intercepted codes, with no verifier or a guessed one
+        redirect = consent(crm, "admin@us.zylker.example", "us-admin-pass", "ZohoCRM.modules.ALL", **pkce)
+        assert exchange(crm, redirect["accounts-server"], redirect["code"], **wrong).json() == {"error": "invalid_code"}
+    redirect = consent(crm, "admin@us.zylker.example", "us-admin-pass", "ZohoCRM.modules.ALL", **pkce)
+    answer = exchange(crm, redirect["accounts-server"], redirect["code"], code_verifier=verifier).json()
+    assert "access_token" in answer, answer
+
+
+def test_an_unknown_challenge_method_is_refused_on_the_consent_page(crm):
+    browser = requests.Session()
+    page = browser.get(f"{crm.url}/accounts/us/oauth/v2/auth", timeout=10, params={
+        "scope": "ZohoCRM.modules.ALL", "client_id": crm.credentials["client_id"], "response_type": "code",
+        "redirect_uri": "http://127.0.0.1:9/callback", "code_challenge": "x" * 43, "code_challenge_method": "MD5"})
+    assert page.status_code == 400 and "code_challenge_method" in page.text

@@ -1,6 +1,7 @@
 """The CRM sandbox's web UI, driven with the Flask test client; the marketplace calls go over real HTTP
 to our extension, served on a free loopback port."""
 import re
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -72,9 +73,12 @@ def install(client, scope_type="profiles", profiles=("Sales Rep",)):
 
 
 def installation(extension, org_id=None):
+    """The installations' columns as stored, and their context secrets (decrypted in the app's context)."""
     with extension.app_context():
         query = db.select(Installation)
-        return db.session.scalars(query.filter_by(org_id=org_id) if org_id else query).all()
+        rows = db.session.scalars(query.filter_by(org_id=org_id) if org_id else query).all()
+        return [SimpleNamespace(**{column.key: getattr(row, column.key) for column in Installation.__table__.columns},
+                                context_secret=row.context_secret) for row in rows]
 
 
 def first_contact(crm):
@@ -360,3 +364,19 @@ def test_the_extensions_web_tab_embeds_its_dashboard_for_the_install_scope(crm, 
     manager = sign_in(crm.app.test_client(), MANAGER)  # outside it: no tab
     assert "extension-tab" not in text(manager.get("/crm/tab/Contacts"))
     assert manager.get("/crm/extension/zendesk").status_code == 302
+
+
+def test_installing_again_after_the_marketplace_lost_its_copy_gets_a_new_working_secret(crm, extension):
+    admin = sign_in(crm.app.test_client(), ADMIN)
+    install(admin, "all")
+    [old_src] = iframe_srcs(admin.get("/crm/settings/marketplace/zendesk/settings"))
+    assert requests.get(old_src, timeout=10).status_code == 200
+
+    restarted = crm_sandbox(extension.url)  # the same orgs, but no memory of the installation
+    assert restarted.state.data_centres["us"].org().id == crm.state.data_centres["us"].org().id
+    admin = sign_in(restarted.app.test_client(), ADMIN)
+    assert install(admin, "all").status_code == 302  # the extension answers the same installation, new secret
+    [src] = iframe_srcs(admin.get("/crm/settings/marketplace/zendesk/settings"))
+    assert requests.get(src, timeout=10).status_code == 200
+    assert requests.get(old_src, timeout=10).status_code == 401  # the old secret signs nothing any more
+    assert len(installation(extension)) == 1

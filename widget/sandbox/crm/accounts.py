@@ -1,10 +1,13 @@
 """The Zoho Accounts servers of every data centre (zoho-crm-api.md §1), at `{base}/accounts/{dc}`.
 
 Sign-in (seeded CRM users' email + password; a session cookie the CRM web UI shares), the consent page,
-the code exchange, refresh and revoke. Signing in on any DC's server works for a user of any DC, and the
-redirect names the user's own DC in `location` and `accounts-server` — as Zoho's multi-DC flow does —
-so the client must exchange the code on that server (§1.4).
+the code exchange (with PKCE when the authorization asked with a challenge), refresh and revoke.
+Signing in on any DC's server works for a user of any DC, and the redirect names the user's own DC in
+`location` and `accounts-server` — as Zoho's multi-DC flow does — so the client must exchange the code
+on that server (§1.4).
 """
+import base64
+import hashlib
 import secrets
 from urllib.parse import urlencode, urlsplit
 
@@ -14,7 +17,11 @@ from .http import accounts_server, api_domain, json_response, state
 from .state import DATA_CENTRES
 
 bp = Blueprint("crm_accounts", __name__, url_prefix="/accounts/<dc>")
-AUTH_PARAMS = ("client_id", "response_type", "redirect_uri", "scope", "access_type", "prompt", "state")
+AUTH_PARAMS = ("client_id", "response_type", "redirect_uri", "scope", "access_type", "prompt", "state",
+               "code_challenge", "code_challenge_method")
+# PKCE (RFC 7636), as Zoho's accounts server takes it: a code asked with a challenge is exchanged only
+# with its verifier.
+CHALLENGE_METHODS = ("S256", "plain")
 
 
 @bp.url_value_preprocessor
@@ -113,6 +120,10 @@ def _auth_request(values):
     scopes = [s for s in params["scope"].replace(" ", ",").split(",") if s]
     if not scopes or any(len(s.split(".")) < 3 for s in scopes):
         return None, None, _error_page("Invalid OAuth Scope", "The scope parameter is missing or invalid.")
+    if params["code_challenge_method"] and (params["code_challenge_method"] not in CHALLENGE_METHODS
+                                            or not params["code_challenge"]):
+        return None, None, _error_page("Invalid Code Challenge",
+                                       "code_challenge_method must be S256 or plain, with a code_challenge.")
     return params, client, None
 
 
@@ -145,7 +156,9 @@ def authorize():
     # A refresh token comes only with the first offline consent, or again with prompt=consent (§1.3).
     new_refresh = offline and (params["prompt"] == "consent" or not state().has_refresh_token(org, user, client["client_id"]))
     scope = " ".join(s for s in params["scope"].replace(" ", ",").split(",") if s)
-    code = state().issue_code(org, user, client["client_id"], scope, params["redirect_uri"], offline, new_refresh)
+    code = state().issue_code(org, user, client["client_id"], scope, params["redirect_uri"], offline, new_refresh,
+                              challenge=params["code_challenge"],
+                              challenge_method=params["code_challenge_method"] or "plain")
     return redirect(_with_query(params["redirect_uri"], {
         "code": code, "location": org.dc, "accounts-server": accounts_server(org.dc), **extra}))
 
@@ -184,6 +197,8 @@ def token():
             return _token_error("invalid_code")
         if values.get("redirect_uri") and values["redirect_uri"] != code["redirect_uri"]:
             return _token_error("invalid_redirect_uri")
+        if code["challenge"] and not _verifier_matches(code, values.get("code_verifier", "")):
+            return _token_error("invalid_code")
         org = centre.orgs[code["org_id"]]
         refresh = None
         if code["new_refresh"]:
@@ -204,6 +219,13 @@ def token():
     # points back at this sandbox so clients (and the SDK) keep calling it.
     body.update({"scope": scope, "api_domain": api_domain(g.dc), "token_type": "Bearer", "expires_in": 3600})
     return json_response(body)
+
+
+def _verifier_matches(code, verifier):
+    if code["challenge_method"] == "S256":
+        digest = hashlib.sha256(verifier.encode()).digest()
+        verifier = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return bool(verifier) and secrets.compare_digest(verifier.encode(), code["challenge"].encode())
 
 
 @bp.post("/oauth/v2/token/revoke")

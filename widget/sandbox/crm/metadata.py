@@ -1,5 +1,6 @@
 """Metadata routes of the CRM sandbox (zoho-crm-api.md §3.4–3.5): modules (list, get, create custom
-module; delete custom module — sandbox-only), fields (list, create), related lists, users, org.
+module; delete custom module — sandbox-only), fields (list, create), related lists, users (list, get,
+update a user's profile, role or status), org.
 
 `DELETE /crm/v8/settings/modules/{api_name}` does not exist in the real API (custom modules are deleted
 in the CRM's setup UI, §6.1); the sandbox offers it so an uninstall can be exercised end to end. It answers
@@ -195,6 +196,33 @@ def get_user(user_id):
     if user is None:
         return no_content()
     return json_response({"users": [user_json(g.org, user)]})
+
+
+@bp.put("/users/<user_id>")
+def update_user(user_id):
+    """Change a user's profile, role or status, as an administrator does in Setup → Users. The body is
+    `{"users": [{"profile": {"id"}|"id", "role": {"id"}|"id", "status": "active"|"disabled"}]}`."""
+    http.require_scope("ZohoCRM", "users", "UPDATE")
+    http.require_admin()
+    org, user = g.org, g.org.users.get(user_id)
+    if user is None:
+        raise http.invalid_param("id", "the user id given seems to be invalid")
+    items = request_json().get("users")
+    if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):
+        raise http.required_param("users")
+    changes = items[0]
+    for key, known in (("profile", org.profiles), ("role", org.roles)):
+        if key in changes:
+            wanted = changes[key].get("id") if isinstance(changes[key], dict) else changes[key]
+            if wanted not in known:
+                raise http.invalid_param(key, f"the {key} id given seems to be invalid")
+            user[key] = {"name": known[wanted]["name"], "id": wanted}
+    if "status" in changes:
+        if changes["status"] not in ("active", "disabled"):
+            raise http.invalid_param("status")
+        user["status"] = changes["status"]
+    return json_response({"users": [{"code": "SUCCESS", "details": {"id": user_id}, "message": "User updated",
+                                     "status": "success"}]})
 
 
 @bp.get("/org")

@@ -634,13 +634,15 @@ class SandboxState:
         return None, None
 
     # ---- OAuth grants -------------------------------------------------------------------------
-    def issue_code(self, org, user, client_id, scope, redirect_uri, offline, new_refresh):
+    def issue_code(self, org, user, client_id, scope, redirect_uri, offline, new_refresh, challenge="",
+                   challenge_method="plain"):
         centre = self.data_centres[org.dc]
         code = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
         with centre.lock:
             centre.codes[code] = {"client_id": client_id, "org_id": org.id, "user_id": user["id"], "scope": scope,
                                   "redirect_uri": redirect_uri, "offline": offline, "new_refresh": new_refresh,
-                                  "expires": self.clock.now() + CODE_SECONDS}
+                                  "expires": self.clock.now() + CODE_SECONDS, "challenge": challenge,
+                                  "challenge_method": challenge_method}
         return code
 
     def has_refresh_token(self, org, user, client_id):

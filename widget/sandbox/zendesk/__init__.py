@@ -26,6 +26,15 @@ class Sandbox:
     def account(self, subdomain=None):
         return self.state.account(subdomain)
 
+    def add_admin(self, name, email, password, subdomain=None):
+        """Another administrator of an account, who can sign in on the OAuth pages: e.g. a CRM
+        administrator under their CRM email, since the extension takes a Zendesk authorization only from
+        the admin who started it (widget/settings/authorize.py)."""
+        account = self.account(subdomain)
+        user = account.create_user({"name": name, "email": email, "role": "admin", "verified": True}, notify=False)
+        account.passwords[user["id"]] = password
+        return user
+
     def credentials(self, base_url):
         """Subdomains, OAuth client, seeded admin and an API token, as a script needs them."""
         client = self.state.oauth_clients[CLIENT_ID]

@@ -3,6 +3,8 @@
 Each action calls the extension's lifecycle URL, signed with the marketplace secret (DESIGN §4). The
 UI hides install/uninstall from non-admins, but never decides for the extension: whatever it refuses
 (not an admin, unsupported data centre, ...) is shown to the person in its own words (`message`).
+The install answer carries the context secret, sent once: installing again (say, after this sandbox
+restarted and forgot) answers a new one, which replaces ours.
 """
 import json
 
