@@ -174,9 +174,7 @@ def gunicorn_served(tmp_path):
         key = _installation().installation_key
         db.engine.dispose()
     config = dict.fromkeys(GunicornServer.ENVIRONMENT, "") | {"SQLALCHEMY_DATABASE_URI": database}
-    server = GunicornServer(config, free_port())
-    server.env["WIDGET_ENV"] = "development"
-    server.start()
+    server = GunicornServer(config, free_port()).start()
     try:
         with open(f"/proc/{server.process.pid}/task/{server.process.pid}/children") as children:
             (worker,) = children.read().split()
