@@ -259,6 +259,36 @@ def bench_sync(tickets, comments_per_ticket, latency_ms):
     click.echo(json.dumps(result))
 
 
+@bench_cli.command("widget")
+@click.option("--tickets", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Tickets of the one Contact whose widget is driven.")
+@click.option("--other-tickets", default=20_000, show_default=True, type=click.IntRange(min=0),
+              help="Tickets of other records around them in the local copy.")
+@click.option("--comments-per-ticket", default=4, show_default=True, type=click.IntRange(min=0))
+@click.option("--clients", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Concurrent clients, each sending its requests back to back.")
+@click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="How long each endpoint is driven (after a warm-up).")
+@click.option("--workers", default=os.cpu_count() or 2, show_default="the CPUs", type=click.IntRange(min=1),
+              help="gunicorn workers (README: Configuration).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
+@click.option("--database-url", default=None,
+              help="An empty database for the bench's tables [default: a temporary SQLite file].")
+def bench_widget(tickets, other_tickets, comments_per_ticket, clients, seconds, workers, threads, database_url):
+    """Time the record widget served by gunicorn against a bare Flask endpoint; print one JSON line."""
+    import tempfile
+
+    from .bench import record_widget
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            result = record_widget.run(folder, tickets, other_tickets, comments_per_ticket, clients, seconds,
+                                       workers, threads, database_url)
+        except record_widget.BenchRefused as refused:
+            raise click.ClickException(str(refused)) from None
+    click.echo(json.dumps(result))
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst):
