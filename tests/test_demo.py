@@ -92,6 +92,8 @@ def test_the_demo_never_runs_in_production(tmp_path):
 # ---- the demo's data: one company on both sides ----------------------------------------------------
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")  # kana and kanji
 ORG_ID = "org-demo"
+ADMIN = {"id": "u-admin", "name": "Patricia Boyle", "email": "admin@jp.zylker.example", "is_admin": True,
+         "profile": "Administrator", "locale": "ja_JP", "time_zone": "Asia/Tokyo"}
 
 
 @pytest.fixture
@@ -148,11 +150,9 @@ def test_after_the_demos_first_sync_every_kind_of_crm_record_has_tickets(demo_fi
 
     # The related list of one record of each kind lists its tickets.
     client = app.test_client()
-    admin = {"id": "u-admin", "name": "Patricia Boyle", "email": "admin@jp.zylker.example", "is_admin": True,
-             "profile": "Administrator", "locale": "ja_JP", "time_zone": "Asia/Tokyo"}
     for entity in records:
         record_id = sorted(with_tickets[entity])[0]
-        token = mint_context(installation.context_secret, ORG_ID, admin, entity, record_id)
+        token = mint_context(installation.context_secret, ORG_ID, ADMIN, entity, record_id)
         with app.app_context():
             page = client.get(f"/record/{entity}/{record_id}/tickets", headers={"X-Widget-Context": token})
         assert page.status_code == 200, entity
@@ -195,6 +195,12 @@ def test_the_demos_name_clashes_one_adopted_one_in_the_error_log(demo_first_sync
     [error] = db.session.scalars(db.select(SyncError).filter_by(stream="crm_accounts")).all()
     assert error.object_id == owned.crm_id and error.zendesk_id == organization["id"]
     assert owned.other_external_id in error.message and owned.name["ja"] in error.message
+    # ... as the dashboard's error log shows it to the admin.
+    installation = db.session.scalar(db.select(Installation).filter_by(org_id=ORG_ID))
+    token = mint_context(installation.context_secret, ORG_ID, ADMIN)
+    with app.app_context():
+        dashboard = app.test_client().get("/dashboard", headers={"X-Widget-Context": token})
+    assert dashboard.status_code == 200 and owned.other_external_id in dashboard.get_data(as_text=True)
     # Accounts without an organization got one.
     for absent in (a for a in company().accounts if a.zendesk == ABSENT):
         assert links[absent.crm_id].zendesk_id in account.organizations
