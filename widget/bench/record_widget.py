@@ -97,16 +97,15 @@ class BenchRefused(Exception):
     """The bench can't run as asked; `str()` says why."""
 
 
-def seed(tickets, other_tickets, comments_per_ticket, zendesk_token=None):
-    """The installation (with its Zendesk grant: `zendesk_token`, or one never used), the Contact's
+def seed(tickets, other_tickets, comments_per_ticket, zendesk_token):
+    """The installation (its Zendesk grant holding `zendesk_token`), the Contact's
     tickets (Zendesk ids 1..`tickets`) and comments, other Contacts' tickets, and each Contact's Link to
     its Zendesk user, as the sync keeps them. Returns the context secret."""
     installation = Installation(org_id=ORG_ID, org_name="Zylker Japan K.K.", data_center="jp", scope_type="all",
                                 zendesk_subdomain=SUBDOMAIN)
     db.session.add(installation)
     db.session.commit()
-    save_grant(installation, "zendesk", zendesk_token or {"access_token": "never used", "token_type": "Bearer"},
-               account=SUBDOMAIN)
+    save_grant(installation, "zendesk", zendesk_token, account=SUBDOMAIN)
     now = datetime.now(timezone.utc)
     rows = [_ticket(installation.id, n, 0 if n < tickets else 1 + (n - tickets) // OTHER_TICKETS_PER_RECORD, now)
             for n in range(tickets + other_tickets)]
