@@ -72,6 +72,8 @@ def run(folder, tickets=500, other_tickets=20_000, comments_per_ticket=4, client
                 secret = seed(tickets, other_tickets, comments_per_ticket, zendesk.token())
                 env = {**os.environ, "WIDGET_ENV": "production", "DATABASE_URL": database_url,
                        "SECRET_KEY": settings["SECRET_KEY"], "MARKETPLACE_SECRET": settings["MARKETPLACE_SECRET"],
+                       "METRICS_TOKEN": secrets.token_urlsafe(32),
+                       "EXTENSION_URL": "https://widget-bench.example.com",  # callbacks and webhooks: none here
                        "TOKEN_ENCRYPTION_KEY": settings["TOKEN_ENCRYPTION_KEY"], "WIDGET_INSTANCE_PATH": folder,
                        "ZENDESK_BASE_URL": zendesk.url, "ZENDESK_CLIENT_ID": zendesk.credentials["oauth_client_id"],
                        "ZENDESK_CLIENT_SECRET": zendesk.credentials["oauth_client_secret"],
