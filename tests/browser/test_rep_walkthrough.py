@@ -11,7 +11,8 @@ import pytest
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MARKETPLACE_SECRET, install_from_marketplace, shoot, \
     sign_in
-from tests.browser.test_new_ticket_popup import authorize_both, open_popup
+from tests.browser.test_new_ticket_popup import open_popup
+from tests.browser.test_wizard_walkthrough import _authorize_both
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation, Ticket
@@ -83,7 +84,7 @@ def _installed_and_synced(context, world, admin):
     page = sign_in(context, world["crm_url"], *admin)
     install_from_marketplace(page, "all")
     page.get_by_role("link", name="Later", exact=True).click()
-    authorize_both(context, page, world)
+    _authorize_both(context, page, world)
     with world["extension"].app_context():
         installation = db.session.scalar(db.select(Installation))
         run = runs.start_first_sync(installation)
