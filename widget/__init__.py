@@ -4,6 +4,7 @@ import os
 from flask import Flask, request
 from flask_babel import get_locale
 
+from . import body_limits, headers, numbers
 from . import config as config_module
 from .connections import allow_http_to_loopback_sandboxes
 from .extensions import babel, csrf, db, htmx, migrate
@@ -29,6 +30,7 @@ def create_app(overrides=None):
         static_folder=os.path.join(ROOT, "static"),
     )
     app.config.from_mapping(config_module.from_environment(app.instance_path))
+    body_limits.init_app(app)
     app.config.from_mapping(overrides or {})
     os.makedirs(app.instance_path, exist_ok=True)
     allow_http_to_loopback_sandboxes(app.config)
@@ -38,6 +40,7 @@ def create_app(overrides=None):
     csrf.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    numbers.init_app(app)
     app.jinja_env.globals["get_locale"] = get_locale
     from .labels import TICKET_PRIORITY_LABELS, TICKET_STATUS_LABELS, TICKET_TYPE_LABELS
     from .notices import shown
@@ -58,20 +61,7 @@ def create_app(overrides=None):
 
     for blueprint in (ops_bp, lifecycle_bp, context_bp, record_bp, settings_bp, dashboard_bp, webhooks_bp):
         app.register_blueprint(blueprint)
-    app.after_request(frame_ancestors)
+    headers.init_app(app)
     register_cli(app)
     return app
 
-
-# The CRM web origins of the supported data centres (F3), the only pages allowed to frame ours.
-CRM_ORIGINS = ("https://crm.zoho.com", "https://crm.zoho.jp", "https://crm.zoho.in", "https://crm.zoho.com.au",
-               "https://crm.zohocloud.ca", "https://crm.zoho.sa")
-
-
-def frame_ancestors(response):
-    """DESIGN §4: only the CRM (and the configured sandbox origin) may embed our pages."""
-    from flask import current_app
-
-    origins = CRM_ORIGINS + tuple(o for o in current_app.config["SANDBOX_ORIGIN"].split() if o)
-    response.headers["Content-Security-Policy"] = "frame-ancestors " + " ".join(origins)
-    return response

@@ -63,3 +63,16 @@ function localTimes() {
     element.removeAttribute("data-local");
   });
 }
+
+// Parts that poll while the reader can see them (data-poll-while-visible, record/_ticket_list.html): a
+// poll while the tab is hidden is dropped, and the body hears `tabVisible` when the tab shows again. Not
+// with htmx's trigger filters ("every 30s [...]"): they are evaluated as code, which our
+// Content-Security-Policy refuses (widget/headers.py).
+document.addEventListener("htmx:beforeRequest", function (event) {
+  if (document.visibilityState !== "visible" && event.detail.elt.hasAttribute("data-poll-while-visible")) {
+    event.preventDefault();
+  }
+});
+document.addEventListener("visibilitychange", function () {
+  if (document.visibilityState === "visible") htmx.trigger(document.body, "tabVisible");
+});

@@ -35,7 +35,7 @@ def test_a_rep_filters_opens_replies_and_goes_back_without_scrolling_sideways(ch
         _fits(page, 900)
 
         page.select_option("#ticket-filter", "all")
-        page.wait_for_function("document.querySelectorAll('table.tickets tbody tr').length === 4")
+        page.wait_for_function("() => document.querySelectorAll('table.tickets tbody tr').length === 4")
         shoot(page, f"record-tickets-{language}")
 
         page.click(f"#ticket-{company.tickets['yui_open']} td.subject a")

@@ -150,14 +150,17 @@ def test_with_both_authorized_the_panel_leaves_the_place_for_the_sync_settings(a
 
 def test_the_callback_page_closes_its_window_after_a_success_and_keeps_a_way_back_without_an_opener(admin, crm_sandbox):
     page = soup(admin.callback(crm_consent(admin.start_crm())))
-    script = page.select_one("#authorization-result ~ script").get_text()
+    assert not page.select("script:not([src])")  # no inline script (Content-Security-Policy): its own file
+    source = page.select_one("script[src$='/authorization_callback.js']")["src"]
+    script = admin.client.get(source).get_data(as_text=True)
     assert 'window.opener.postMessage("authorization-finished", window.location.origin);' in script
-    assert script.index("postMessage") < script.index("window.close();")  # told first, then closed
-    assert "if (window.opener)" in script  # opened in a tab of its own, it stays ...
+    assert script.index("postMessage") < script.index("window.close();")  # told first, then closed ...
+    assert page.select_one("#authorization-result").has_attr("data-close-when-finished")  # ... after a success
+    assert "if (!window.opener || !result) return;" in script  # opened in a tab of its own, it stays ...
     note = page.select_one("#close-window")  # ... with the note and a link back to the CRM
     assert "You can close this window and go back to the extension's settings in Zoho CRM." in note.get_text()
     assert note.select_one("#back-to-crm")["href"] == f"{crm_sandbox.url}/crm/"
     assert note.select_one("#back-to-crm").get_text() == "Back to Zoho CRM"
 
     failed = soup(admin.callback(crm_consent(admin.start_crm(), decision="deny")))
-    assert "window.close()" not in failed.select_one("#authorization-result ~ script").get_text()  # Try again stays
+    assert not failed.select_one("#authorization-result").has_attr("data-close-when-finished")  # Try again stays

@@ -12,6 +12,7 @@ from ..connections import zendesk_base_url
 from ..context import widget_view
 from ..extensions import csrf, db
 from ..models import SyncError, as_utc
+from ..numbers import whole_number
 from ..settings.forms import WidgetForm
 from ..sync import inbox
 from ..settings.sync_views import STREAM_LABELS
@@ -51,7 +52,7 @@ def retry():
         query = db.select(SyncError).where(SyncError.installation_id == g.installation.id)
         error_id = request.form.get("error")
         if error_id is not None:
-            query = query.where(SyncError.id == (int(error_id) if error_id.isdigit() else -1))
+            query = query.where(SyncError.id == (whole_number(error_id) or -1))  # -1: no such error
         queued = inbox.retry_errors(g.installation.id, db.session.scalars(query).all())
         notice = ngettext("%(num)d record will be synced again in a moment.",
                           "%(num)d records will be synced again in a moment.", queued)

@@ -18,6 +18,7 @@ from ..connections import connection
 from ..context import widget_view
 from ..extensions import csrf
 from ..labels import TICKET_STATUS_LABELS
+from ..numbers import page_number
 from . import listing, reply, thread
 from .times import user_clock
 
@@ -30,12 +31,12 @@ csrf.exempt(bp)  # its forms carry a token bound to the widget context instead (
 def ticket_list(entity, record_id):
     """The record's tickets from the local copy the sync keeps: open ones first, filter and pages by htmx."""
     page = listing.ticket_page(g.installation, entity, record_id, request.args.get("status") or listing.DEFAULT_FILTER,
-                               request.args.get("page", 1, type=int) or 1)
+                               page_number(request.args.get("page")))
     return _render("record/_ticket_list.html", entity, record_id, listing=page,
                    back={"status": page.filter, "page": page.page})
 
 
-@bp.get("/<entity>/<record_id>/tickets/<int:ticket_id>")
+@bp.get("/<entity>/<record_id>/tickets/<id:ticket_id>")
 @widget_view(record=True)
 def ticket_detail(entity, record_id, ticket_id):
     """One of the record's tickets with its thread, live from Zendesk (the local copy when Zendesk fails)."""
@@ -47,7 +48,7 @@ def ticket_detail(entity, record_id, ticket_id):
                    form=reply.ReplyForm(formdata=None, current_status=ticket.status))
 
 
-@bp.post("/<entity>/<record_id>/tickets/<int:ticket_id>/comments")
+@bp.post("/<entity>/<record_id>/tickets/<id:ticket_id>/comments")
 @widget_view(record=True)
 def post_comment(entity, record_id, ticket_id):
     """The rep's reply or internal note and/or a new status. Invalid or refused: the form comes back with
@@ -89,7 +90,7 @@ def _render(fragment, entity, record_id, full=None, **values):
     values.update(entity=entity, record_id=record_id, context_token=g.context_token,
                   clock=user_clock(g.user, g.locale), authorized=grant is not None and grant.status == "active")
     values.setdefault("back", {"status": request.args.get("status") or listing.DEFAULT_FILTER,
-                               "page": request.args.get("page", 1, type=int) or 1})
+                               "page": page_number(request.args.get("page"))})
     if request.htmx:
         body = render_template(fragment, **values)
     else:

@@ -12,6 +12,7 @@ from ..connections import connection, crm_client, zendesk_client
 from ..context import widget_view
 from ..extensions import db
 from ..models import FieldMapping, Link
+from ..numbers import whole_number
 from ..sync import field_rules, mapping, queue, runs
 from ..sync.engine import sync_settings
 from ..sync.people import ensure_default_mappings
@@ -89,7 +90,7 @@ def _saved_pairs(module):
 def _posted_pairs(module, catalog, form):
     """The standard pairs as saved, then the admin's pairs as the form (or a draft of it) has them."""
     pairs = [pair for pair in _saved_pairs(module) if pair.standard]
-    count = int(form["count"]) if form.get("count", "").isdigit() else 0
+    count = whole_number(form.get("count")) or 0
     for index in range(min(count, 200)):
         prefix = f"rows-{index}-"
         if prefix + "crm" not in form:
@@ -177,10 +178,11 @@ def change_wizard_field_mapping():
     if action == "discard":
         drafts.forget(f"mapping:{module}")
         return field_mapping_step(module)
+    index = whole_number(value, maximum=len(pairs) - 1) if action == "remove" else None
     if action == "add":
         pairs.append(field_rules.Pair("", "", "to_zendesk"))
-    elif action == "remove" and value.isdigit() and int(value) < len(pairs) and not pairs[int(value)].standard:
-        pairs.pop(int(value))
+    elif index is not None and not pairs[index].standard:
+        pairs.pop(index)
     elif action in ("preview", "save"):
         found = field_rules.problems(pairs, catalog.crm, catalog.zendesk)
         if found:

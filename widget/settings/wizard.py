@@ -17,6 +17,7 @@ from ..clients.http import RetryPolicy, ServiceError
 from ..connections import connection, zendesk_client
 from ..context import widget_view
 from ..extensions import db
+from ..numbers import whole_number
 from ..sync import queue, runs
 from ..sync.engine import sync_settings
 from . import drafts
@@ -256,7 +257,7 @@ def change_wizard_organizations():
 
 def _ids(values):
     """Organization ids from form values; anything else is dropped (the form is the admin's to send)."""
-    return [int(value) for value in values if str(value).isdigit()]
+    return [number for number in map(whole_number, values) if number]
 
 
 def _added(selected, ids):
