@@ -129,7 +129,8 @@ def event_body(number):
     return json.dumps({
         "type": "zen:event-type:ticket.status_changed", "account_id": 1, "id": str(uuid.uuid4()),
         "time": iso(time.time()), "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{number}",
-        "detail": {"id": str(number), "status": "OPEN", "subject": f"Ticket {number}", "via": {"channel": "web_service"}},
+        "detail": {"id": str(number), "status": "OPEN", "subject": f"Ticket {number}",
+                   "via": {"channel": "web_service"}},
         "event": {"current": "OPEN", "previous": "NEW"},
     }).encode()
 
