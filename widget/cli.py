@@ -289,6 +289,20 @@ def bench_widget(tickets, other_tickets, comments_per_ticket, clients, seconds, 
     click.echo(json.dumps(result))
 
 
+@bench_cli.command("webhooks")
+@click.option("--events", required=True, type=click.IntRange(min=1), help="Distinct Zendesk events to deliver.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(min=1), help="Senders at once.")
+@click.option("--database-url", default=None,
+              help="PostgreSQL to use (a fresh schema, dropped afterwards) [default: a temporary SQLite file].")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="gunicorn workers.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
+def bench_webhooks(events, concurrency, database_url, workers, threads):
+    """Post signed Zendesk webhook deliveries to the extension under gunicorn; print one JSON line."""
+    from .sandbox import bench_webhooks as bench
+
+    click.echo(json.dumps(bench.run(events, concurrency, database_url, workers, threads)))
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
 def worker(burst):
