@@ -23,6 +23,15 @@ def test_db_upgrade_on_empty_sqlite(tmp_path):
     assert (tmp_path / "empty.db").exists()
 
 
+def test_the_migrations_build_the_models_tables_and_indexes(tmp_path):
+    import os
+
+    env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp_path / 'migrated.db'}")
+    assert _flask(env, "db", "upgrade").returncode == 0
+    checked = _flask(env, "db", "check")  # Alembic compares the migrated database with the models
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_db_upgrade_on_empty_postgresql():
     import os
 

@@ -11,6 +11,8 @@ from flask.cli import AppGroup
 from .sandbox.zendesk.state import PLANS
 
 sandbox_cli = AppGroup("sandbox", help="Run one outside-service sandbox alone.")
+SEED_DATASETS = ("standard", "company")  # the sandboxes' DATASETS
+DEMO_DATASET, DEMO_TICKETS = "company", 300
 
 
 def _write_json(path, data):
@@ -36,10 +38,10 @@ def _serve(sandbox, name, host, port, credentials_out, public_host, quiet):
 
 
 def _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, public_host=None, plan="professional",
-                           accounts=("acme",), quiet=False):
+                           accounts=("acme",), quiet=False, dataset="standard"):
     from .sandbox.zendesk import create_sandbox
 
-    sandbox = create_sandbox(accounts=accounts, plan=plan, seed_tickets=seed_tickets)
+    sandbox = create_sandbox(accounts=accounts, plan=plan, seed_tickets=seed_tickets, dataset=dataset)
     return _serve(sandbox, "Zendesk", host, port, credentials_out, public_host, quiet)
 
 
@@ -62,34 +64,40 @@ def _account_names(ctx, param, value):
               help="Every account's Zendesk plan (change it later with POST /_sandbox/accounts/<sub>/plan).")
 @click.option("--accounts", default="acme", show_default=True, callback=_account_names,
               help="Comma-separated subdomains; the first is the default account.")
-def sandbox_zendesk(host, port, seed_tickets, credentials_out, plan, accounts):
+@click.option("--seed", "dataset", default="standard", show_default=True, type=click.Choice(SEED_DATASETS),
+              help="standard: random customers; company: the demo's company, whose people are the CRM sandbox's.")
+def sandbox_zendesk(host, port, seed_tickets, credentials_out, plan, accounts, dataset):
     """A local Zendesk Support API (OAuth, tickets, users, orgs, webhooks, exports) and agent UI."""
-    _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, plan=plan, accounts=accounts)
+    _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, plan=plan, accounts=accounts, dataset=dataset)
     threading.Event().wait()
 
 
 def _start_crm_sandbox(host, port, seed_records, credentials_out, public_host=None, extension_url=None,
-                       marketplace_secret=None, quiet=False):
+                       marketplace_secret=None, quiet=False, dataset="standard"):
     from .sandbox.crm import DEFAULT_EXTENSION_URL, create_sandbox
 
     # The web UI's marketplace calls the extension's lifecycle URLs, signed with the extension's own secret.
     sandbox = create_sandbox(seed_records=seed_records, extension_url=extension_url or DEFAULT_EXTENSION_URL,
-                             marketplace_secret=marketplace_secret or current_app.config["MARKETPLACE_SECRET"])
+                             marketplace_secret=marketplace_secret or current_app.config["MARKETPLACE_SECRET"],
+                             dataset=dataset)
     return _serve(sandbox, "Zoho CRM", host, port, credentials_out, public_host, quiet)
 
 
 @sandbox_cli.command("crm")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5002, show_default=True, type=int)
-@click.option("--seed-records", default=200, show_default=True, type=int, help="Records to seed per data centre.")
+@click.option("--seed-records", default=200, show_default=True, type=int,
+              help="Records to seed per data centre (standard seed).")
 @click.option("--credentials-out", type=click.Path(dir_okay=False), help="Write credentials as JSON here.")
 @click.option("--extension-url", default="http://127.0.0.1:5000", show_default=True,
               help="Where the extension runs (the web UI's marketplace and widget iframes point there).")
 @click.option("--marketplace-secret", default=None, help="Signs lifecycle calls [default: the app's MARKETPLACE_SECRET].")
-def sandbox_crm(host, port, seed_records, credentials_out, extension_url, marketplace_secret):
+@click.option("--seed", "dataset", default="standard", show_default=True, type=click.Choice(SEED_DATASETS),
+              help="standard: random records; company: the demo's company (in Japanese in JP).")
+def sandbox_crm(host, port, seed_records, credentials_out, extension_url, marketplace_secret, dataset):
     """A local Zoho CRM: accounts servers of every data centre, the /crm/v8 API and the CRM web UI."""
     _start_crm_sandbox(host, port, seed_records, credentials_out, extension_url=extension_url,
-                       marketplace_secret=marketplace_secret)
+                       marketplace_secret=marketplace_secret, dataset=dataset)
     threading.Event().wait()
 
 
@@ -114,9 +122,11 @@ def demo(port, zendesk_port, crm_port):
     upgrade()  # the extension's database under instance/, created or brought up to date
     extension_url = f"http://127.0.0.1:{port}"
     crm_url = f"http://localhost:{crm_port}"
-    zendesk, zendesk_server = _start_zendesk_sandbox("127.0.0.1", zendesk_port, 300, None, quiet=True)
-    crm, _ = _start_crm_sandbox("127.0.0.1", crm_port, 200, None, public_host="localhost",
-                                extension_url=extension_url, quiet=True)
+    # Both sandboxes seeded with the same company (widget/sandbox/company.py): CRM people have tickets.
+    zendesk, zendesk_server = _start_zendesk_sandbox("127.0.0.1", zendesk_port, DEMO_TICKETS, None, quiet=True,
+                                                     dataset=DEMO_DATASET)
+    crm, _ = _start_crm_sandbox("127.0.0.1", crm_port, 0, None, public_host="localhost",
+                                extension_url=extension_url, quiet=True, dataset=DEMO_DATASET)
     zendesk_credentials = zendesk.credentials(zendesk_server.url)
     crm_credentials = crm.credentials(crm_url)
     # Zendesk is authorized only by the CRM admin who starts it, matched by email: each data centre's CRM
@@ -247,6 +257,50 @@ def bench_sync(tickets, comments_per_ticket, latency_ms):
             result = bench.run(tickets, comments_per_ticket, latency_ms)
             db.engine.dispose()
     click.echo(json.dumps(result))
+
+
+@bench_cli.command("widget")
+@click.option("--tickets", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Tickets of the one Contact whose widget is driven.")
+@click.option("--other-tickets", default=20_000, show_default=True, type=click.IntRange(min=0),
+              help="Tickets of other records around them in the local copy.")
+@click.option("--comments-per-ticket", default=4, show_default=True, type=click.IntRange(min=0))
+@click.option("--clients", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Concurrent clients, each sending its requests back to back.")
+@click.option("--seconds", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="How long each endpoint is driven (after a warm-up).")
+@click.option("--workers", default=os.cpu_count() or 2, show_default="the CPUs", type=click.IntRange(min=1),
+              help="gunicorn workers (README: Configuration).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
+@click.option("--database-url", default=None,
+              help="An empty database for the bench's tables [default: a temporary SQLite file].")
+def bench_widget(tickets, other_tickets, comments_per_ticket, clients, seconds, workers, threads, database_url):
+    """Time the record widget served by gunicorn against a bare Flask endpoint; print one JSON line."""
+    import tempfile
+
+    from .bench import record_widget
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            result = record_widget.run(folder, tickets, other_tickets, comments_per_ticket, clients, seconds,
+                                       workers, threads, database_url)
+        except record_widget.BenchRefused as refused:
+            raise click.ClickException(str(refused)) from None
+    click.echo(json.dumps(result))
+
+
+@bench_cli.command("webhooks")
+@click.option("--events", required=True, type=click.IntRange(min=1), help="Distinct Zendesk events to deliver.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(min=1), help="Senders at once.")
+@click.option("--database-url", default=None,
+              help="PostgreSQL to use (a fresh schema, dropped afterwards) [default: a temporary SQLite file].")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="gunicorn workers.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
+def bench_webhooks(events, concurrency, database_url, workers, threads):
+    """Post signed Zendesk webhook deliveries to the extension under gunicorn; print one JSON line."""
+    from .sandbox import bench_webhooks as bench
+
+    click.echo(json.dumps(bench.run(events, concurrency, database_url, workers, threads)))
 
 
 @click.command("worker")

@@ -11,7 +11,7 @@ from widget.sync import bench
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTED = {"tickets", "comments", "seconds", "tickets_per_s", "zendesk_calls", "crm_calls", "minimal_calls",
-            "peak_rss_mb", "crm_tickets", "crm_unique_ticket_ids", "crm_comments", "crm_unique_comment_ids"}
+            "sync_peak_rss_mb", "crm_tickets", "crm_unique_ticket_ids", "crm_comments", "crm_unique_comment_ids"}
 
 
 def test_the_bench_command_prints_one_json_line_with_the_counts_found_in_the_crm(tmp_path):
@@ -31,4 +31,4 @@ def test_the_bench_command_prints_one_json_line_with_the_counts_found_in_the_crm
     # (seconds is rounded to a tenth; tickets_per_s comes from the unrounded time)
     assert result["seconds"] > 0 and result["tickets_per_s"] == pytest.approx(300 / result["seconds"], rel=0.1)
     assert result["minimal_calls"] >= bench.minimal_calls(300, 0, 900)
-    assert result["zendesk_calls"] + result["crm_calls"] >= result["minimal_calls"] and result["peak_rss_mb"] > 0
+    assert result["zendesk_calls"] + result["crm_calls"] >= result["minimal_calls"] and result["sync_peak_rss_mb"] > 0

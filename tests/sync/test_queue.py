@@ -162,3 +162,20 @@ def test_a_first_sync_whose_stream_runs_elsewhere_waits_and_then_runs(synced_ins
     assert done.status == "done", done.message
     assert s.settings().bulk_done_at is not None
     s.app.extensions["sync_pool"].shutdown(wait=True)  # the real-time drain the end of a first sync starts
+
+
+def test_a_job_already_queued_and_not_started_is_not_queued_again(thread_app):
+    """A burst of webhook deliveries queues one drain while one waits, not one per delivery; once it has
+    started, the next call queues another (the running one may have read the inbox already)."""
+    busy = [queue.enqueue("tests.sync.test_queue.wait_at_gate", 0) for _ in range(queue.THREAD_WORKERS)]
+    first = queue.enqueue_unless_waiting("tests.sync.test_queue.record", 7)
+    assert first is not None
+    assert [queue.enqueue_unless_waiting("tests.sync.test_queue.record", 7) for _ in range(5)] == [None] * 5
+    other = queue.enqueue_unless_waiting("tests.sync.test_queue.record", 8)  # another installation's
+    GATE.set()
+    for future in busy + [first, other]:
+        future.result(timeout=10)
+    again = queue.enqueue_unless_waiting("tests.sync.test_queue.record", 7)
+    assert again is not None
+    again.result(timeout=10)
+    assert sorted(installation_id for installation_id, _ in RAN) == [0] * queue.THREAD_WORKERS + [7, 7, 8]

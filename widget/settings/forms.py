@@ -8,10 +8,12 @@ a page of another org or another user can't produce it, and it expires. Together
 """
 import re
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_babel import lazy_gettext as _  # lazy: labels and messages are built at import time
 from flask_wtf import FlaskForm
+from flask_wtf.form import SUBMIT_METHODS, _Auto
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import MultiDict
 from wtforms import StringField, ValidationError
 from wtforms.csrf.core import CSRF
 
@@ -46,6 +48,13 @@ class WidgetForm(FlaskForm):
 
     class Meta(FlaskForm.Meta):
         csrf_class = ContextCSRF
+
+        def wrap_formdata(self, form, formdata):
+            # Our forms are HTML forms. Flask-WTF would also read a JSON body, and answer a bare 400 page
+            # when the body is not JSON; such a post is refused like any other, with the form's message.
+            if formdata is _Auto and request.is_json and not (request.form or request.files):
+                return MultiDict() if request.method in SUBMIT_METHODS else None
+            return super().wrap_formdata(form, formdata)
 
 
 # F6: what Zendesk allows as a subdomain (a DNS label): letters, digits and hyphens, 1–63 characters,

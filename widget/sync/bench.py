@@ -1,16 +1,18 @@
-"""The first-sync benchmark (`flask --app wsgi bench sync`): sandbox to sandbox in one process.
+"""The first-sync benchmark (`flask --app wsgi bench sync`): sandbox to sandbox.
 
-Both sandboxes are served on loopback ports in this process (rate limits off, optional latency), the
+Both sandboxes are served on loopback ports by a process of their own (rate limits off, optional latency), the
 Zendesk one seeded with N tickets of C comments each; an installation gets both grants (the CRM
 sandbox's self-client refresh token; a Zendesk client-credentials token) and its CRM modules, then
 the first sync runs as a worker would run it. Every API call the sandboxes serve is counted.
 """
 import logging
 import math
+import multiprocessing
 import resource
 import threading
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import requests
 from flask import current_app
@@ -158,33 +160,89 @@ def crm_counts(bench, installation):
             "crm_comments": len(comments), "crm_unique_comment_ids": len({r["Comment_ID"] for r in comments})}
 
 
-def run(tickets, comments_per_ticket=2, latency_ms=0):
-    """Seed, connect, run the first sync; the result as one dict (the JSON line the command prints)."""
-    app = current_app._get_current_object()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+class Served:
+    """A sandbox served by the sandboxes' process, as `connect` sees it: its URL and credentials."""
+
+    def __init__(self, url, credentials):
+        self.url, self._credentials = url, credentials
+
+    def credentials(self, url):
+        return self._credentials
+
+
+def serve_in_process(conn, tickets, comments_per_ticket, latency_ms):
+    """The sandboxes' own process: seed and serve both, then answer the bench's questions on `conn`."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     bench = serve(tickets, comments_per_ticket, latency_ms)
+    account = bench.zendesk.account(SUBDOMAIN)
+    conn.send({"zendesk": (bench.zendesk.url, bench.zendesk.credentials(bench.zendesk.url)),
+               "crm": (bench.crm.url, bench.crm.credentials(bench.crm.url)),
+               "comments": sum(len(c) for c in account.comments.values()), "events": len(account.ticket_events)})
+    answers = {
+        "reset": lambda arg: (bench.zendesk_calls.reset(), bench.crm_calls.reset()),
+        "calls": lambda arg: {"zendesk_calls": bench.zendesk_calls.total(), "crm_calls": bench.crm_calls.total(),
+                              "ticket_and_comment_calls": _ticket_calls(bench)},
+        "crm_counts": lambda installation: crm_counts(bench, installation),
+    }
     try:
-        installation = connect(app, bench)
-        account = bench.zendesk.account(SUBDOMAIN)
-        comments = sum(len(c) for c in account.comments.values())
-        events = len(account.ticket_events)
-        bench.zendesk_calls.reset()
-        bench.crm_calls.reset()
+        while (message := conn.recv()) != "close":
+            question, arg = message
+            conn.send(answers[question](arg))
+    finally:
+        bench.close()
+
+
+class SandboxProcess:
+    """Both sandboxes, seeded and served by a process of their own (as they would be elsewhere), so that
+    this process's memory is the sync's alone."""
+
+    def __init__(self, tickets, comments_per_ticket, latency_ms):
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: none of this process's memory
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=serve_in_process, args=(child, tickets, comments_per_ticket, latency_ms),
+                                       daemon=True)
+        self.process.start()
+        child.close()
+        ready = self.conn.recv()
+        self.zendesk, self.crm = Served(*ready["zendesk"]), Served(*ready["crm"])
+        self.comments, self.events, self.installation_id = ready["comments"], ready["events"], None
+
+    def ask(self, question, arg=None):
+        self.conn.send((question, arg))
+        return self.conn.recv()
+
+    def close(self):
+        try:
+            self.conn.send("close")
+        except OSError:
+            pass
+        self.process.join(timeout=30)
+        if self.process.is_alive():
+            self.process.terminate()
+
+
+def run(tickets, comments_per_ticket=2, latency_ms=0):
+    """Seed, connect, run the first sync; the result as one dict (the JSON line the command prints).
+    The sandboxes run in a process of their own; `sync_peak_rss_mb` is this process's peak, the sync's."""
+    app = current_app._get_current_object()
+    sandboxes = SandboxProcess(tickets, comments_per_ticket, latency_ms)
+    try:
+        installation = connect(app, sandboxes)
+        sandboxes.ask("reset")
         started = time.monotonic()
         run_row = start_first_sync(installation)
         first_sync_job(installation.id, run_row.id)
         seconds = time.monotonic() - started
         db.session.refresh(run_row)
+        calls = sandboxes.ask("calls")
         return {
-            "tickets": tickets, "comments": comments, "seconds": round(seconds, 1),
+            "tickets": tickets, "comments": sandboxes.comments, "seconds": round(seconds, 1),
             "tickets_per_s": round(tickets / seconds, 1) if seconds else None,
-            "zendesk_calls": bench.zendesk_calls.total(), "crm_calls": bench.crm_calls.total(),
-            "minimal_calls": minimal_calls(tickets, events, comments),
-            # The calls minimal_calls counts (the people streams of the first sync make their own).
-            "ticket_and_comment_calls": _ticket_calls(bench),
-            # The whole process: the sync, and both sandboxes holding every record in memory.
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "status": run_row.status, **crm_counts(bench, installation),
+            **calls, "minimal_calls": minimal_calls(tickets, sandboxes.events, sandboxes.comments),
+            # The sync's process alone: the sandboxes keep every record in memory, in their own process.
+            "sync_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "status": run_row.status,
+            **sandboxes.ask("crm_counts", SimpleNamespace(crm_modules=installation.crm_modules)),
         }
     finally:
-        bench.close()
+        sandboxes.close()

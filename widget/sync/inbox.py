@@ -66,7 +66,7 @@ def trigger(installation_id):
         StreamLease.installation_id == installation_id, StreamLease.stream == LEASE,
         StreamLease.expires_at > utcnow()))
     if running is None:
-        queue.enqueue("widget.sync.inbox.drain", installation_id)
+        queue.enqueue_unless_waiting("widget.sync.inbox.drain", installation_id)
 
 
 # A failed record's stream → (source, object kind) of the event that has the inbox read it again.

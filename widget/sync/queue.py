@@ -11,7 +11,7 @@ is not dropped: it is queued again a few seconds later (runs.py, LEASE_RETRY_SEC
 """
 import importlib
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from flask import current_app
 
@@ -36,6 +36,17 @@ def enqueue(job, *args):
 
         return enqueue_rq(app, job, *args)
     return _threads(app).submit(job, args)
+
+
+def enqueue_unless_waiting(job, *args):
+    """Queue `job(*args)` unless the same job is already queued here and has not started: that one will
+    see whatever the caller committed before asking. (A burst of webhook deliveries then costs a drain
+    job per drain, not one per delivery.) With rq every call queues, as `enqueue` does."""
+    app = current_app._get_current_object()
+    if app.config["SYNC_QUEUE"] == "rq":
+        return enqueue(job, *args)
+    jobs = _threads(app)
+    return None if jobs.has_pending(job, args) else jobs.submit(job, args)
 
 
 def enqueue_later(seconds, job, *args):
@@ -104,6 +115,13 @@ class ThreadJobs:
         """True when `job(*args)` is waiting or running in this pool."""
         with self.lock:
             return (job, tuple(args)) in self.waiting.get(args[0] if args else None, {}).values()
+
+    def has_pending(self, job, args):
+        """True when `job(*args)` is in the pool's queue and has not started (a delayed one does not count)."""
+        with self.lock:
+            items = self.waiting.get(args[0] if args else None, {}).items()
+            return any(isinstance(item, Future) and not (item.running() or item.done()) and queued == (job, tuple(args))
+                       for item, queued in items)
 
     def cancel(self, installation_id):
         with self.lock:

@@ -55,9 +55,10 @@ def _fresh(timestamp, now=None):
 
 
 def _stored(installation, source, delivery_id, body, object_kind, object_id):
+    installation_id = installation.id  # read before the commit, which expires it (no reload before the answer)
     created = inbox.store(installation, source, delivery_id, body, object_kind, object_id)
     if created:
-        inbox.trigger(installation.id)
+        inbox.trigger(installation_id)
     return jsonify(status="stored" if created else "duplicate"), 200
 
 

@@ -221,7 +221,7 @@ def test_install_for_chosen_profiles_then_widgets_follow_the_scope(crm, extensio
     claims = jwt.decode(parse_qs(urlsplit(tickets).query)["ctx"][0], row.context_secret, algorithms=["HS256"],
                         issuer=org.id)
     assert claims["user"]["profile"] == "Sales Rep" and claims["entity_id"] == contact["id"]
-    assert claims["user"]["time_zone"] == "Etc/UTC"  # the CRM user's own zone: our pages show times in it
+    assert claims["user"]["time_zone"] == "America/Los_Angeles"  # the CRM user's own zone: our pages show times in it
     page = requests.get(tickets, timeout=10)
     assert page.status_code == 200 and "Zendesk Tickets" in page.text
 

@@ -9,6 +9,7 @@ import time
 import pytest
 import requests
 
+from widget.sandbox.company import company
 from widget.sandbox.serving import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -75,8 +76,24 @@ def test_command_writes_credentials_that_work(tmp_path):
         stop(process)
 
 
+def test_the_company_seed_is_the_demo_companys_support_desk(tmp_path):
+    process, path, _ = start(tmp_path, "--seed", "company", "--seed-tickets", "20")
+    try:
+        credentials = wait_for(process, path, timeout=30)
+        account = credentials["accounts"][0]
+        tickets = requests.get(f"{credentials['base_url']}/api/v2/tickets.json", auth=api_token_auth(account)).json()
+        assert len(tickets["tickets"]) == 20
+        emails = {person.email for person in company().contacts + company().leads}
+        ids = ",".join(str(t["requester_id"]) for t in tickets["tickets"])
+        requesters = requests.get(f"{credentials['base_url']}/api/v2/users/show_many.json", params={"ids": ids},
+                                  auth=api_token_auth(account)).json()
+        assert sum(user["email"] in emails for user in requesters["users"]) >= 10  # CRM people, mostly
+    finally:
+        stop(process)
+
+
 @pytest.mark.parametrize("args", [["--plan", "platinum"], ["--accounts", ""], ["--accounts", "acme,acme"],
-                                  ["--accounts", "bad name"], ["--seed-tickets", "-1"]])
+                                  ["--accounts", "bad name"], ["--seed-tickets", "-1"], ["--seed", "random"]])
 def test_bad_options_are_refused(app, args):
     result = app.test_cli_runner().invoke(args=["sandbox", "zendesk", *args])
     assert result.exit_code == 2, result.output

@@ -21,13 +21,14 @@ from flask import Flask, request
 
 from . import http
 from .http import ApiError
-from .seed import seed_org
+from .seed import seed_company_org, seed_org
 from .state import ALL_SCOPES, DATA_CENTRES, SandboxState
 from .ui import DEFAULT_EXTENSION_URL, DEFAULT_MARKETPLACE_SECRET, init_ui
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 CLIENT_ID = "1000.ZENDESKFORZOHOCRMSANDBOXCLIENT"
 CLIENT_NAME = "Zendesk for Zoho CRM"
+DATASETS = ("standard", "company")  # what the orgs are seeded with
 
 
 class Sandbox:
@@ -65,9 +66,13 @@ class Sandbox:
 
 
 def create_sandbox(data_centres=tuple(DATA_CENTRES), edition="enterprise", seed_records=0, seed=1,
-                   extension_url=DEFAULT_EXTENSION_URL, marketplace_secret=DEFAULT_MARKETPLACE_SECRET):
-    """A sandbox with one seeded org (about `seed_records` records) in each of `data_centres`. The web
-    UI's marketplace calls the extension at `extension_url`, signing with `marketplace_secret`."""
+                   extension_url=DEFAULT_EXTENSION_URL, marketplace_secret=DEFAULT_MARKETPLACE_SECRET,
+                   dataset="standard"):
+    """A sandbox with one seeded org in each of `data_centres`: about `seed_records` records at random
+    (dataset "standard"), or the demo's company (dataset "company", widget/sandbox/company.py; its own
+    size). The web UI's marketplace calls the extension at `extension_url`, signing with `marketplace_secret`."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}")
     state = SandboxState()
     state.add_client(CLIENT_ID, CLIENT_NAME)
     from .seed import COMPANIES
@@ -75,7 +80,10 @@ def create_sandbox(data_centres=tuple(DATA_CENTRES), edition="enterprise", seed_
     refresh_tokens = {}
     for index, dc in enumerate(data_centres):
         org = state.add_org(dc, COMPANIES[dc], edition)
-        admin = seed_org(org, records=seed_records, seed=seed + index)
+        if dataset == "company":
+            admin = seed_company_org(org)
+        else:
+            admin = seed_org(org, records=seed_records, seed=seed + index)
         refresh_tokens[dc] = state.issue_refresh_token(org, admin, CLIENT_ID, ALL_SCOPES.replace(",", " "))
     return Sandbox(state, create_app(state, extension_url, marketplace_secret), refresh_tokens)
 

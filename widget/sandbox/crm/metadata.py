@@ -12,7 +12,7 @@ from . import http
 from .api import bp, module_or_error
 from .http import ApiError, json_response, no_content, request_json
 from .schema import public
-from .state import RecordError
+from .state import TIME_ZONES, RecordError
 
 CREATE_MODULE_CREDITS = 500  # [2nd] (zoho-crm-api.md §4)
 
@@ -233,7 +233,7 @@ def get_org():
     return json_response({"org": [{
         "id": org.id, "company_name": org.company_name, "alias": None, "primary_email": admin["email"],
         "primary_zuid": admin["zuid"], "zgid": org.zgid, "domain_name": f"org{org.id}",
-        "time_zone": "Asia/Tokyo" if org.dc == "jp" else "Etc/UTC", "iso_code": "JPY" if org.dc == "jp" else "USD",
+        "time_zone": TIME_ZONES[org.dc], "iso_code": "JPY" if org.dc == "jp" else "USD",
         "currency": "Japanese Yen - JPY" if org.dc == "jp" else "US Dollar - USD",
         "currency_symbol": "¥" if org.dc == "jp" else "$", "country_code": org.dc.upper(),
         "mc_status": False, "gapps_enabled": False, "type": "production", "privacy_settings": True,

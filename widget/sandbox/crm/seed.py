@@ -37,11 +37,8 @@ def staff_password(dc, suffix):
     return f"{dc}-{suffix}-pass"
 
 
-def seed_org(org, records=0, seed=1):
-    """Fill `org` with its standard modules, users and about `records` records. Returns the admin."""
-    rng = random.Random(seed)
-    now = org.now()
-    start = now - 180 * DAY
+def seed_staff_and_modules(org, ts):
+    """The org's profiles, roles, users (STAFF) and standard modules; returns the users, admin first."""
     profiles = {
         "Administrator": org.add_profile("Administrator", admin=True),
         "Standard": org.add_profile("Standard"),
@@ -50,12 +47,21 @@ def seed_org(org, records=0, seed=1):
     }
     roles = {name: org.add_role(name) for name in ("CEO", "Manager", "Sales Representative")}
     users = [org.add_user(first, last, staff_email(org.dc, local), profiles[profile], roles[role],
-                          staff_password(org.dc, suffix), ts=start)
+                          staff_password(org.dc, suffix), ts=ts)
              for first, last, local, profile, role, suffix in STAFF]
     for api_name, singular, plural, sequence, specs in schema.STANDARD_MODULES:
         module = org.add_module(api_name, singular, plural, specs, notify=False)
         module.meta["sequence_number"] = sequence
     org.modules = dict(sorted(org.modules.items(), key=lambda item: item[1].meta["sequence_number"]))
+    return users
+
+
+def seed_org(org, records=0, seed=1):
+    """Fill `org` with its standard modules, users and about `records` records. Returns the admin."""
+    rng = random.Random(seed)
+    now = org.now()
+    start = now - 180 * DAY
+    users = seed_staff_and_modules(org, start)
     owners = users[:3]
 
     accounts_n = max(3, records * 15 // 100)
@@ -107,4 +113,59 @@ def seed_org(org, records=0, seed=1):
             "Closing_Date": org.iso(now + rng.randint(-60, 120) * DAY)[:10],
             "Account_Name": {"name": account["Account_Name"], "id": account["id"]},
             "Contact_Name": {"name": contact["Full_Name"], "id": contact["id"]} if contact else None})
+    return users[0]
+
+
+COUNTRY = {"ja": "日本", "en": "Japan"}
+LEAD_STATUSES = ["Not Contacted", "Attempted to Contact", "Contacted", "Pre-Qualified", "Contact in Future"]
+
+
+def seed_company_org(org):
+    """Fill `org` with its standard modules and users, and the demo's company (widget/sandbox/company.py)
+    in the org's language, with the company's fixed record ids. Returns the admin."""
+    from ..company import company, language_of
+
+    lang, data = language_of(org.dc), company()
+    now = org.now()
+    users = seed_staff_and_modules(org, now - 800 * DAY)
+    owners = users[:3]
+
+    def create(module_name, n, values, record_id, ts):
+        owner = owners[n % len(owners)]
+        values["Owner"] = org.user_ref(owner)
+        return org._create(org.modules[module_name], values, owner, ts, record_id=record_id)
+
+    accounts = {}
+    for n, account in enumerate(data.accounts):
+        accounts[account.crm_id] = create("Accounts", n, {
+            "Account_Name": account.name[lang], "Account_Number": f"C-{n + 1:05d}", "Website": account.website,
+            "Phone": f"0{3 + n % 6}-{5550 + n:04d}-{1200 + n * 37:04d}", "Industry": account.industry,
+            "Account_Type": "Customer", "Employees": account.employees, "Billing_City": account.city[lang],
+            "Billing_Country": COUNTRY[lang]}, account.crm_id, now - (700 - n * 20) * DAY)
+    contacts = {}
+    for n, person in enumerate(data.contacts):
+        account = accounts[person.account.crm_id]
+        contacts[person.crm_id] = create("Contacts", n, {
+            "First_Name": person.given[lang], "Last_Name": person.family[lang], "Email": person.email,
+            "Phone": person.phone, "Title": person.title[lang],
+            "Account_Name": {"name": account["Account_Name"], "id": account["id"]},
+            "Lead_Source": schema.LEAD_SOURCES[n % len(schema.LEAD_SOURCES)],
+            "Mailing_City": person.account.city[lang], "Mailing_Country": COUNTRY[lang]},
+            person.crm_id, account["_created"] + (2 + n % 30) * DAY)
+    for n, person in enumerate(data.leads):
+        create("Leads", n, {
+            "First_Name": person.given[lang], "Last_Name": person.family[lang], "Email": person.email,
+            "Phone": person.phone, "Company": person.company[lang], "Designation": person.title[lang],
+            "Lead_Source": schema.LEAD_SOURCES[(n * 3) % len(schema.LEAD_SOURCES)],
+            "Lead_Status": LEAD_STATUSES[n % len(LEAD_STATUSES)], "Country": COUNTRY[lang]},
+            person.crm_id, now - (100 - n * 2) * DAY)
+    for n, deal in enumerate(data.deals):
+        account, contact = accounts[deal.account.crm_id], contacts[deal.contact.crm_id]
+        create("Deals", n, {
+            "Deal_Name": deal.name[lang], "Amount": float(deal.amount), "Stage": deal.stage,
+            "Probability": deal.probability, "Closing_Date": org.iso(now + deal.closing_in_days * DAY)[:10],
+            "Account_Name": {"name": account["Account_Name"], "id": account["id"]},
+            "Contact_Name": {"name": contact["Full_Name"], "id": contact["id"]},
+            "Lead_Source": schema.LEAD_SOURCES[n % len(schema.LEAD_SOURCES)]},
+            deal.crm_id, now - (90 - n * 3) * DAY)
     return users[0]

@@ -33,6 +33,10 @@ DATA_CENTRES = {
     "sa": ("accounts.zoho.sa", "www.zohoapis.sa", 3),
 }
 
+# The time zone of each data centre's org and users (a Zoho user has one; the widget context carries it).
+TIME_ZONES = {"us": "America/Los_Angeles", "eu": "Europe/Berlin", "in": "Asia/Kolkata", "au": "Australia/Sydney",
+              "jp": "Asia/Tokyo", "cn": "Asia/Shanghai", "ca": "America/Toronto", "sa": "Asia/Riyadh"}
+
 # Edition -> (concurrent calls, base daily credits, credits per user licence, max credits; None = no cap).
 # Concurrency and credits per zoho-crm-api.md §4 (Kaizen #203 and the API-limits page).
 EDITIONS = {
@@ -184,7 +188,7 @@ class Org:
             "full_name": f"{first_name} {last_name}", "email": email.lower(), "status": "active",
             "confirm": True, "role": {"name": role["name"], "id": role["id"]},
             "profile": {"name": profile["name"], "id": profile["id"]},
-            "time_zone": "Asia/Tokyo" if self.dc == "jp" else "Etc/UTC", "locale": "ja_JP" if self.dc == "jp" else "en_US",
+            "time_zone": TIME_ZONES[self.dc], "locale": "ja_JP" if self.dc == "jp" else "en_US",
             "language": "ja_JP" if self.dc == "jp" else "en_US", "country_locale": "en_US",
             "created_time": self.iso(ts), "Modified_Time": self.iso(ts), "zuid": str(60_000_000 + len(self.users)),
         }
@@ -462,10 +466,11 @@ class Org:
                     if (record.get(name) or {}).get("id") == record_id:
                         record[name] = None
 
-    def _create(self, module, values, user, ts):
+    def _create(self, module, values, user, ts, record_id=None):
+        """`record_id`: a fixed id (seeding a fixture whose ids another service knows), else a new one."""
         ts = self.now() if ts is None else ts
         owner = values.pop("Owner", None) or self.user_ref(user)
-        record = {"id": self.new_id(), "Owner": owner}
+        record = {"id": record_id or self.new_id(), "Owner": owner}
         for name, field in module.fields.items():
             if not field["read_only"] and name not in record:
                 record[name] = values.get(name)

@@ -10,11 +10,12 @@ from flask import Flask, g, request
 
 from . import http
 from .http import ApiError, DroppedConnection
-from .seed import seed_account
+from .seed import seed_account, seed_company_account
 from .state import RecordInvalid, SandboxState
 
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 CLIENT_ID = "zendesk_for_zoho_crm"
+DATASETS = ("standard", "company")  # what the accounts are seeded with
 
 
 class Sandbox:
@@ -75,12 +76,17 @@ class _JsonSuffix:
         return self.wsgi_app(environ, start_response)
 
 
-def create_sandbox(accounts=("acme",), plan="professional", seed_tickets=0, seed=1):
-    """A sandbox with the given accounts, each seeded deterministically."""
+def create_sandbox(accounts=("acme",), plan="professional", seed_tickets=0, seed=1, dataset="standard"):
+    """A sandbox with the given accounts, each seeded deterministically with `seed_tickets` tickets:
+    random customers (dataset "standard"), or the demo's company (dataset "company", whose people are the
+    CRM sandbox's company's: widget/sandbox/company.py)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}")
     state = SandboxState()
     state.add_oauth_client(CLIENT_ID, "Zendesk for Zoho CRM")
     for index, subdomain in enumerate(accounts):
-        seed_account(state.add_account(subdomain, plan), tickets=seed_tickets, seed=seed + index)
+        seeder = seed_company_account if dataset == "company" else seed_account
+        seeder(state.add_account(subdomain, plan), tickets=seed_tickets, seed=seed + index)
     return Sandbox(state, create_app(state))
 
 

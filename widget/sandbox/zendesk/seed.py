@@ -6,6 +6,8 @@ older than two minutes) so incremental exports can return it at once.
 import random
 import secrets
 
+from .. import company as fixture
+from . import conversations as talk
 from .state import iso
 
 COMPANIES = [
@@ -152,3 +154,129 @@ def _seed_reply(account, ticket, rng, staff, ts):
     author = rng.choice(staff)["id"]
     comment = account._add_comment(ticket, {"body": text, "public": not text.startswith("Internal")}, author, ts)
     account._touch_ticket(ticket, ticket["generated_timestamp"], ts, author, "Update", [], comment)
+
+
+# The demo company's support team (widget/sandbox/company.py): the admin first.
+COMPANY_STAFF = ["高橋 愛子", "山田 花子", "鈴木 健太", "伊藤 美咲", "渡辺 翔", "中村 さくら"]
+# Who requests the tickets beyond each person's first: (kind, weight).
+REQUESTER_WEIGHTS = (("contact", 62), ("lead", 10), ("deal", 9), ("colleague", 10), ("stranger", 9))
+HOUR = 3600
+
+
+def seed_company_account(account, tickets=300, seed=1):
+    """Fill `account` with the demo company's support desk: its organizations and people as they were
+    before the extension came (widget/sandbox/company.py), and `tickets` tickets with their
+    conversations (conversations.py), in Japanese. Deterministic for a given `seed`. Returns the admin."""
+    rng = random.Random(seed)
+    data = fixture.company()
+    now = int(account.now())
+    start = now - 90 * DAY
+    seed_fields(account, start - 400 * DAY)
+    staff = []
+    for n, name in enumerate(COMPANY_STAFF):
+        role, local = ("admin", "admin") if n == 0 else ("agent", f"agent{n}")
+        user = account.create_user({"name": name, "email": f"{local}@{account.subdomain}.example", "role": role,
+                                    "verified": True}, ts=start - 400 * DAY, notify=False)
+        account.passwords[user["id"]] = f"{account.subdomain}-{role}-pass"
+        staff.append(user)
+    account.api_tokens[secrets.token_hex(20)] = True
+
+    organizations = {}  # CRM account id (or a Zendesk-only organization's name) -> organization
+    for n, crm_account in enumerate(data.accounts):
+        if crm_account.zendesk == fixture.ABSENT:
+            continue
+        external_id = {fixture.IMPORTED: fixture.external_id("Accounts", crm_account.crm_id),
+                       fixture.OTHER_SYSTEM: crm_account.other_external_id}.get(crm_account.zendesk)
+        organizations[crm_account.crm_id] = account.create_organization(
+            {"name": crm_account.name["ja"], "domain_names": [crm_account.domain], "external_id": external_id,
+             "tags": ["customer"]}, ts=start - (300 - n) * DAY, notify=False)
+    for n, other in enumerate(data.other_organizations):
+        organizations[other["name"]] = account.create_organization(
+            {"name": other["name"], "domain_names": [other["domain"]]}, ts=start - (200 - n) * DAY, notify=False)
+
+    def add_person(person, n):
+        if person.account is not None:
+            organization = organizations.get(person.account.crm_id)
+        else:
+            organization = organizations.get((person.company or {}).get("ja"))
+        return account.create_user({"name": person.name("ja"), "email": person.email, "phone": person.phone,
+                                    "organization_id": organization["id"] if organization else None,
+                                    "verified": True}, ts=start - (180 - n % 180) * DAY, notify=False)
+
+    people = {kind: [(person, add_person(person, n)) for n, person in enumerate(group) if person.in_zendesk]
+              for kind, group in (("contact", data.contacts), ("lead", data.leads),
+                                  ("colleague", data.colleagues), ("stranger", data.strangers))}
+    users_by_email = {person.email: user for group in people.values() for person, user in group}
+    people["deal"] = [(deal, users_by_email[deal.contact.email]) for deal in data.deals if deal.has_tickets]
+
+    # Everyone who wrote to support has a ticket; the rest go to whoever writes most.
+    first = [(kind, who) for kind in ("contact", "lead", "deal") for who in people[kind]]
+    rng.shuffle(first)
+    chosen = first[:tickets]
+    kinds, weights = zip(*REQUESTER_WEIGHTS)
+    while len(chosen) < tickets:
+        kind = rng.choices(kinds, weights)[0]
+        chosen.append((kind, rng.choice(people[kind])))
+    rng.shuffle(chosen)
+
+    last = now - 120 - 600  # stamped in the past: the exports return everything at once
+    for n, (kind, (who, requester)) in enumerate(chosen):
+        created = start + DAY + (last - start - DAY) * n // max(tickets, 1)
+        _seed_company_ticket(account, rng, kind, who, requester, staff, created, now)
+    return staff[0]
+
+
+def _status_for_age(rng, days):
+    """Old tickets are mostly closed, recent ones mostly still being worked on."""
+    if days > 30:
+        weights = {"closed": 70, "solved": 20, "open": 4, "pending": 3, "hold": 3}
+    elif days > 7:
+        weights = {"closed": 15, "solved": 40, "open": 15, "pending": 15, "hold": 10, "new": 5}
+    else:
+        weights = {"new": 25, "open": 30, "pending": 20, "hold": 10, "solved": 15}
+    return rng.choices(list(weights), list(weights.values()))[0]
+
+
+def _seed_company_ticket(account, rng, kind, who, requester, staff, created, now):
+    deal = who if kind == "deal" else None
+    person = deal.contact if deal else who
+    script = rng.choice({"contact": talk.SUPPORT, "colleague": talk.SUPPORT, "lead": talk.PRESALES,
+                         "deal": talk.DEAL, "stranger": talk.PERSONAL}[kind])
+    status = _status_for_age(rng, (now - created) / DAY)
+    steps = script.steps[:rng.choice(talk.STEPS_BY_STATUS[status])]
+    agents = staff[1:]
+    assignee = rng.choice(agents)
+    colleague = rng.choice([a for a in agents if a is not assignee])
+    company_name = (person.account.name["ja"] if person.account else (person.company or {}).get("ja")) or ""
+    values = {"customer": person.family["ja"], "company": company_name, "agent": assignee["name"].split()[0],
+              "colleague": colleague["name"].split()[0], "deal": deal.name["ja"] if deal else "",
+              "invoice": f"INV-{created // DAY % 100000:05d}", "order": f"ZJ-{rng.randint(100000, 999999)}",
+              "tracking": f"{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}-{rng.randint(1000, 9999)}"}
+    incident = script.type == "incident"
+    fields = {
+        "subject": script.subject, "requester_id": requester["id"], "status": status, "type": script.type,
+        "priority": rng.choices(["low", "normal", "high", "urgent"], [1, 4, 4, 2] if incident else [3, 6, 2, 1])[0],
+        "assignee_id": assignee["id"] if status != "new" else None,
+        "tags": list(script.tags) + (["vip"] if person.account and person.account.employees >= 2000 else []),
+        "external_id": fixture.external_id("Deals", deal.crm_id) if deal else None,  # created from its page
+    }
+    via = "api" if deal else rng.choice(["email", "web"])
+    ticket, _ = account.create_ticket(fields, {"body": steps[0][1].format(**values), "public": True},
+                                      requester["id"], ts=created, via=via, notify=False)
+    # Replies follow at a support desk's pace, squeezed into the time left for the newest tickets.
+    offsets, at = [], 0
+    for who_writes, _ in steps[1:]:
+        at += {talk.AGENT: rng.randint(1, 30) * HOUR, talk.NOTE: rng.randint(10, 90) * 60,
+               talk.CUSTOMER: rng.randint(2, 24) * HOUR}[who_writes]
+        offsets.append(at)
+    room = now - 120 - created - len(offsets)
+    scale = min(1.0, room / offsets[-1]) if offsets else 1.0
+    previous = created
+    for offset, (who_writes, text) in zip(offsets, steps[1:]):
+        ts = max(previous + 1, created + int(offset * scale))
+        author = {talk.CUSTOMER: requester, talk.AGENT: assignee,
+                  talk.NOTE: rng.choice([assignee, colleague])}[who_writes]
+        comment = account._add_comment(ticket, {"body": text.format(**values), "public": who_writes != talk.NOTE},
+                                       author["id"], ts)
+        account._touch_ticket(ticket, ticket["generated_timestamp"], ts, author["id"], "Update", [], comment)
+        previous = ts
