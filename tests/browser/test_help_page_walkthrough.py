@@ -22,12 +22,14 @@ def world(tmp_path):
     yield from _world(tmp_path, "us")
 
 
-def _world(tmp_path, dc):
+def _world(tmp_path, dc, dataset="standard", seed_tickets=5):
+    """Our extension on 127.0.0.1, the CRM sandbox (one org in data centre `dc`) on localhost, another
+    site, and a Zendesk sandbox; both sandboxes seeded with `dataset` (the demo's company: "company")."""
     extension_port, crm_port = free_port("127.0.0.1"), free_port("localhost")
     crm_url, extension_url = f"http://localhost:{crm_port}", f"http://127.0.0.1:{extension_port}"
-    zendesk = create_zendesk_sandbox(seed_tickets=5)
+    zendesk = create_zendesk_sandbox(seed_tickets=seed_tickets, dataset=dataset)
     crm = create_crm_sandbox(data_centres=(dc,), seed_records=20, extension_url=extension_url,
-                             marketplace_secret=MARKETPLACE_SECRET)
+                             marketplace_secret=MARKETPLACE_SECRET, dataset=dataset)
     # The CRM admin authorizes Zendesk as themselves: a Zendesk administrator under the same email (the
     # extension takes a Zendesk authorization only from the admin who started it).
     crm_admin = crm.credentials(crm_url)["data_centres"][dc]["users"][0]

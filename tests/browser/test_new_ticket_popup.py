@@ -7,7 +7,8 @@ import re
 import pytest
 
 from tests.browser.conftest import chromium, install_from_marketplace, shoot, sign_in  # noqa: F401  (fixture)
-from tests.browser.test_help_page_walkthrough import _authorize_in_popup, _world
+from tests.browser.test_help_page_walkthrough import _world
+from tests.browser.test_wizard_walkthrough import _authorize_both as authorize_both  # also the CSP test's
 
 pytestmark = pytest.mark.browser
 
@@ -15,26 +16,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def world(tmp_path):
     yield from _world(tmp_path, "us")
-
-
-def authorize_both(context, page, world):
-    """Settings → connect Zoho CRM, then authorize Zendesk, each in its own window (as the help page says)."""
-    page.click("#installed-extensions >> text=Settings")
-    settings = page.frame_locator("#settings-widget")
-    _authorize_in_popup(context, lambda: settings.locator("#connect-crm").click(),
-                        lambda popup: popup.click("button:has-text('Accept')"))
-    settings.locator("#crm-connection .ok").wait_for(timeout=10_000)
-    settings.locator("#subdomain").fill(world["zendesk_admin"]["subdomain"])
-
-    def sign_in_to_zendesk(popup):
-        popup.fill("input[name=email]", world["zendesk_admin"]["admin_email"])
-        popup.fill("input[name=password]", world["zendesk_admin"]["admin_password"])
-        popup.click("button:has-text('Sign in')")
-        popup.click("button:has-text('Allow')")
-
-    _authorize_in_popup(context, lambda: settings.locator("button:has-text('Save and Authorize')").click(),
-                        sign_in_to_zendesk)
-    settings.locator("#zendesk-connection .ok").wait_for(timeout=10_000)
 
 
 def open_popup(page):

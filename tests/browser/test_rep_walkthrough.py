@@ -9,16 +9,11 @@ from collections import Counter
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MARKETPLACE_SECRET, install_from_marketplace, shoot, \
-    sign_in
-from tests.browser.test_new_ticket_popup import open_popup
-from tests.browser.test_wizard_walkthrough import _authorize_both
-from widget import create_app
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, install_from_marketplace, shoot, sign_in
+from tests.browser.test_help_page_walkthrough import _world
+from tests.browser.test_new_ticket_popup import authorize_both, open_popup
 from widget.extensions import db
 from widget.models import Installation, Ticket
-from widget.sandbox.crm import create_sandbox as create_crm_sandbox
-from widget.sandbox.serving import BackgroundServer, free_port
-from widget.sandbox.zendesk import create_sandbox as create_zendesk_sandbox
 from widget.sync import runs
 
 pytestmark = pytest.mark.browser
@@ -50,33 +45,8 @@ def strict_chromium():
 @pytest.fixture(params=sorted(LANGUAGES))
 def company(request, tmp_path):
     """The demo's company in both sandboxes (the CRM org in the run's data centre), our extension between them."""
-    dc = request.param
-    extension_port, crm_port = free_port("127.0.0.1"), free_port("localhost")
-    crm_url, extension_url = f"http://localhost:{crm_port}", f"http://127.0.0.1:{extension_port}"
-    zendesk = create_zendesk_sandbox(dataset="company", seed_tickets=120)
-    crm = create_crm_sandbox(data_centres=(dc,), dataset="company", extension_url=extension_url,
-                             marketplace_secret=MARKETPLACE_SECRET)
-    crm_admin = crm.credentials(crm_url)["data_centres"][dc]["users"][0]
-    zendesk.add_admin(crm_admin["name"], crm_admin["email"], crm_admin["password"])  # authorizes as themselves
-    with BackgroundServer(zendesk.app) as zendesk_server:
-        zendesk_credentials, crm_credentials = zendesk.credentials(zendesk_server.url), crm.credentials(crm_url)
-        extension = create_app({
-            "TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'ext.db'}",
-            "MARKETPLACE_SECRET": MARKETPLACE_SECRET, "SANDBOX_ORIGIN": crm_url,
-            "ZENDESK_BASE_URL": zendesk_server.url, "ZENDESK_CLIENT_ID": zendesk_credentials["oauth_client_id"],
-            "ZENDESK_CLIENT_SECRET": zendesk_credentials["oauth_client_secret"],
-            "CRM_SANDBOX_URL": crm_url, "CRM_CLIENT_ID": crm_credentials["client_id"],
-            "CRM_CLIENT_SECRET": crm_credentials["client_secret"]})
-        with extension.app_context():
-            db.create_all()
-        with BackgroundServer(extension, port=extension_port), \
-                BackgroundServer(crm.app, host="localhost", port=crm_port):
-            yield dc, {"extension": extension, "extension_url": extension_url, "crm_url": crm_url, "crm": crm,
-                       "zendesk": zendesk, "zendesk_admin": {
-                           "subdomain": zendesk_credentials["accounts"][0]["subdomain"],
-                           "admin_email": crm_admin["email"], "admin_password": crm_admin["password"]}}
-        with extension.app_context():
-            db.engine.dispose()
+    for world in _world(tmp_path, request.param, dataset="company", seed_tickets=120):
+        yield request.param, world
 
 
 def _installed_and_synced(context, world, admin):
@@ -84,7 +54,7 @@ def _installed_and_synced(context, world, admin):
     page = sign_in(context, world["crm_url"], *admin)
     install_from_marketplace(page, "all")
     page.get_by_role("link", name="Later", exact=True).click()
-    _authorize_both(context, page, world)
+    authorize_both(context, page, world)
     with world["extension"].app_context():
         installation = db.session.scalar(db.select(Installation))
         run = runs.start_first_sync(installation)
