@@ -49,7 +49,7 @@ def create_app(overrides=None):
                                  ticket_priority_labels=TICKET_PRIORITY_LABELS, shown=shown)
     app.jinja_env.globals["ticket_type_labels"] = TICKET_TYPE_LABELS
 
-    from . import models  # noqa: F401  (tables must be known to Alembic)
+    from . import local_copy, models  # noqa: F401  (tables known to Alembic; the local copy's versions kept)
     from .cli import register_cli
     from .context import bp as context_bp
     from .dashboard import bp as dashboard_bp

@@ -22,9 +22,9 @@ import time
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 
+from . import local_copy
 from .admins import confirmed_admin
 from .extensions import db
-from .models import Installation
 from .security import (ACTIVITY_STEP, ContextError, read_context_claims, renew_context, session_times,
                        touch_context, verify_context)
 
@@ -43,20 +43,23 @@ class Refused(Exception):
 
 
 def current_context():
-    """Verify the request's context; set g.installation, g.user, g.claims, g.context_token, g.locale."""
+    """Verify the request's context; set g.installation, g.user, g.claims, g.context_token, g.locale and
+    g.local_copy_version (read with the installation, in the same query)."""
     token = token_sent()
     if not token:
         raise Refused(401, _("Open this page from Zoho CRM: it needs the CRM's signed context."))
     now = clock()
     try:
         org_id = str(read_context_claims(token).get("iss", ""))
-        installation = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
+        installation, version = db.session.execute(local_copy.installation_by_org(), {"org_id": org_id}).first() \
+            or (None, None)
         if installation is None:
             raise Refused(401, _("Zendesk for Zoho CRM is not installed in this CRM account."))
         claims = verify_context(token, installation.context_secret, installation.org_id, now=now)
     except ContextError:
         raise Refused(401, _("This page's sign-in has expired or is not valid. Reload the CRM page.")) from None
     g.installation, g.claims, g.user, g.context_token = installation, claims, claims["user"], token
+    g.local_copy_version = version
     g.locale = "ja" if str(claims["user"].get("locale", "")).lower().startswith("ja") else "en"
     if installation.status != "installed":  # uninstalling (DESIGN §7): refuse at once
         raise Refused(410, _("Zendesk for Zoho CRM is being uninstalled from this CRM account."))

@@ -1,4 +1,5 @@
 """Tokens at rest: Fernet encryption with TOKEN_ENCRYPTION_KEY (DESIGN §5). Plain text never reaches the DB."""
+import functools
 import json
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -22,3 +23,14 @@ def decrypt_json(ciphertext):
         return json.loads(_fernet().decrypt(ciphertext.encode()))
     except InvalidToken as exc:
         raise UnreadableSecret("stored credentials can't be decrypted with TOKEN_ENCRYPTION_KEY") from exc
+
+
+def decrypt_json_kept(ciphertext):
+    """`decrypt_json`, remembered per process for a few values read on every request (an installation's
+    context secret: README "Benchmarks"). The stored ciphertext is the key, so a new value is read anew."""
+    return _kept(current_app.config["TOKEN_ENCRYPTION_KEY"], ciphertext)
+
+
+@functools.lru_cache(maxsize=256)
+def _kept(key, ciphertext):
+    return decrypt_json(ciphertext)

@@ -2,7 +2,7 @@
 import secrets
 from datetime import datetime, timezone
 
-from .crypto import decrypt_json, encrypt_json
+from .crypto import decrypt_json, decrypt_json_kept, encrypt_json
 from .extensions import db
 from .notices import stored
 
@@ -58,7 +58,7 @@ class Installation(db.Model):
 
     @property
     def context_secret(self):
-        return decrypt_json(self.context_secret_ciphertext)
+        return decrypt_json_kept(self.context_secret_ciphertext)
 
     @context_secret.setter
     def context_secret(self, value):
@@ -248,6 +248,14 @@ class DealAccount(db.Model):
     read_at = db.Column(db.DateTime(timezone=True), nullable=True)  # last successful read; None: never read
     refresh_after = db.Column(db.DateTime(timezone=True), nullable=False)
 
+
+
+class LocalCopyVersion(db.Model):
+    """How many times an installation's local copy of what its related lists show has changed
+    (widget/local_copy.py): rendered lists are reused while it stays the same."""
+
+    installation_id = db.Column(db.Integer, db.ForeignKey("installation.id", ondelete="CASCADE"), primary_key=True)
+    version = db.Column(db.BigInteger, nullable=False, default=1)
 
 
 class NewTicketRequest(db.Model):

@@ -25,11 +25,12 @@ READ_POLICY = RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0, timeout=4.0
 
 
 def deal_account(installation, deal_id):
-    """(the Deal's CRM Account id or None, known): `known` is False while the Deal was never read."""
+    """(the Deal's CRM Account id or None, known, read again after): `known` is False while the Deal was
+    never read."""
     row = db.session.scalar(db.select(DealAccount).filter_by(installation_id=installation.id, deal_id=str(deal_id)))
     if row is None or as_utc(row.refresh_after) <= utcnow():
         row = _read(installation, str(deal_id), row)
-    return row.account_id, row.read_at is not None
+    return row.account_id, row.read_at is not None, row.refresh_after
 
 
 def _read(installation, deal_id, row):

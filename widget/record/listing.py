@@ -29,11 +29,13 @@ DEFAULT_FILTER = "unsolved"  # open tickets first; "all" on demand
 @dataclass
 class Scope:
     """The record's tickets as an SQL condition; for a Deal, `marker` says where each comes from
-    ("deal" or "account") and `account_unknown` that its Account could not be read yet."""
+    ("deal" or "account"), `account_unknown` that its Account could not be read yet, and `until` when
+    its Account is read again (the tickets it shows may change then)."""
 
     condition: object
     marker: object = None
     account_unknown: bool = False
+    until: object = None
 
 
 @dataclass
@@ -46,6 +48,7 @@ class TicketPage:
     total: int  # tickets in the filter
     account_unknown: bool = False
     filter_counts: dict = field(default_factory=dict)  # {filter: tickets}
+    until: object = None  # Scope.until
 
 
 def record_scope(installation, entity, record_id):
@@ -55,10 +58,10 @@ def record_scope(installation, entity, record_id):
     if entity == "Accounts":
         return Scope(_of_account(installation, record_id))
     from_deal = Ticket.crm_deal_id == record_id
-    account_id, known = deal_account(installation, record_id)
+    account_id, known, until = deal_account(installation, record_id)
     of_account = _account_terms(installation, account_id) if account_id else ()
     return Scope(_any_of(installation, from_deal, *of_account), db.case((from_deal, "deal"), else_="account"),
-                 account_unknown=not known)
+                 account_unknown=not known, until=until)
 
 
 def _requested_by(installation, module, record_id):
@@ -104,7 +107,7 @@ def ticket_page(installation, entity, record_id, filter_name=DEFAULT_FILTER, pag
         .order_by(Ticket.updated_at.desc().nulls_last(), Ticket.zendesk_id.desc())
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
     return TicketPage([tuple(row) for row in rows], counts, filter_name, page, pages, total, scope.account_unknown,
-                      filter_counts)
+                      filter_counts, scope.until)
 
 
 def visible_ticket(installation, entity, record_id, ticket_id):

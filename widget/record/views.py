@@ -19,7 +19,7 @@ from ..context import widget_view
 from ..extensions import csrf
 from ..labels import TICKET_STATUS_LABELS
 from ..numbers import page_number
-from . import listing, reply, thread
+from . import listing, rendered, reply, thread
 from .times import user_clock
 
 bp = Blueprint("record", __name__, url_prefix="/record")
@@ -29,11 +29,27 @@ csrf.exempt(bp)  # its forms carry a token bound to the widget context instead (
 @bp.get("/<entity>/<record_id>/tickets")
 @widget_view(record=True)
 def ticket_list(entity, record_id):
-    """The record's tickets from the local copy the sync keeps: open ones first, filter and pages by htmx."""
-    page = listing.ticket_page(g.installation, entity, record_id, request.args.get("status") or listing.DEFAULT_FILTER,
-                               page_number(request.args.get("page")))
-    return _render("record/_ticket_list.html", entity, record_id, listing=page,
-                   back={"status": page.filter, "page": page.page})
+    """The record's tickets from the local copy the sync keeps: open ones first, filter and pages by htmx.
+    What htmx asks for (the list's polls, filters and pages) is served as rendered before while the
+    local copy has not changed since (rendered.py)."""
+    filter_name, page = request.args.get("status") or listing.DEFAULT_FILTER, page_number(request.args.get("page"))
+    if not request.htmx:
+        values = _list_values(entity, record_id, filter_name, page)
+        return _render("record/_ticket_list.html", entity, record_id, **values)
+    key = (g.installation.installation_key, g.local_copy_version, entity, record_id, filter_name, page, g.locale,
+           g.user.get("time_zone"), g.user.get("locale"))
+    body = rendered.lists().get(key)
+    if body is None:
+        values = _list_values(entity, record_id, filter_name, page)
+        body = render_template("record/_ticket_list.html", **_template_values(
+            entity, record_id, values, context_token=rendered.CONTEXT_PLACEHOLDER))
+        rendered.lists().put(key, body, values["listing"].until)
+    return _response(rendered.with_context(body, g.context_token))
+
+
+def _list_values(entity, record_id, filter_name, page):
+    shown = listing.ticket_page(g.installation, entity, record_id, filter_name, page)
+    return {"listing": shown, "back": {"status": shown.filter, "page": shown.page}}
 
 
 @bp.get("/<entity>/<record_id>/tickets/<id:ticket_id>")
@@ -86,15 +102,22 @@ def _posted_notice(text, public, status):
 
 def _render(fragment, entity, record_id, full=None, **values):
     """`fragment` for htmx requests; else the whole widget page around `full` (default: the fragment)."""
+    values = _template_values(entity, record_id, values)
+    if request.htmx:
+        return _response(render_template(fragment, **values))
+    return _response(render_template("record/tickets.html", area=full or fragment, **values))
+
+
+def _template_values(entity, record_id, values, context_token=None):
     grant = connection(g.installation, "zendesk")
-    values.update(entity=entity, record_id=record_id, context_token=g.context_token,
-                  clock=user_clock(g.user, g.locale), authorized=grant is not None and grant.status == "active")
+    values = {**values, "entity": entity, "record_id": record_id, "context_token": context_token or g.context_token,
+              "clock": user_clock(g.user, g.locale), "authorized": grant is not None and grant.status == "active"}
     values.setdefault("back", {"status": request.args.get("status") or listing.DEFAULT_FILTER,
                                "page": page_number(request.args.get("page"))})
-    if request.htmx:
-        body = render_template(fragment, **values)
-    else:
-        body = render_template("record/tickets.html", area=full or fragment, **values)
+    return values
+
+
+def _response(body):
     response = make_response(body)
     response.vary.add("HX-Request")
     return response
