@@ -21,6 +21,8 @@ from ..extensions import db
 from ..models import Link, Ticket
 
 PANEL_POLICY = RetryPolicy(attempts=1, timeout=1.5)
+# Create Lead is an upsert, safe to repeat: one quick second try when its answer is lost.
+LEAD_POLICY = RetryPolicy(attempts=2, base_delay=0.1, max_delay=0.3, timeout=2.0)
 # The panel's CRM calls together: past this, the next call is not made and the CRM counts as too slow.
 PANEL_DEADLINE = 3.0
 CACHE_SECONDS = 60
@@ -120,7 +122,7 @@ _cache, _cache_lock = {}, threading.Lock()
 
 def _cache_key(installation, requester, link):
     # The link is part of the key: once a Lead is created and linked (in any worker), the next look is fresh.
-    return installation.id, requester.zendesk_id, requester.deal_id, link.crm_id if link else None
+    return installation.installation_key, requester.zendesk_id, requester.deal_id, link.crm_id if link else None
 
 
 def customer_of(installation, requester, now=None):
@@ -142,7 +144,7 @@ def customer_of(installation, requester, now=None):
 
 def forget(installation, requester):
     with _cache_lock:
-        for key in [k for k in _cache if k[:2] == (installation.id, requester.zendesk_id)]:
+        for key in [k for k in _cache if k[:2] == (installation.installation_key, requester.zendesk_id)]:
             del _cache[key]
 
 
@@ -151,11 +153,11 @@ def _link(installation, requester):
                                                        zendesk_id=requester.zendesk_id))
 
 
-def _client(installation):
+def _client(installation, policy=PANEL_POLICY):
     grant = connection(installation, "crm")
     if grant is None or grant.status != "active":
         raise CrmUnavailable("revoked")
-    return crm_client(installation, grant, policy=PANEL_POLICY)
+    return crm_client(installation, grant, policy=policy)
 
 
 class _Deadline:
@@ -252,8 +254,11 @@ def lead_fields(requester, company):
 def create_lead(installation, requester, company=""):
     """Create the requester's Lead and link it to their Zendesk user; returns the Customer now shown.
     Exactly once: the CRM write is an upsert by Email (a retry, a double click, a lost answer find the
-    Lead the first one made and update it), and the Link is unique per Zendesk user."""
-    client = _client(installation)
+    Lead the first one made and update it), and the Link is unique per Zendesk user; a requester linked
+    already (a second click) is only shown."""
+    if _link(installation, requester) is not None:
+        return customer_of(installation, requester)
+    client = _client(installation, LEAD_POLICY)
     try:
         [result] = client.upsert_records("Leads", [lead_fields(requester, company)], ["Email"])
     except AuthenticationError:

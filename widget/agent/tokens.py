@@ -5,8 +5,10 @@ Zendesk opens our iframe with a POST whose form field `token` is a JWT signed RS
 `https://{subdomain}.zendesk.com/api/v2/apps/installations/{id}.json`, with `iat` and `exp`. We find the
 installation whose Zendesk account and app installation these name, verify the token with the public key
 Zendesk published for our app (kept when the app was installed: widget/agent/installing.py), and accept
-it once: a token is remembered until it expires (table `used_signature`), so a copied request cannot open
-the panel again, even inside its life; after its life it is expired anyway.
+it once per iframe: the token and the request's `app_guid` are remembered until the token expires (table
+`used_signature`), so the same request sent again is refused, even inside the token's life; after its
+life the token is expired anyway. NB: not once per token alone: the token names no ticket nor iframe and
+has no nonce, so two tickets opened within one second get the same token, each in its own iframe.
 
 Later requests (htmx) carry a token of ours in `X-Agent-Token`: HS256 under a key derived from SECRET_KEY
 and the installation's own key, naming the installation, its Zendesk account, the app installation and
@@ -41,8 +43,9 @@ class TokenRefused(Exception):
         self.reason, self.status = reason, status
 
 
-def verify_framework_token(token, now=None):
-    """The installation a framework token opens the panel for, once. Raises TokenRefused."""
+def verify_framework_token(token, app_guid, now=None):
+    """The installation a framework token opens the panel for, once for the iframe `app_guid`. Raises
+    TokenRefused."""
     try:
         unverified = jwt.decode(token or "", options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -71,7 +74,7 @@ def verify_framework_token(token, now=None):
         raise TokenRefused("token lives too long")
     if installation.status != "installed":
         raise TokenRefused("installation is being uninstalled", status=410)
-    digest = "zaf:" + hashlib.sha256(token.encode()).hexdigest()
+    digest = "zaf:" + hashlib.sha256(f"{token}|{app_guid}".encode()).hexdigest()
     if not remember_once(digest, datetime.fromtimestamp(claims["exp"] + SIGNATURE_MAX_SKEW, timezone.utc)):
         raise TokenRefused("token used before")
     return installation

@@ -41,7 +41,7 @@ def open_sidebar():
     g.locale = _locale(request.args.get("locale"))
     ticket_id = request.args.get("ticket_id", "")
     try:
-        installation = verify_framework_token(request.form.get("token", ""))
+        installation = verify_framework_token(request.form.get("token", ""), request.args.get("app_guid", ""))
     except TokenRefused as refused:
         message = (_("Zendesk for Zoho CRM is being uninstalled from this CRM account.") if refused.status == 410
                    else _("This panel could not be opened: Zendesk's signed request was not valid. Reload the ticket."))

@@ -99,8 +99,10 @@ _create_lock = threading.Lock()
 
 
 def signed_token(account, installation, app, now=None, lifetime=TOKEN_LIFETIME, key=None):
-    """The JWT the framework POSTs as the form field `token` when it opens the app's iframe."""
-    now = int(account.now() if now is None else now)
+    """The JWT the framework POSTs as the form field `token` when it opens the app's iframe. Signed at the
+    wall clock's time, not the sandbox's: its clock is moved by tests (exports, token expiry), and the app
+    checks the token with its own clock, as it would check real Zendesk's."""
+    now = int(time.time() if now is None else now)
     claims = {"iss": f"{account.subdomain}.zendesk.com",
               "aud": f"https://{account.subdomain}.zendesk.com/api/v2/apps/installations/{installation['id']}.json",
               "iat": now, "exp": now + lifetime}
