@@ -160,6 +160,11 @@ def test_our_token_is_short_lived_and_bound_to_its_ticket_and_installation(sideb
     expired = mint_agent_token(installation, sidebar.company.tickets["yui_open"], "en", now=time.time() - 3600)
     assert sidebar.panel("yui_open", expired).status_code == 401
     assert sidebar.panel("yui_open", "").status_code == 401
+    claims = jwt.decode(token, options={"verify_signature": False})
+    other_tenant = jwt.encode({**claims, "sub": "2"}, "another installation's key, thirty-two bytes or more")
+    assert sidebar.panel("yui_open", other_tenant).status_code == 401
+    forged = jwt.encode({**claims, "sub": str(installation.id + 1)}, "any key at all, at least thirty-two bytes")
+    assert sidebar.panel("yui_open", forged).status_code == 401
     installation.zendesk_app_installation_id = "1"  # the app installed again: tokens of the old one end
     db.session.commit()
     assert sidebar.panel("yui_open", token).status_code == 401
