@@ -239,7 +239,8 @@ def crm_record_url(installation, module, record_id):
     sandbox = current_app.config["CRM_SANDBOX_URL"].rstrip("/")
     if sandbox:
         return f"{sandbox}/crm/tab/{module}/{record_id}"
-    return f"{CRM_WEB.get(installation.data_center, CRM_WEB['us'])}/crm/org{installation.org_id}/tab/{module}/{record_id}"
+    web = CRM_WEB.get(installation.data_center, CRM_WEB["us"])
+    return f"{web}/crm/org{installation.org_id}/tab/{module}/{record_id}"
 
 
 # ---- Create Lead ------------------------------------------------------------------------------------
