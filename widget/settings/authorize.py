@@ -279,7 +279,8 @@ def finish_zendesk(args):
     installation.zendesk_subdomain = data["subdomain"]
     grant = save_grant(installation, "zendesk", token, account=data["subdomain"], api_base=base_url, plan=plan)
     client = zendesk_client(installation, grant, policy=PAGE_POLICY)
-    warning = register_webhook(installation, client) or install_sidebar(installation, client)
+    problems = [register_webhook(installation, client), install_sidebar(installation, client)]
+    warning = " ".join(problem for problem in problems if problem)
     return Authorized(_("Zendesk is authorized as %(subdomain)s (plan %(plan)s).", subdomain=data["subdomain"],
                         plan=plan), warning=warning or "", back_url=crm_home(installation))
 
