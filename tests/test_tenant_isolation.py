@@ -21,6 +21,9 @@ NOT_CONTEXT_ROUTES = {
     "settings.crm_callback": "signed OAuth state bound to the installation (tests/settings)",
     "webhooks.zendesk": "webhook signature and installation key (tests/webhooks)",
     "webhooks.crm": "channel token and installation key (tests/webhooks)",
+    "agent.open_sidebar": "Zendesk's RS256-signed request naming the account and app installation (tests/agent)",
+    "agent.ticket_panel": "our agent token, signed per installation and bound to it (tests/agent)",
+    "agent.create_lead": "our agent token, signed per installation and bound to it (tests/agent)",
 }
 SAMPLE_VALUES = {"entity": "Contacts", "record_id": "42", "ticket_id": "1"}
 

@@ -50,6 +50,7 @@ def create_app(overrides=None):
     app.jinja_env.globals["ticket_type_labels"] = TICKET_TYPE_LABELS
 
     from . import local_copy, models  # noqa: F401  (tables known to Alembic; the local copy's versions kept)
+    from .agent.views import bp as agent_bp
     from .cli import register_cli
     from .context import bp as context_bp
     from .dashboard import bp as dashboard_bp
@@ -59,7 +60,8 @@ def create_app(overrides=None):
     from .settings import bp as settings_bp
     from .webhooks import bp as webhooks_bp
 
-    for blueprint in (ops_bp, lifecycle_bp, context_bp, record_bp, settings_bp, dashboard_bp, webhooks_bp):
+    for blueprint in (ops_bp, lifecycle_bp, context_bp, record_bp, settings_bp, dashboard_bp, webhooks_bp,
+                      agent_bp):
         app.register_blueprint(blueprint)
     headers.init_app(app)
     register_cli(app)

@@ -134,11 +134,16 @@ def demo(port, zendesk_port, crm_port):
     for centre in crm_credentials["data_centres"].values():
         admin = centre["users"][0]
         zendesk.add_admin(admin["name"], admin["email"], admin["password"])
+    # Our agent sidebar app, published in the Zendesk sandbox's marketplace: authorizing Zendesk installs it.
+    # The agent UI is opened as `localhost`, another site than the extension's, as Zendesk is in production.
+    sidebar_app = zendesk.publish_app("Zoho CRM", f"{extension_url}/zendesk/sidebar")
+    agent_ui = f"http://localhost:{zendesk_server.port}/agent"
     app.config.update(
         CRM_SANDBOX_URL=crm_url,
         CRM_CLIENT_ID=crm_credentials["client_id"],
         CRM_CLIENT_SECRET=crm_credentials["client_secret"],
-        SANDBOX_ORIGIN=crm_url,
+        SANDBOX_ORIGIN=f"{crm_url} http://localhost:{zendesk_server.port}",
+        ZENDESK_APP_ID=str(sidebar_app.id),
         ZENDESK_BASE_URL=zendesk_server.url,
         ZENDESK_CLIENT_ID=zendesk_credentials["oauth_client_id"],
         ZENDESK_CLIENT_SECRET=zendesk_credentials["oauth_client_secret"],
@@ -155,7 +160,7 @@ Zendesk for Zoho CRM demo is running.
   Open the CRM:  {crm_url}/
     sign in as {crm_admin['email']} / {crm_admin['password']} (every seeded user is listed on the sign-in page)
   Zendesk sign-in (when you authorize): the same, {crm_admin['email']} / {crm_admin['password']}
-    subdomain: {zendesk_admin['subdomain']}; agent UI: {zendesk_server.url}/agent
+    subdomain: {zendesk_admin['subdomain']}; agent UI (a ticket shows the Zoho CRM sidebar): {agent_ui}
   Extension: {extension_url} (data in {app.instance_path})
 
 Press Ctrl+C to stop.""")

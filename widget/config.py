@@ -98,6 +98,9 @@ def from_environment(instance_path, environ=None):
         "ZENDESK_BASE_URL": env.get("ZENDESK_BASE_URL", "https://{subdomain}.zendesk.com"),
         "ZENDESK_CLIENT_ID": env.get("ZENDESK_CLIENT_ID", ""),
         "ZENDESK_CLIENT_SECRET": env.get("ZENDESK_CLIENT_SECRET", ""),
+        # The id of our Zendesk marketplace app (the agent sidebar, docs/agent-app.md): authorizing Zendesk
+        # installs it into the account. Empty: no sidebar app is installed.
+        "ZENDESK_APP_ID": env.get("ZENDESK_APP_ID", ""),
         "CRM_CLIENT_ID": env.get("CRM_CLIENT_ID", ""),
         "CRM_CLIENT_SECRET": env.get("CRM_CLIENT_SECRET", ""),
         # Empty in production (the real Zoho data centres); the CRM sandbox's base URL otherwise.

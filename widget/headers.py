@@ -5,7 +5,8 @@
   eval. So htmx runs with `allowEval` off and without its injected indicator style (the htmx-config
   meta tag in templates/base.html; the indicator rules are in static/css/app.css), and nothing may use
   htmx's trigger filters (`every 30s [...]`), `hx-on` or `js:` values, which are evaluated as code.
-  `frame-ancestors`: only the CRM (and the configured sandbox origin) may embed our pages. No
+  `frame-ancestors`: only the CRM (and the configured sandbox origin) may embed our pages; the agent
+  sidebar (widget/agent/), only Zendesk's agent pages (and the sandbox origin). No
   `form-action`: the Zendesk form sent without JavaScript is redirected on to Zendesk's sign-in page,
   which a form-action of 'self' would stop.
 - Referrer-Policy: no-referrer. Widget contexts travel in URLs (`?ctx=`); no other site may see them in a
@@ -25,14 +26,19 @@ def init_app(app):
     app.after_request(security_headers)
 
 
-def content_security_policy(config):
-    ancestors = CRM_ORIGINS + tuple(origin for origin in config["SANDBOX_ORIGIN"].split() if origin)
+# Zendesk's agent pages, the only ones allowed to frame the agent sidebar.
+ZENDESK_ORIGINS = ("https://*.zendesk.com",)
+
+
+def content_security_policy(config, framed_by=CRM_ORIGINS):
+    ancestors = framed_by + tuple(origin for origin in config["SANDBOX_ORIGIN"].split() if origin)
     return "; ".join(("default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
                       "base-uri 'none'", "frame-ancestors " + " ".join(ancestors)))
 
 
 def security_headers(response):
-    response.headers["Content-Security-Policy"] = content_security_policy(current_app.config)
+    framed_by = ZENDESK_ORIGINS if request.blueprint == "agent" else CRM_ORIGINS
+    response.headers["Content-Security-Policy"] = content_security_policy(current_app.config, framed_by)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if request.endpoint != "static":

@@ -44,6 +44,10 @@ class Installation(db.Model):
     zendesk_subdomain = db.Column(db.String(63), nullable=True)
     zendesk_webhook_id = db.Column(db.String(64), nullable=True)
     zendesk_webhook_secret_ciphertext = db.Column(db.Text, nullable=True)
+    # Our agent sidebar app installed in that Zendesk account (widget/agent/): its app installation id, and
+    # the app's public key that verifies the framework's signed first requests (PEM, public: not encrypted).
+    zendesk_app_installation_id = db.Column(db.String(32), nullable=True, index=True)
+    zendesk_app_public_key = db.Column(db.Text, nullable=True)
     # CRM side: the custom modules we created (F7) and the notification channel.
     crm_modules = db.Column(db.JSON, nullable=False, default=dict)  # {"tickets": api_name, "comments": api_name}
     # The CRM edition (`org.license_details.paid_type`): it sets how many API calls may be in flight.

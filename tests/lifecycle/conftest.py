@@ -61,8 +61,9 @@ def wired(tmp_path, crm, zendesk_server, monkeypatch):
         db.engine.dispose()
 
 
+# The scopes the settings ask for (widget/settings/authorize.py), search among them (the agent sidebar).
 CRM_SCOPES = ["ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL", "ZohoCRM.notifications.ALL", "ZohoCRM.users.READ",
-              "ZohoCRM.org.READ"]
+              "ZohoCRM.org.READ", "ZohoCRM.coql.READ", "ZohoSearch.securesearch.READ"]
 
 
 def _submit(browser, page, **fields):

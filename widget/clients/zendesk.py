@@ -702,6 +702,29 @@ class ZendeskClient:
         """The secret deliveries are signed with (§8.1)."""
         return self._request("GET", f"webhooks/{webhook_id}/signing_secret")["signing_secret"]["secret"]
 
+    # ---- apps (the agent sidebar: https://developer.zendesk.com/api-reference/ticketing/apps/apps/) --
+    def app_installations(self):
+        """The account's app installations (`id`, `app_id`, `settings`, `enabled`)."""
+        return (self._request("GET", "apps/installations.json") or {}).get("installations", [])
+
+    def install_app(self, app_id, name):
+        """Install the marketplace app `app_id` into the account; returns the installation."""
+        return self._request("POST", "apps/installations.json", json={"app_id": app_id, "settings": {"name": name}})
+
+    def remove_app_installation(self, installation_id):
+        """Remove an app installation; False when it was already gone (uninstall may run twice)."""
+        try:
+            self._request("DELETE", f"apps/installations/{installation_id}.json")
+        except NotFound:
+            return False
+        return True
+
+    def app_public_key(self, app_id):
+        """The PEM public key the framework's signed requests of app `app_id` verify with."""
+        url = self.url(f"apps/{app_id}/public_key.pem")
+        self._refresh_if_expiring()
+        return self._send(self.session, "GET", url, None).text
+
     # ---- the grant and the account -------------------------------------------------------------
     def current_token(self):
         """This OAuth token as Zendesk sees it (`expires_at`, scopes, ...; §7 "Token introspection")."""

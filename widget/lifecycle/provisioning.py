@@ -22,6 +22,7 @@ from sqlalchemy import delete
 
 from ..clients.http import (AuthenticationError, InvalidRequest, NetworkError, PermissionDenied, RateLimited, RetryPolicy,
                             ServerError, ServiceError)
+from ..agent.installing import remove_sidebar
 from ..connections import connection, crm_client, mark_revoked, zendesk_client
 from ..extensions import db
 from ..models import Installation, utcnow
@@ -248,6 +249,7 @@ def _step_title(step):
         "crm_channel": _("Stop Zoho CRM change notifications"),
         "crm_grant": _("Revoke the Zoho CRM authorization"),
         "zendesk_webhook": _("Delete the extension's webhook in Zendesk"),
+        "zendesk_app": _("Remove the Zoho CRM sidebar app from Zendesk"),
         "zendesk_grant": _("Revoke the Zendesk authorization"),
     }[step]
 
@@ -299,6 +301,7 @@ class _Cleanup:
 
     def __init__(self, installation):
         self.previous = {entry["step"]: entry for entry in installation.cleanup_pending or []}
+        self.sidebar_app = installation.zendesk_app_installation_id  # our Zendesk app installation, if any
         self.result = UninstallResult(done=False)
 
     def run(self, step, service, action):
@@ -418,6 +421,8 @@ def _clean_zendesk(installation, cleanup):
         if webhooks_left:
             done = cleanup.run("zendesk_webhook", "Zendesk",
                                lambda: _delete_webhook(installation, client, webhooks_left))
+        if installation.zendesk_app_installation_id:
+            done = cleanup.run("zendesk_app", "Zendesk", lambda: remove_sidebar(installation, client)) and done
         if done:
             cleanup.run("zendesk_grant", "Zendesk", lambda: _revoke_zendesk_grant(client, grant))
     except AuthenticationError:
@@ -438,6 +443,12 @@ def _revoke_zendesk_grant(client, grant):
 
 
 def _webhook_needs_manual_removal(cleanup, webhooks):
+    installation_id = cleanup.sidebar_app
+    if installation_id:
+        cleanup.result.manual.append(
+            _("Zendesk no longer accepts the extension's authorization, so its Zoho CRM sidebar app (installation "
+              "%(id)s) could not be removed. A Zendesk administrator can remove it in Admin Center under Apps and "
+              "integrations → Zendesk Support apps.", id=installation_id))
     if webhooks:
         cleanup.result.manual.append(
             _("Zendesk no longer accepts the extension's authorization, so its webhook (ID %(id)s) could not be "

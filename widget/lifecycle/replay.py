@@ -21,10 +21,17 @@ CLOCK_MARGIN = timedelta(seconds=60)
 
 def first_use(signature, timestamp, now=None):
     """Remember `signature` (verified, with its `timestamp`); False when it was used before."""
-    now = utcnow() if now is None else now
-    # Cheap: an indexed range delete of the few rows a 5-minute window holds.
-    db.session.execute(delete(UsedSignature).where(UsedSignature.expires_at < now - CLOCK_MARGIN))
     expires_at = datetime.fromtimestamp(int(timestamp) + SIGNATURE_MAX_AGE, timezone.utc)
+    return remember_once(signature, expires_at, now)
+
+
+def remember_once(signature, expires_at, now=None):
+    """Remember `signature` (at most 80 characters) until `expires_at`, when it can no longer be accepted
+    anyway; False when it is remembered already. Also keeps the agent sidebar's signed requests
+    (widget/agent/tokens.py)."""
+    now = utcnow() if now is None else now
+    # Cheap: an indexed range delete of the few rows a few minutes' window holds.
+    db.session.execute(delete(UsedSignature).where(UsedSignature.expires_at < now - CLOCK_MARGIN))
     db.session.add(UsedSignature(signature=signature, expires_at=expires_at))
     try:
         db.session.commit()

@@ -34,6 +34,7 @@ from ..clients import crm, zendesk
 from ..clients.http import AuthenticationError, InvalidRequest, NetworkError, RetryPolicy, ServiceError
 from ..connections import (SERVICE_NAMES, connection, crm_client, crm_data_centres, mark_revoked, save_grant,
                            zendesk_client)
+from ..agent.installing import install_sidebar
 from ..extensions import db
 from ..models import Installation, as_utc, utcnow
 from ..sync import runs
@@ -277,7 +278,9 @@ def finish_zendesk(args):
                                     plan=plan), retry)
     installation.zendesk_subdomain = data["subdomain"]
     grant = save_grant(installation, "zendesk", token, account=data["subdomain"], api_base=base_url, plan=plan)
-    warning = register_webhook(installation, zendesk_client(installation, grant, policy=PAGE_POLICY))
+    client = zendesk_client(installation, grant, policy=PAGE_POLICY)
+    problems = [register_webhook(installation, client), install_sidebar(installation, client)]
+    warning = " ".join(problem for problem in problems if problem)
     return Authorized(_("Zendesk is authorized as %(subdomain)s (plan %(plan)s).", subdomain=data["subdomain"],
                         plan=plan), warning=warning or "", back_url=crm_home(installation))
 

@@ -9,6 +9,7 @@ import os
 from flask import Flask, g, request
 
 from . import http
+from .apps import marketplace
 from .http import ApiError, DroppedConnection
 from .seed import seed_account, seed_company_account
 from .state import RecordInvalid, SandboxState
@@ -36,6 +37,11 @@ class Sandbox:
         account.passwords[user["id"]] = password
         return user
 
+    def publish_app(self, name, sidebar_url):
+        """A marketplace app with a ticket sidebar at `sidebar_url` (signed URLs): what its developer
+        publishes once, and accounts install by its id (apps.py)."""
+        return marketplace(self.state).publish(name, sidebar_url)
+
     def credentials(self, base_url):
         """Subdomains, OAuth client, seeded admin and an API token, as a script needs them."""
         client = self.state.oauth_clients[CLIENT_ID]
@@ -59,6 +65,8 @@ class Sandbox:
             "token_url": f"{base_url}/oauth/tokens",
             "plan_url": f"{base_url}/api/v2/account/subscription.json",
             "agent_ui_url": f"{base_url}/agent",
+            "apps": [{"id": app.id, "name": app.name, "url": app.sidebar_url}
+                     for app in marketplace(self.state).apps.values()],
             "accounts": accounts,
         }
 
@@ -98,6 +106,8 @@ def create_app(state):
     app.json.sort_keys = False
 
     from .api import bp as api_bp
+    from .apps import bp as apps_bp
+    from .apps import control_bp as apps_control_bp
     from .agent import bp as agent_bp
     from .control import bp as control_bp
     from .delivery import WebhookDelivery
@@ -111,6 +121,8 @@ def create_app(state):
     app.register_blueprint(control_bp)
     app.register_blueprint(incremental_bp)
     app.register_blueprint(webhooks_bp)
+    app.register_blueprint(apps_bp)
+    app.register_blueprint(apps_control_bp)
     state.listeners.append(WebhookDelivery(state))
 
     @app.before_request

@@ -8,6 +8,7 @@ cookie (this UI is never framed); forms carry a CSRF token bound to it.
 from flask import (Blueprint, abort, flash, redirect, render_template, request, session, url_for)
 from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
 
+from .apps import sidebar_frames
 from .http import state
 from .oauth import check_password
 from .state import TICKET_PRIORITIES, TICKET_STATUSES, RecordInvalid
@@ -103,9 +104,13 @@ def _ticket_or_404(account, ticket_id):
 
 
 def _render_ticket(account, user, ticket, error=None, status=200):
+    # The ticket sidebar: each installed app's iframe, opened by a signed POST (apps.py), as the agent's
+    # Zendesk does; the agent's locale goes with it as the ZAF client would tell it.
+    origin = request.host_url.rstrip("/")
+    apps = sidebar_frames(account, origin, ticket["id"], user.get("locale") or "en-US")
     return render_template("agent/ticket.html", account=account, user=user, ticket=ticket, users=account.users,
                            comments=account.comments.get(ticket["id"], []), statuses=TICKET_STATUSES,
-                           priorities=TICKET_PRIORITIES, error=error), status
+                           priorities=TICKET_PRIORITIES, error=error, apps=apps), status
 
 
 @bp.get("/tickets/<int:ticket_id>")
