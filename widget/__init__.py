@@ -52,7 +52,7 @@ def create_app(overrides=None):
     from . import local_copy, models  # noqa: F401  (tables known to Alembic; the local copy's versions kept)
     from .agent.views import bp as agent_bp
     from .cli import register_cli
-    from .context import bp as context_bp
+    from .context import WidgetGlobals, bp as context_bp
     from .dashboard import bp as dashboard_bp
     from .lifecycle import bp as lifecycle_bp
     from .ops import bp as ops_bp
@@ -64,6 +64,7 @@ def create_app(overrides=None):
                       agent_bp):
         app.register_blueprint(blueprint)
     headers.init_app(app)
+    app.app_ctx_globals_class = WidgetGlobals  # g.installation loaded when a view first uses it
     register_cli(app)
     return app
 

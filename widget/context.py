@@ -20,11 +20,14 @@ import functools
 import time
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
+from flask.ctx import _AppCtxGlobals
 from flask_babel import gettext as _
 
 from . import local_copy
 from .admins import confirmed_admin
+from .crypto import decrypt_json_kept
 from .extensions import db
+from .models import Installation, in_scope
 from .security import (ACTIVITY_STEP, ContextError, read_context_claims, renew_context, session_times,
                        touch_context, verify_context)
 
@@ -43,42 +46,71 @@ class Refused(Exception):
 
 
 def current_context():
-    """Verify the request's context; set g.installation, g.user, g.claims, g.context_token, g.locale and
-    g.local_copy_version (read with the installation, in the same query)."""
+    """Verify the request's context; set g.installation (loaded when first used), g.installation_key,
+    g.local_copy_version, g.user, g.claims, g.context_token and g.locale."""
     token = token_sent()
     if not token:
         raise Refused(401, _("Open this page from Zoho CRM: it needs the CRM's signed context."))
     now = clock()
     try:
         org_id = str(read_context_claims(token).get("iss", ""))
-        installation, version = db.session.execute(local_copy.installation_by_org(), {"org_id": org_id}).first() \
-            or (None, None)
-        if installation is None:
+        signer = _signer(org_id)
+        if signer is None:
             raise Refused(401, _("Zendesk for Zoho CRM is not installed in this CRM account."))
-        claims = verify_context(token, installation.context_secret, installation.org_id, now=now)
+        secret = decrypt_json_kept(signer.context_secret_ciphertext)
+        claims = verify_context(token, secret, org_id, now=now)
     except ContextError:
         raise Refused(401, _("This page's sign-in has expired or is not valid. Reload the CRM page.")) from None
-    g.installation, g.claims, g.user, g.context_token = installation, claims, claims["user"], token
-    g.local_copy_version = version
+    g.installation_id, g.installation_key, g.local_copy_version = signer.id, signer.installation_key, signer.version
+    g.claims, g.user, g.context_token = claims, claims["user"], token
     g.locale = "ja" if str(claims["user"].get("locale", "")).lower().startswith("ja") else "en"
-    if installation.status != "installed":  # uninstalling (DESIGN §7): refuse at once
+    if signer.status != "installed":  # uninstalling (DESIGN §7): refuse at once
         raise Refused(410, _("Zendesk for Zoho CRM is being uninstalled from this CRM account."))
-    if not installation.allows(claims["user"]):
+    if not in_scope(signer.scope_type, signer.scope_profiles, claims["user"]):
         if claims.get("admin_unconfirmed"):
             raise Refused(403, admin_unconfirmed_message())
         raise Refused(403, _("Your CRM profile does not have access to Zendesk for Zoho CRM. "
                              "Ask your CRM administrator."))
-    g.context_token = signed_again(installation, claims, now) or token
+    g.context_token = signed_again(secret, claims, now) or token
 
 
-def signed_again(installation, claims, now):
+def _signer(org_id):
+    """What checking a context needs of the org's installation, with its local copy's version: a row read
+    on a connection of its own, not an ORM object in the session (a kept related list needs nothing
+    else: README "Benchmarks"). The views load the Installation itself when they use it (g.installation)."""
+    with db.engine.connect() as connection:
+        return connection.execute(_SIGNER, {"org_id": org_id}).first()
+
+
+_SIGNER = db.select(  # built once: it runs on every widget request
+    Installation.id, Installation.status, Installation.scope_type, Installation.scope_profiles,
+    Installation.context_secret_ciphertext, Installation.installation_key, local_copy.version_of(Installation.id)
+).where(Installation.org_id == db.bindparam("org_id"))
+
+
+class WidgetGlobals(_AppCtxGlobals):
+    """Flask's `g`, whose `installation` is the ORM object of `installation_id`, loaded when first used."""
+
+    @property
+    def installation(self):
+        if "_installation" not in self.__dict__:
+            if self.__dict__.get("installation_id") is None:
+                raise AttributeError("installation")
+            self.__dict__["_installation"] = db.session.get(Installation, self.installation_id)
+        return self.__dict__["_installation"]
+
+    @installation.setter
+    def installation(self, value):
+        self.__dict__["_installation"] = value
+
+
+def signed_again(secret, claims, now):
     """The context the answer hands back (what the pages render into their links and forms from now
     on), or None to keep the one sent: renewed once it is CONTEXT_RENEW_AFTER old, or with the user's
     activity recorded when it is behind by ACTIVITY_STEP."""
     active = request.headers.get(BACKGROUND_HEADER) != "1" and request.endpoint != "context.renew"
-    secret = installation.context_secret
     if now - claims["iat"] >= current_app.config["CONTEXT_RENEW_AFTER"]:
-        keep_admin = claims["user"]["is_admin"] and confirmed_admin(installation, claims["user"]["id"], now)
+        keep_admin = claims["user"]["is_admin"] and confirmed_admin(g.installation, claims["user"]["id"], now)
         return renew_context(claims, secret, now=now, active=active, keep_admin=keep_admin)
     if active and now - session_times(claims)[1] >= ACTIVITY_STEP:
         return touch_context(claims, secret, now=now)

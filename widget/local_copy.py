@@ -32,15 +32,12 @@ class LocalCopyUnknown(RuntimeError):
     """A bulk write to a watched table whose installation can't be read from the statement."""
 
 
-def installation_by_org():
-    """A query of (Installation, its version: 0 before its first change) by org id, the bound `org_id`."""
-    return _INSTALLATION_BY_ORG
-
-
-_INSTALLATION_BY_ORG = db.select(  # built once: it runs on every widget request
-    Installation, db.func.coalesce(db.select(LocalCopyVersion.version)
-                                   .where(LocalCopyVersion.installation_id == Installation.id).scalar_subquery(), 0)
-).where(Installation.org_id == db.bindparam("org_id"))
+def version_of(installation_id):
+    """The version of the installation `installation_id` (a column), as a query's column (0 before its
+    first change)."""
+    return db.func.coalesce(db.select(LocalCopyVersion.version)
+                            .where(LocalCopyVersion.installation_id == installation_id)
+                            .scalar_subquery(), 0).label("version")
 
 
 def _changed(session):

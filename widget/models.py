@@ -78,13 +78,14 @@ class Installation(db.Model):
 
     def allows(self, user):
         """F4: is this CRM user (the widget context's `user` claim) inside the install scope?"""
-        if user.get("is_admin"):
-            return True
-        if self.scope_type == "all":
-            return True
-        if self.scope_type == "profiles":
-            return user.get("profile") in (self.scope_profiles or [])
-        return False
+        return in_scope(self.scope_type, self.scope_profiles, user)
+
+
+def in_scope(scope_type, scope_profiles, user):
+    """F4: is the CRM `user` (a widget context's `user` claim) inside an install scope?"""
+    if user.get("is_admin") or scope_type == "all":
+        return True
+    return scope_type == "profiles" and user.get("profile") in (scope_profiles or [])
 
 
 class Connection(db.Model):

@@ -36,7 +36,7 @@ def ticket_list(entity, record_id):
     if not request.htmx:
         values = _list_values(entity, record_id, filter_name, page)
         return _render("record/_ticket_list.html", entity, record_id, **values)
-    key = (g.installation.installation_key, g.local_copy_version, entity, record_id, filter_name, page, g.locale,
+    key = (g.installation_key, g.local_copy_version, entity, record_id, filter_name, page, g.locale,
            g.user.get("time_zone"), g.user.get("locale"))
     body = rendered.lists().get(key)
     if body is None:
