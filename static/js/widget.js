@@ -50,6 +50,20 @@
   });
   window.setInterval(renew, RENEW_EVERY_MS);
   window.widgetContext = {renew: renew, token: currentToken};
+
+  // Links that htmx follows in place carry no context in their href (a kept related list holds none:
+  // widget/record/rendered.py); one opened in a window of its own (a middle click, the context menu,
+  // Ctrl/Cmd+Enter) takes the page's current context as it opens.
+  function withContext(event) {
+    var link = event.target.closest && event.target.closest("a[data-with-context]");
+    if (!link || !currentToken()) return;
+    var url = new URL(link.getAttribute("href"), document.baseURI);
+    url.searchParams.set("ctx", currentToken());
+    link.setAttribute("href", url.pathname + url.search + url.hash);
+  }
+  ["mousedown", "contextmenu", "keydown"].forEach(function (name) {
+    document.addEventListener(name, withContext, true);
+  });
 })();
 
 // Moments in the reader's own time zone and language (<time data-local>, dashboard/_time.html).
