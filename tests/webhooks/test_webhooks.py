@@ -146,3 +146,46 @@ def test_a_crm_notification_is_verified_by_its_channel_token_and_deduplicated(se
         answer = requests.post(url, json=forged, timeout=5)
         assert (answer.status_code, answer.json()["error"]) == (401, "invalid_token")
     assert count_events() == before
+
+
+def _signed_again(served, attempt, secret, event_id):
+    payload = json.loads(attempt["request"]["payload"])
+    payload["id"] = event_id
+    body = json.dumps(payload)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return replay(served, attempt, payload=body, **{"X-Zendesk-Webhook-Signature-Timestamp": stamp,
+                                                    "X-Zendesk-Webhook-Signature": webhook_signature(secret, stamp,
+                                                                                                     body.encode())})
+
+
+def test_a_new_webhook_secret_verifies_at_its_first_delivery_and_the_old_one_no_more(served, zendesk_server):  # noqa: F811
+    """The address's values are remembered between deliveries (widget/webhooks/addresses.py), and read
+    again when a delivery does not verify with them."""
+    _ticket_id, attempt = change_a_ticket(zendesk_server)
+    old_secret = served.installation().zendesk_webhook_secret
+    assert _signed_again(served, attempt, old_secret, "before-the-new-secret").json() == {"status": "stored"}
+    installation = served.installation()
+    installation.zendesk_webhook_secret = "a-webhook-created-again-with-a-new-secret"
+    db.session.commit()
+    before = count_events()
+    fresh = _signed_again(served, attempt, "a-webhook-created-again-with-a-new-secret", "after-the-new-secret")
+    assert (fresh.status_code, fresh.json()) == (200, {"status": "stored"})
+    stale = _signed_again(served, attempt, old_secret, "signed-with-the-old-secret")
+    assert (stale.status_code, stale.json()["error"]) == (401, "invalid_signature")
+    assert count_events() == before + 1
+
+
+def test_an_installation_being_uninstalled_takes_no_delivery_once_its_address_is_read_again(
+        served, zendesk_server, monkeypatch):  # noqa: F811
+    from widget.webhooks import addresses
+
+    _ticket_id, attempt = change_a_ticket(zendesk_server)
+    secret = served.installation().zendesk_webhook_secret
+    installation = served.installation()
+    installation.status = "uninstalling"
+    db.session.commit()
+    monkeypatch.setattr(addresses, "REMEMBERED_FOR", 0.0)  # what is remembered has expired
+    before = count_events()
+    answer = _signed_again(served, attempt, secret, "during-the-uninstall")
+    assert (answer.status_code, answer.json()["error"]) == (404, "not_found")
+    assert count_events() == before

@@ -19,16 +19,15 @@ Failures: a pass whose outside calls fail (after the clients' own retries) recor
 with the service's message and marks its events `failed`; `retry_failed` puts them back in the queue
 (catch-up also covers them). A refused grant pauses the installation and leaves the events waiting.
 """
+import functools
 import logging
 import time
 import uuid
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from ..clients.http import AuthenticationError, ServiceError
-from ..extensions import db
-from ..models import InboxEvent, Installation, StreamLease, SyncRun, as_utc, utcnow
+from ..extensions import autocommit, db, insert_on_conflict
+from ..models import InboxEvent, Installation, StreamLease, SyncRun, SyncSettings, as_utc, utcnow
 from ..notices import notice
 from . import engine, people, queue, tickets
 
@@ -46,27 +45,49 @@ INTERRUPTED = notice("Interrupted: the worker stopped. Its events are applied ag
 
 
 # ---- receiving -----------------------------------------------------------------------------------
-def store(installation, source, delivery_id, payload, object_kind=None, object_id=None):
-    """Keep a verified delivery; False when this delivery id was stored before (a replay)."""
-    db.session.add(InboxEvent(installation_id=installation.id, source=source, delivery_id=delivery_id,
-                              object_kind=object_kind, object_id=object_id, payload=payload))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return False
-    return True
+def store(installation_id, source, delivery_id, payload, object_kind=None, object_id=None):
+    """Keep a verified delivery; False when this delivery id was stored before (a replay). One INSERT,
+    committed by itself, that skips a delivery id already kept (no error, no rollback): a webhook's
+    answer waits for one round trip to the database."""
+    with autocommit() as connection:
+        stored = connection.execute(_store_statement(connection.dialect.name), {
+            "installation_id": installation_id, "source": source, "delivery_id": delivery_id,
+            "object_kind": object_kind, "object_id": object_id, "payload": payload, "status": "new",
+            "received_at": utcnow()}).scalar()
+    return stored is not None
+
+
+@functools.cache
+def _store_statement(dialect_name):
+    """Built once per database kind: building it costs more than running it (a delivery's answer waits)."""
+    table = InboxEvent.__table__
+    return (insert_on_conflict(dialect_name)(table).on_conflict_do_nothing(
+        index_elements=["installation_id", "source", "delivery_id"]).returning(table.c.id))
 
 
 def trigger(installation_id):
-    """Process the inbox now: queue a drain job, unless one is running. A running drain takes the
-    event too: it looks at the inbox again after releasing its lease, and the event was committed
-    before we saw the lease. (Under a burst this spares a job per delivery.)"""
-    running = db.session.scalar(db.select(StreamLease.id).where(
-        StreamLease.installation_id == installation_id, StreamLease.stream == LEASE,
-        StreamLease.expires_at > utcnow()))
-    if running is None:
-        queue.enqueue_unless_waiting("widget.sync.inbox.drain", installation_id)
+    """Process the inbox now: queue a drain job, unless one is waiting to start here (it will see what
+    was committed before), one is running (it takes the event too: it looks at the inbox again after
+    releasing its lease, and the event was committed before we saw the lease), or the installation can't
+    apply events yet (before its first sync, or paused: the end of either triggers a drain, after this
+    event was committed). One query, and under a burst no job per delivery."""
+    if queue.pending("widget.sync.inbox.drain", installation_id):
+        return
+    # A read of what is committed, outside any transaction: one round trip to the database (a webhook
+    # delivery's answer waits for it), not three.
+    with autocommit() as connection:
+        state = connection.execute(_DRAINABLE, {"installation_id": installation_id, "now": utcnow()}).first()
+    if state is None or state.first_sync_done_at is None or state.paused_reason is not None or state.draining:
+        return
+    queue.enqueue_unless_waiting("widget.sync.inbox.drain", installation_id)
+
+
+_DRAINABLE = db.select(  # built once, as _store_statement
+    SyncSettings.first_sync_done_at, SyncSettings.paused_reason,
+    db.select(StreamLease.id).where(StreamLease.installation_id == db.bindparam("installation_id"),
+                                    StreamLease.stream == LEASE, StreamLease.expires_at > db.bindparam("now"))
+    .exists().label("draining")
+).where(SyncSettings.installation_id == db.bindparam("installation_id"))
 
 
 # A failed record's stream → (source, object kind) of the event that has the inbox read it again.
@@ -88,8 +109,7 @@ def retry_errors(installation_id, errors):
         payload = ({"type": "retry", "operation": "update", "ids": [error.object_id]} if source == "crm"
                    else {"type": f"zen:event-type:{kind}.retry", "detail": {"id": error.object_id}})
         delivery = f"retry:{error.id}:{uuid.uuid4().hex}"
-        queued += store(db.session.get(Installation, installation_id), source, delivery, payload, kind,
-                        error.object_id)
+        queued += store(installation_id, source, delivery, payload, kind, error.object_id)
     if queued:
         trigger(installation_id)
     return queued

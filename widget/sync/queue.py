@@ -49,6 +49,13 @@ def enqueue_unless_waiting(job, *args):
     return None if jobs.has_pending(job, args) else jobs.submit(job, args)
 
 
+def pending(job, *args):
+    """Is `job(*args)` queued in this process's pool and not started? (Always False with rq: Redis is
+    not asked, `enqueue_unless_waiting` decides.)"""
+    app = current_app._get_current_object()
+    return app.config["SYNC_QUEUE"] != "rq" and _threads(app).has_pending(job, args)
+
+
 def enqueue_later(seconds, job, *args):
     """Queue `job(*args)` after `seconds` (a job whose stream is busy elsewhere tries again later)."""
     app = current_app._get_current_object()

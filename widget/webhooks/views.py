@@ -12,9 +12,11 @@ from datetime import datetime, timezone
 from flask import Blueprint, jsonify, request
 
 from ..clients.zendesk import verify_webhook_signature
+from sqlalchemy.exc import IntegrityError
+
 from ..extensions import csrf, db
-from ..models import Installation
 from ..sync import inbox
+from .addresses import addresses
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)  # server-to-server posts, verified by signature or channel token, no browser form
@@ -27,11 +29,6 @@ MAX_SIGNATURE_AGE = 5 * 60
 
 def _error(status, code, message):
     return jsonify(error=code, message=message), status
-
-
-def _installation(installation_key):
-    installation = db.session.scalar(db.select(Installation).filter_by(installation_key=installation_key))
-    return installation if installation is not None and installation.status == "installed" else None
 
 
 def _json_object(raw):
@@ -54,23 +51,37 @@ def _fresh(timestamp, now=None):
     return abs((now - signed_at).total_seconds()) <= MAX_SIGNATURE_AGE
 
 
-def _stored(installation, source, delivery_id, body, object_kind, object_id):
-    installation_id = installation.id  # read before the commit, which expires it (no reload before the answer)
-    created = inbox.store(installation, source, delivery_id, body, object_kind, object_id)
+def _verified(installation_key, verify):
+    """The address of `installation_key` whose values pass `verify(address)`: (address, passed). Read
+    again from the database when the remembered values don't pass (addresses.py)."""
+    address = addresses().find(installation_key)
+    if address is not None and not verify(address):
+        address = addresses().find(installation_key, fresh=True)
+    return address, address is not None and verify(address)
+
+
+def _stored(installation_key, address, source, delivery_id, body, object_kind, object_id):
+    try:
+        created = inbox.store(address.installation_id, source, delivery_id, body, object_kind, object_id)
+    except IntegrityError:  # the installation was removed since we remembered it
+        db.session.rollback()
+        addresses().forget(installation_key)
+        return _error(404, "not_found", "No installation has this webhook address.")
     if created:
-        inbox.trigger(installation_id)
+        inbox.trigger(address.installation_id)
     return jsonify(status="stored" if created else "duplicate"), 200
 
 
 @bp.post("/zendesk/<installation_key>")
 def zendesk(installation_key):
-    installation = _installation(installation_key)
-    if installation is None:
-        return _error(404, "not_found", "No installation has this webhook address.")
     raw = request.get_data(cache=False)
     timestamp = request.headers.get("X-Zendesk-Webhook-Signature-Timestamp", "")
     signature = request.headers.get("X-Zendesk-Webhook-Signature", "")
-    if not verify_webhook_signature(installation.zendesk_webhook_secret, timestamp, raw, signature):
+    address, verified = _verified(installation_key, lambda known: verify_webhook_signature(
+        known.zendesk_webhook_secret, timestamp, raw, signature))
+    if address is None:
+        return _error(404, "not_found", "No installation has this webhook address.")
+    if not verified:
         return _error(401, "invalid_signature", "The webhook signature does not verify.")
     if not _fresh(timestamp):
         return _error(401, "stale_signature", "The webhook signature is too old.")
@@ -83,21 +94,22 @@ def zendesk(installation_key):
     if not delivery_id:
         return _error(400, "invalid_payload", "The event has no id.")
     kind, _, object_id = str(body.get("subject") or "").removeprefix("zen:").partition(":")  # zen:ticket:123
-    return _stored(installation, "zendesk", delivery_id[:128], body, kind or None, object_id or None)
+    return _stored(installation_key, address, "zendesk", delivery_id[:128], body, kind or None, object_id or None)
 
 
 @bp.post("/crm/<installation_key>")
 def crm(installation_key):
-    installation = _installation(installation_key)
-    if installation is None:
-        return _error(404, "not_found", "No installation has this notification address.")
     body = _json_object(request.get_data(cache=False))
     token = body.get("token") if body else None
     # NB: the CRM signs nothing; the channel token we chose at enable time, echoed in every callback,
     # is the proof (zoho-crm-api.md §5). Compared in constant time, with the channel id.
-    if not (installation.crm_channel_token and isinstance(token, str)
-            and hmac.compare_digest(token.encode(), installation.crm_channel_token.encode())
-            and str(body.get("channel_id")) == installation.crm_channel_id):
+    address, verified = _verified(installation_key, lambda known: bool(
+        known.crm_channel_token and isinstance(token, str)
+        and hmac.compare_digest(token.encode(), known.crm_channel_token.encode())
+        and str(body.get("channel_id")) == known.crm_channel_id))
+    if address is None:
+        return _error(404, "not_found", "No installation has this notification address.")
+    if not verified:
         return _error(401, "invalid_token", "The notification's channel token does not match.")
     ids = body.get("ids")
     if not isinstance(body.get("module"), str) or not isinstance(ids, list):
@@ -110,4 +122,4 @@ def crm(installation_key):
                 body.get("server_time")]
     delivery_id = hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()
     object_id = str(ids[0]) if len(ids) == 1 else None
-    return _stored(installation, "crm", delivery_id, body, body["module"], object_id)
+    return _stored(installation_key, address, "crm", delivery_id, body, body["module"], object_id)
