@@ -16,12 +16,11 @@ rows or their WHERE clause. A bulk statement on a watched table that names no in
 (LocalCopyUnknown): a list would go on showing what it changed.
 """
 from sqlalchemy import event, literal
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 
-from .extensions import db
+from .extensions import db, insert_on_conflict
 from .models import Installation, LocalCopyVersion
 
 WATCHED = frozenset({"ticket", "link", "deal_account", "connection"})
@@ -93,9 +92,8 @@ def _installations_in(state):
 
 
 def _upsert(session, installations):
-    """One more for each installation that still exists (a first change creates its row). NB: the two
-    dialects' INSERT .. ON CONFLICT are alike; SQLAlchemy has no portable one."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    """One more for each installation that still exists (a first change creates its row)."""
+    insert = insert_on_conflict(session.get_bind().dialect.name)
     existing = db.select(Installation.id, literal(1)).where(Installation.id.in_(installations))
     return insert(LocalCopyVersion).from_select(["installation_id", "version"], existing).on_conflict_do_update(
         index_elements=["installation_id"], set_={"version": LocalCopyVersion.version + 1})
