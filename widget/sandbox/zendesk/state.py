@@ -106,6 +106,7 @@ class Account:
         self.plan = plan
         self.lock = threading.RLock()
         self.users, self.organizations, self.tickets = {}, {}, {}
+        self.memberships = {}  # organization membership id -> membership (memberships.py)
         self.deleted_tickets = {}  # soft-deleted: gone from the API, still in the ticket exports
         self.comments = {}  # ticket id -> [comment]
         self.ticket_events = []  # audits for /incremental/ticket_events, in time order
@@ -252,6 +253,8 @@ class Account:
                 "created_at": iso(ts), "updated_at": iso(ts), "_ts": int(ts),
             }
             self.users[user["id"]] = user
+            if org_id is not None:
+                memberships().set_user_organization(self, user, org_id)
             if email:
                 self.users_by_email[email] = user["id"]
             if external_id:
@@ -290,7 +293,9 @@ class Account:
                 user["external_id"] = fields["external_id"]
                 if fields["external_id"]:
                     self.users_by_external_id[str(fields["external_id"]).lower()] = user["id"]
-            for key in ("name", "role", "organization_id", "phone", "tags", "alias", "details", "notes",
+            if "organization_id" in fields and fields["organization_id"] != user["organization_id"]:
+                memberships().set_user_organization(self, user, fields["organization_id"])
+            for key in ("name", "role", "phone", "tags", "alias", "details", "notes",
                         "locale", "time_zone", "verified", "suspended"):
                 if key in fields:
                     user[key] = fields[key].strip() if key == "name" else fields[key]
@@ -319,7 +324,8 @@ class Account:
                 raise invalid("requester", "Requester: is invalid", "InvalidValue")
             self._validate_ticket_fields(fields)
             ticket_id = next(self._next_ticket_id)
-            organization_id = fields.get("organization_id", self.users[requester_id].get("organization_id"))
+            organization_id = memberships().ticket_organization(
+                self, requester_id, fields.get("organization_id", self.users[requester_id].get("organization_id")))
             custom_fields = [dict(f) for f in fields.get("custom_fields") or []]
             tags = field_tags.follow_fields(self.ticket_fields, {}, _values(custom_fields), fields.get("tags") or [])
             ticket = {
@@ -358,6 +364,9 @@ class Account:
             self._validate_ticket_fields(fields)
             if "requester_id" in fields and fields["requester_id"] not in self.users:
                 raise invalid("requester", "Requester: is invalid", "InvalidValue")
+            if fields.get("organization_id") is not None:
+                memberships().ticket_organization(self, fields.get("requester_id", ticket["requester_id"]),
+                                                  fields["organization_id"])
             fields, custom_fields = self._with_field_tags(ticket, fields)
             previous, changes = {}, []
             for key in ("subject", "status", "priority", "type", "assignee_id", "requester_id", "organization_id",
@@ -491,6 +500,12 @@ _ORGANIZATION_CHANGE_EVENTS = {
     "name": "name_changed", "external_id": "external_id_changed", "tags": "tags_changed",
     "organization_fields": "custom_field_changed",
 }
+
+
+def memberships():
+    """The organization memberships module (it imports this one)."""
+    from . import memberships as module
+    return module
 
 
 def _values(custom_fields):
