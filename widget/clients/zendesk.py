@@ -542,6 +542,13 @@ class ZendeskClient:
         """The organizations with these external ids (`organizations/show_many?external_ids=`, 100 a call)."""
         return self._show_many("organizations", external_ids, "external_ids")
 
+    def user_organization_ids(self, user_id):
+        """The ids of every organization the user belongs to: the default one (the user's `organization_id`)
+        and the others of their memberships (`users/{id}/organization_memberships`, cursor pages)."""
+        return {membership["organization_id"]
+                for page in self._cursor_pages(f"users/{user_id}/organization_memberships.json",
+                                               "organization_memberships") for membership in page}
+
     def organization_named(self, name):
         """The organization whose name is `name` (Zendesk compares names case-insensitively; names are
         unique), or None: `organizations/search?name=`, one call."""
