@@ -265,7 +265,8 @@ def test_a_ticket_of_a_user_in_several_organizations_lands_on_its_own_organizati
     first_account = crm_record(crm, "Accounts", Account_Name="First Holdings")
     second_account = crm_record(crm, "Accounts", Account_Name="Second Trading")
     db.session.add_all([
-        Link(installation_id=installation.id, kind="user", zendesk_id=user["id"], crm_module="Contacts", crm_id=contact),
+        Link(installation_id=installation.id, kind="user", zendesk_id=user["id"], crm_module="Contacts",
+             crm_id=contact),
         Link(installation_id=installation.id, kind="organization", zendesk_id=first["id"], crm_module="Accounts",
              crm_id=first_account),
         Link(installation_id=installation.id, kind="organization", zendesk_id=second["id"], crm_module="Accounts",
