@@ -17,7 +17,7 @@ bp = Blueprint("memberships", __name__, url_prefix="/api/v2")
 # ---- state -----------------------------------------------------------------------------------------
 def of_user(account, user_id):
     """The user's memberships, oldest first."""
-    return sorted((m for m in account.memberships.values() if m["user_id"] == user_id), key=lambda m: m["id"])
+    return list(account.memberships_by_user.get(user_id, ()))
 
 
 def organization_ids(account, user_id):
@@ -39,6 +39,7 @@ def add(account, user_id, organization_id, default=None, ts=None):
         membership = {"id": account.big_id(), "user_id": user_id, "organization_id": organization_id,
                       "default": False, "view_tickets": False, "created_at": stamp, "updated_at": stamp}
         account.memberships[membership["id"]] = membership
+        account.memberships_by_user.setdefault(user_id, []).append(membership)
         if default or len(of_user(account, user_id)) == 1:
             make_default(account, membership)
         return membership
@@ -56,6 +57,7 @@ def remove(account, membership):
     NB: the reference does not say which membership becomes the default then; the oldest here."""
     with account.lock:
         del account.memberships[membership["id"]]
+        account.memberships_by_user[membership["user_id"]].remove(membership)
         left = of_user(account, membership["user_id"])
         if membership["default"]:
             if left:
@@ -84,7 +86,8 @@ def ticket_organization(account, requester_id, organization_id):
     """The organization a ticket of `requester_id` may have: `organization_id` when the requester belongs
     to it ("You can only specify the ID of an organization associated with the requester", Tickets
     reference), else RecordInvalid."""
-    if organization_id is None or organization_id in organization_ids(account, requester_id):
+    if organization_id is None or organization_id == account.users[requester_id]["organization_id"] \
+            or organization_id in organization_ids(account, requester_id):
         return organization_id
     raise invalid("organization_id", "Organization: the requester is not a member of it", "InvalidValue")
 

@@ -107,6 +107,7 @@ class Account:
         self.lock = threading.RLock()
         self.users, self.organizations, self.tickets = {}, {}, {}
         self.memberships = {}  # organization membership id -> membership (memberships.py)
+        self.memberships_by_user = {}  # user id -> their memberships, oldest first
         self.deleted_tickets = {}  # soft-deleted: gone from the API, still in the ticket exports
         self.comments = {}  # ticket id -> [comment]
         self.ticket_events = []  # audits for /incremental/ticket_events, in time order
