@@ -58,7 +58,8 @@ def test_users_of_a_gone_job_are_read_back_and_only_the_failed_one_sent_again(ze
 
     account = zendesk.account()
     assert [r["index"] for r in results] == list(range(150))
-    assert results[10] == {"id": account.find_user(email="plain@example.jp")["id"], "status": "Updated", "index": 10}
+    assert results[10] == {"id": account.find_user(email="plain@example.jp")["id"], "status": "Updated", "index": 10,
+                           "success": True}
     assert results[40]["success"] is False and "not properly formatted" in results[40]["details"]
     for n in set(range(150)) - {10, 40}:
         assert results[n]["id"] == account.find_user(external_id=f"zcrm:Contacts:{n}")["id"]
@@ -80,7 +81,7 @@ def test_organizations_of_a_gone_job_are_never_created_twice(zendesk, expiring):
     assert expiring.ours_when_resubmitted == 1  # the gone job had created the first one only
     for n in range(5):
         org = account.organizations[account.orgs_by_external_id[f"zcrm:accounts:{n}"]]
-        assert results[n] == {"id": org["id"], "status": "Created", "index": n}
+        assert results[n] == {"id": org["id"], "status": "Created", "index": n, "success": True}
         assert [o["name"] for o in account.organizations.values()].count(f"Org {n}") == 1
     assert results[5]["success"] is False and results[5]["error"] == "DuplicateValue"  # as a normal job says
     assert foreign["external_id"] is None
@@ -95,7 +96,7 @@ def test_a_status_missing_right_after_queueing_is_looked_at_again():
         client = api_token_client(sandbox, job_poll_interval=0.01)
         results = client.create_or_update_users([{"name": "Lag", "email": "lag@example.jp", "external_id": "x-1"}])
     assert results == [{"id": sandbox.account().find_user(email="lag@example.jp")["id"], "status": "Created",
-                        "index": 0}]
+                        "index": 0, "success": True}]
     assert sandbox.calls.count("GET", "/show_many") == 0  # no reconciliation: the job was there
 
 

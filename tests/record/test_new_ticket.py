@@ -22,6 +22,7 @@ from tests.webhooks.served import served_installation, wait_for
 from widget.extensions import db
 from widget.models import InboxEvent, Link, NewTicketRequest, Ticket, utcnow
 from widget.record import creation, prefill
+from widget.sandbox.zendesk import memberships
 from widget.security import mint_context
 from widget.sync import engine, inbox
 from widget.sync.tickets import COMMENTS, DEAL_PREFIX, TICKETS
@@ -634,3 +635,21 @@ def test_a_ticket_the_crm_does_not_take_is_still_created_and_retried_by_the_sync
     next_sync(world)
     assert lookup(crm_ticket_record(world, ticket_id), "Contact") == world.contact_id
     assert db.session.scalars(db.select(engine.SyncError)).all() == []
+
+
+def test_a_requester_in_several_organizations_gets_the_ticket_in_the_records_accounts_organization(world):
+    """Yui's default organization in Zendesk is another company's; she is also a member of the Account's
+    organization: the ticket opened from her Contact page goes there, and so onto the Account."""
+    account = world.account()
+    other = account.create_organization({"name": "Other Holdings"})
+    account.update_user(account.users[world.yui_user_id], {"organization_id": other["id"]})
+    memberships.add(account, world.yui_user_id, world.organization_id)
+    assert account.users[world.yui_user_id]["organization_id"] == other["id"]  # her default stays the other one
+
+    ticket_id = created_id(send(world, open_form(world, "Contacts", world.contact_id), filled(world)))
+
+    assert account.tickets[ticket_id]["organization_id"] == world.organization_id
+    assert account.users[world.yui_user_id]["organization_id"] == other["id"]  # her organizations unchanged
+    assert world.zendesk.calls.count("GET", f"/users/{world.yui_user_id}/organization_memberships") == 1
+    assert lookup(crm_ticket_record(world, ticket_id), "Account") == world.account_id
+    assert listed(world, "Accounts", world.account_id)[0][0] == str(ticket_id)

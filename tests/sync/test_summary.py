@@ -9,6 +9,7 @@ from bs4 import BeautifulSoup
 from tests.helpers import ADMIN, REP
 from widget.extensions import db
 from widget.models import SyncRun
+from widget.sandbox.zendesk import memberships
 from widget.security import mint_context
 
 from .conftest import ORG_ID
@@ -158,6 +159,7 @@ def test_a_selective_summary_counts_the_chosen_organizations_tickets(synced_inst
     chosen, other = (zendesk.create_organization({"name": name}, notify=False)["id"] for name in ("Chosen", "Other"))
     requester = next(u for u in zendesk.users.values() if u["role"] == "end-user")
     for organization, count in ((chosen, 3), (other, 2)):
+        memberships.add(zendesk, requester["id"], organization)  # a ticket's organization is its requester's
         for n in range(count):
             zendesk.create_ticket({"subject": f"Ticket {n}", "requester_id": requester["id"],
                                    "organization_id": organization}, {"body": "Hello"}, requester["id"])

@@ -6,6 +6,8 @@ from tests.lifecycle.conftest import connect_tenant, crm, wired, zendesk_server 
 from widget.extensions import db
 from widget.lifecycle.provisioning import on_crm_connected
 from widget.models import Comment, Cursor, Installation, Link, SyncError, Ticket
+from widget.record.listing import ticket_page
+from widget.sandbox.zendesk import memberships
 from widget.sync import engine
 from widget.sync.tickets import COMMENTS, TICKETS, write_comments, write_tickets
 
@@ -244,3 +246,43 @@ def test_a_ticket_deleted_in_zendesk_leaves_the_crm_with_its_comments(installati
     engine.run_streams(installation, [TICKETS, COMMENTS])
     crm.state.listeners.remove(listen)
     assert len(deletes) == 2
+
+
+def test_a_ticket_of_a_user_in_several_organizations_lands_on_its_own_organizations_account(installation, crm,
+                                                                                            zendesk_server):
+    """A Zendesk user belongs to two organizations (memberships; the first is the default): each ticket goes
+    to the Account of the ticket's own organization, not of the user's default one."""
+    account = zendesk_server.account("acme")
+    first = account.create_organization({"name": "First Holdings"})
+    second = account.create_organization({"name": "Second Trading"})
+    user = account.create_user({"name": "Two Hats", "email": "two@hats.example", "organization_id": first["id"]})
+    memberships.add(account, user["id"], second["id"])
+    assert account.users[user["id"]]["organization_id"] == first["id"]  # the default stays the first
+    in_default, _ = account.create_ticket({"requester_id": user["id"], "subject": "Default"}, {"body": "a"}, user["id"])
+    in_second, _ = account.create_ticket({"requester_id": user["id"], "subject": "Second",
+                                          "organization_id": second["id"]}, {"body": "b"}, user["id"])
+    contact = crm_record(crm, "Contacts", Last_Name="Hats", Email="two@hats.example")
+    first_account = crm_record(crm, "Accounts", Account_Name="First Holdings")
+    second_account = crm_record(crm, "Accounts", Account_Name="Second Trading")
+    db.session.add_all([
+        Link(installation_id=installation.id, kind="user", zendesk_id=user["id"], crm_module="Contacts",
+             crm_id=contact),
+        Link(installation_id=installation.id, kind="organization", zendesk_id=first["id"], crm_module="Accounts",
+             crm_id=first_account),
+        Link(installation_id=installation.id, kind="organization", zendesk_id=second["id"], crm_module="Accounts",
+             crm_id=second_account)])
+    db.session.commit()
+    zendesk_server.state.clock.advance(120)  # exports leave out the last minute
+
+    first_sync(installation)
+    records = by_ticket_id(crm, installation)
+    assert records[in_default["id"]]["Account"]["id"] == first_account
+    assert records[in_second["id"]]["Account"]["id"] == second_account
+    assert records[in_second["id"]]["Contact"]["id"] == records[in_default["id"]]["Contact"]["id"] == contact
+
+    def listed(module, record_id):
+        return [row.zendesk_id for row, _ in ticket_page(installation, module, record_id).rows]
+
+    assert listed("Accounts", second_account) == [in_second["id"]]
+    assert listed("Accounts", first_account) == [in_default["id"]]
+    assert sorted(listed("Contacts", contact)) == sorted([in_default["id"], in_second["id"]])

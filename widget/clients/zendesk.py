@@ -542,6 +542,13 @@ class ZendeskClient:
         """The organizations with these external ids (`organizations/show_many?external_ids=`, 100 a call)."""
         return self._show_many("organizations", external_ids, "external_ids")
 
+    def user_organization_ids(self, user_id):
+        """The ids of every organization the user belongs to: the default one (the user's `organization_id`)
+        and the others of their memberships (`users/{id}/organization_memberships`, cursor pages)."""
+        return {membership["organization_id"]
+                for page in self._cursor_pages(f"users/{user_id}/organization_memberships.json",
+                                               "organization_memberships") for membership in page}
+
     def organization_named(self, name):
         """The organization whose name is `name` (Zendesk compares names case-insensitively; names are
         unique), or None: `organizations/search?name=`, one call."""
@@ -550,8 +557,9 @@ class ZendeskClient:
 
     def create_or_update_users(self, users):
         """Upsert users (matched by email or external_id, §5) in jobs of 100, waiting for each job.
-        Returns one result per input user, in order: `{"id", "status": "Created"|"Updated"}` or a failure
-        `{"index", "error", "details", "success": False}`; `index` is the position in `users`.
+        Returns one result per input user, in order, as `job_results` words them: `{"index", "success": True,
+        "id", "status": "Created"|"Updated"}` or `{"index", "success": False, "error", "details"}`; `index` is
+        the position in `users`.
         A job whose status expired is reconciled (see `_reconcile`); users found already written then
         report "Updated"."""
         return self._bulk("users/create_or_update_many.json", "users", users, self._find_users, "Updated")
@@ -590,8 +598,7 @@ class ZendeskClient:
             if resubmits == 0:
                 raise
             return self._reconcile(path, key, batch, find, found_status, resubmits - 1)
-        return [{**result, "index": result.get("index", position)}
-                for position, result in enumerate(job.get("results") or [])]
+        return job_results(job)
 
     def _reconcile(self, path, key, batch, find, found_status, resubmits):
         """The results of a batch whose job status is gone: the job may have run, in part, or not yet.
@@ -605,7 +612,7 @@ class ZendeskClient:
             again = {missing[result["index"]]: {**result, "index": missing[result["index"]]} for result in again}
             # The gone job may still have run before the new one: its records then make the new one's
             # items duplicates, though they hold what was sent.
-            taken = [index for index, result in again.items() if result.get("error") == "DuplicateValue"]
+            taken = [index for index, result in again.items() if is_taken(result)]
             again.update(self._found_written(batch, taken, find, found_status))
             done.update(again)
         return [done[index] for index in sorted(done)]
@@ -615,7 +622,7 @@ class ZendeskClient:
         """{index: result} of the items of `batch` at `indexes` that Zendesk holds as they were sent."""
         indexes = list(indexes)
         found = find([batch[i] for i in indexes]) if indexes else {}
-        return {index: {"id": found[n]["id"], "status": found_status, "index": index}
+        return {index: {"id": found[n]["id"], "status": found_status, "index": index, "success": True}
                 for n, index in enumerate(indexes) if n in found and _holds(found[n], batch[index])}
 
     def _find_users(self, users):
@@ -742,6 +749,40 @@ class ZendeskClient:
         """The account's plan name (`subscription.plan_name`, e.g. "Professional"), as Airbyte's Zendesk
         source reads it from `account/subscription.json`."""
         return self._request("GET", "account/subscription.json")["subscription"]["plan_name"]
+
+
+def job_results(job):
+    """A finished job's results, one dict an item in one shape: `{"index", "success", "id", "status"}` for
+    an item done, `{"index", "success": False, "error", "details"}` for one refused. Zendesk words items
+    several ways (docs/outside-apis-zendesk-audit.md, "Job results"): `{id, index}` and `{index, id,
+    account_id}` (bulk create), `{id, status: "Created"}` (organizations and users), `{id, action, status:
+    "Updated", success: true}` (bulk update), `{id, action, error, details, success: false}` (the reference's
+    FailedResult), `{id, error, details, status: "Failed"}` (a real users job, whose `id` is no record's)
+    and an older `errors` text. A failed item's `id` is never taken for a record's. Without `index`, an
+    item's position is its index (the recorded jobs list the items in the order sent). A `results` that
+    is not a list (`{"success": true}` of a permanent deletion) has no items."""
+    results = job.get("results")
+    if not isinstance(results, list):
+        return []
+    return [_job_result(item if isinstance(item, dict) else {}, position) for position, item in enumerate(results)]
+
+
+def _job_result(item, position):
+    index = item.get("index") if isinstance(item.get("index"), int) else position
+    failed = (item.get("success") is False or str(item.get("status") or "").lower() == "failed"
+              or bool(item.get("error") or item.get("errors")) or item.get("id") is None)
+    if failed:
+        details = item.get("details") or item.get("errors") or item.get("description") or ""
+        return {"index": index, "success": False, "error": str(item.get("error") or "Failed"), "details": str(details)}
+    status = item.get("status") or ("Updated" if item.get("action") == "update" else "Created")
+    return {"index": index, "success": True, "id": item["id"], "status": status}
+
+
+def is_taken(result):
+    """A refused job item whose name, email or external id another record holds: Zendesk's code
+    `DuplicateValue`, or its "has already been taken" wording under another code."""
+    return not result.get("success") and (result.get("error") == "DuplicateValue"
+                                          or "already been taken" in str(result.get("details") or ""))
 
 
 def drop_repeats(records, previous_keys, stamp="updated_at"):

@@ -168,14 +168,26 @@ def _create_in_zendesk(ctx, entity, record_id, form, people, key):
         ticket["type"] = form.ticket_type.data
     if form.priority.data:
         ticket["priority"] = form.priority.data
-    if organization_id is not None and requester.get("organization_id") == organization_id:
-        ticket["organization_id"] = organization_id  # Zendesk takes only an organization the requester is in
+    if organization_id is not None and _belongs(ctx, requester, organization_id):
+        # Zendesk takes only an organization the requester is in; without one, the ticket would go to the
+        # requester's default organization, and so to another Account when they are in several.
+        ticket["organization_id"] = organization_id
     if entity == "Deals":
         ticket["external_id"] = f"{tickets.DEAL_PREFIX}{record_id}"  # how the sync links a ticket to its Deal
     try:
         return ctx.zendesk.create_ticket(ticket, idempotency_key=key), requester
     except InvalidRequest as error:
         raise Refused(refusal_errors(error)) from None
+
+
+def _belongs(ctx, user, organization_id):
+    """True when the Zendesk user is in the organization: their default one, else one of their memberships
+    (one call, only then)."""
+    if user.get("organization_id") == organization_id:
+        return True
+    if user.get("organization_id") is None:
+        return False  # a user with no default organization has no membership
+    return organization_id in ctx.zendesk.user_organization_ids(user["id"])
 
 
 def _organization_id(ctx, account_id):

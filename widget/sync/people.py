@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..clients.crm import MAX_PER_PAGE, MAX_RECORDS_PER_CALL
 from ..clients.http import InvalidRequest, NotFound
-from ..clients.zendesk import BULK_LIMIT
+from ..clients.zendesk import BULK_LIMIT, is_taken
 from ..extensions import db
 from ..models import FieldMapping, Link
 from ..notices import notice
@@ -240,12 +240,12 @@ def _create_organizations(ctx, mappings, creates, result):
         taken = []
         for index, (record, payload) in enumerate(batch):
             answer = by_index.get(index) or {}
-            if answer.get("id") and answer.get("success", True) is not False:
+            if answer.get("success"):
                 _link(ctx, "organization", answer["id"], "Accounts", record["id"],
                       mapping.digest(mapping.view_of_zendesk(payload, mappings)))
                 result.written += 1
                 ctx.clear_errors(ACCOUNTS, [record["id"]])
-            elif answer.get("error") == "DuplicateValue":
+            elif is_taken(answer):
                 taken.append((record, payload))
             else:
                 _failed(ctx, ACCOUNTS, record["id"], _job_failure(answer), result)
@@ -363,7 +363,7 @@ def push_people(ctx, module, crm_records):
         written = []
         for index, (record, payload) in enumerate(sent):
             answer = by_index.get(index) or {}
-            if answer.get("id") and answer.get("success", True) is not False:
+            if answer.get("success"):
                 expected = _merged(current.get(record["id"]), payload)
                 if _link(ctx, "user", answer["id"], module, record["id"],
                          mapping.digest(mapping.view_of_zendesk(expected, mappings)), email=_email(record)):

@@ -90,9 +90,12 @@ def test_users_create_many_and_create_or_update_many(api):
                            {"name": "Cy", "email": "cy@bulk.example", "external_id": "crm-cy"},
                            {"name": "Dup", "email": "not-an-email@"}]})
     done, _ = wait(api, job)
-    assert done["results"][0] == {"id": ann_id, "status": "Updated"}
-    assert done["results"][1]["status"] == "Created"
-    assert done["results"][2]["success"] is False and done["results"][2]["error"] == "InvalidFormat"
+    # The shape of a real recorded create_or_update_many job: no index, no success; a failed item's
+    # `id` is its position, not a record's.
+    assert done["results"][0] == {"id": ann_id, "status": "Updated", "email": "ann@bulk.example"}
+    assert done["results"][1]["status"] == "Created" and set(done["results"][1]) == {"id", "status", "email"}
+    assert done["results"][2] == {"id": 2, "error": "InvalidFormat", "status": "Failed",
+                                  "details": "Email: not-an-email@ is not properly formatted"}
     assert api.get(api.base + f"/users/{ann_id}.json").json()["user"]["name"] == "Ann Updated"
 
 
@@ -102,8 +105,8 @@ def test_organizations_create_many_reports_duplicate_names(api):
     done, _ = wait(api, job)
     created, duplicate = done["results"]
     assert created == {"id": created["id"], "status": "Created"}
-    assert duplicate["success"] is False and duplicate["error"] == "DuplicateValue"
-    assert duplicate["action"] == "create" and duplicate["index"] == 1
+    assert duplicate == {"id": 1, "error": "DuplicateValue", "details": "Name: Bulk Org has already been taken",
+                         "status": "Failed"}
 
 
 def test_users_and_organizations_bulk_past_100_are_too_many_values(api):

@@ -112,6 +112,8 @@ def create_app(state):
     from .control import bp as control_bp
     from .delivery import WebhookDelivery
     from .incremental import bp as incremental_bp
+    from .memberships import bp as memberships_bp
+    from .ticket_tags import bp as ticket_tags_bp
     from .oauth import bp as oauth_bp
     from .webhooks import bp as webhooks_bp
 
@@ -120,6 +122,8 @@ def create_app(state):
     app.register_blueprint(agent_bp)
     app.register_blueprint(control_bp)
     app.register_blueprint(incremental_bp)
+    app.register_blueprint(memberships_bp)
+    app.register_blueprint(ticket_tags_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(apps_bp)
     app.register_blueprint(apps_control_bp)

@@ -87,8 +87,8 @@ def _show_many(envelope, mapping, render_one, by_external_id=None):
                           "next_page": None, "previous_page": None, "count": len(found)})
 
 
-def _submit(kind, items, work, action):
-    queued = jobs.runner().submit(g.account, kind, items, work, action)
+def _submit(kind, items, work, action, failed_as=None):
+    queued = jobs.runner().submit(g.account, kind, items, work, action, failed_as)
     return json_response({"job_status": render.job_status(queued)})
 
 
@@ -426,7 +426,7 @@ def create_many_users():
     def work(index, item):
         return {"id": account.create_user(_user_fields(account, item))["id"], "status": "Created"}
 
-    return _submit("users", items, work, "create")
+    return _submit("users", items, work, "create", jobs.failed_status)
 
 
 @bp.post("/users/create_or_update_many")
@@ -436,10 +436,11 @@ def create_or_update_many_users():
     account = g.account
 
     def work(index, item):
+        # The shape of a real recorded job (docs/outside-apis-zendesk-audit.md, "Job results").
         user, created = create_or_update_user(account, item)
-        return {"id": user["id"], "status": "Created" if created else "Updated"}
+        return {"id": user["id"], "status": "Created" if created else "Updated", "email": user["email"]}
 
-    return _submit("users", items, work, "create_or_update")
+    return _submit("users", items, work, "create_or_update", jobs.failed_status)
 
 
 # ---- organizations -------------------------------------------------------------------------------
@@ -556,7 +557,7 @@ def create_many_organizations():
     def work(index, item):
         return {"id": account.create_organization(_organization_fields(item))["id"], "status": "Created"}
 
-    return _submit("organizations", items, work, "create")
+    return _submit("organizations", items, work, "create", jobs.failed_status)
 
 
 # ---- job statuses --------------------------------------------------------------------------------

@@ -39,25 +39,26 @@ class JobRunner:
     def __init__(self):
         self.worker = IdleWorkers(lambda job: self._run(*job), name="zendesk-sandbox-jobs")
 
-    def submit(self, account, kind, items, work, action):
+    def submit(self, account, kind, items, work, action, failed_as=None):
         """Queue `work(index, item) -> result dict` over `items` (of `kind`: tickets, users...);
-        returns the job as it was when queued (the worker may already be on it)."""
+        returns the job as it was when queued (the worker may already be on it). `failed_as(index,
+        ItemFailed) -> result dict` words a failed item (default: the reference's FailedResult)."""
         # NB: a queued job reports `total` and `progress` as null ([ZENPY-CASS] create_many).
         job = {"id": f"V3-{secrets.token_hex(16)}", "total": None, "progress": None, "status": "queued",
                "message": None, "results": None, "_created": account.now(), "_kind": kind}
         with account.lock:
             account.job_statuses[job["id"]] = job
         queued = dict(job)
-        self.worker.put((account, job, list(items), work, action))
+        self.worker.put((account, job, list(items), work, action, failed_as or failed_result))
         return queued
 
     @staticmethod
-    def _run(account, job, items, work, action):
+    def _run(account, job, items, work, action, failed_as):
         with account.lock:
             job.update(status="working", total=len(items), progress=0, results=[])
         try:
             for index, item in enumerate(items):
-                result = _attempt(index, item, work, action)
+                result = _attempt(index, item, work, action, failed_as)
                 with account.lock:
                     job["results"].append(result)
                     job["progress"] = index + 1
@@ -70,18 +71,33 @@ class JobRunner:
                        message="Completed at " + time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(account.now())))
 
 
-def _attempt(index, item, work, action):
+def _attempt(index, item, work, action, failed_as):
     try:
         return work(index, item)
     except RecordInvalid as invalid:
         failed = failure_from(invalid, action=action)
     except ItemFailed as error:
         failed = error
+    failed.action = failed.action or action
+    return failed_as(index, failed)
+
+
+def failed_result(index, failed):
+    """The reference's FailedResult, `{id, action, error, details, success: false}` (OAS JobStatusResultObject;
+    the sandbox adds the item's `index`, and `id` only when the item named a record, e.g. an update)."""
     result = {"index": index}
     if failed.record_id is not None:
         result["id"] = failed.record_id
-    result.update(action=failed.action or action, error=failed.error, details=failed.details, success=False)
+    result.update(action=failed.action, error=failed.error, details=failed.details, success=False)
     return result
+
+
+def failed_status(index, failed):
+    """A failed item of a users or organizations job as a real recorded job words it: `{"id", "error",
+    "details", "status": "Failed"}`, with no `index` nor `success`; its `id` is no record's (the recorded
+    one, 2, was the item's position), so the sandbox puts the position there too
+    (docs/outside-apis-zendesk-audit.md, "Job results")."""
+    return {"id": index, "error": failed.error, "details": failed.details, "status": "Failed"}
 
 
 def runner():

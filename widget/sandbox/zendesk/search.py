@@ -6,6 +6,7 @@ object's text. Unknown keywords are treated as plain text, as Zendesk does.
 """
 import re
 
+from . import memberships
 from .state import TICKET_STATUSES
 
 KINDS = ("ticket", "user", "organization")
@@ -103,7 +104,9 @@ _FIELDS = {
     "user": {
         "email": _equals("email"), "role": _equals("role"), "external_id": _equals("external_id"),
         "phone": _equals("phone"), "name": lambda account, u, v: v in u["name"].lower(),
-        "organization": lambda account, u, v: u["organization_id"] in _organization_ids(account, v),
+        # NB: a user is found in each organization of their memberships, not only the default one.
+        "organization": lambda account, u, v: bool(memberships.organization_ids(account, u["id"])
+                                                   & _organization_ids(account, v)),
         "tags": _has_tag, "tag": _has_tag,
     },
     "organization": {

@@ -16,6 +16,7 @@ from collections import ChainMap
 from dataclasses import dataclass, field
 
 from ..clock import Clock
+from . import field_tags
 
 # Requests per minute by plan (https://developer.zendesk.com/api-reference/introduction/rate-limits).
 # NB: Zendesk publishes no figure for trials; the sandbox gives a trial the Professional budget.
@@ -105,6 +106,8 @@ class Account:
         self.plan = plan
         self.lock = threading.RLock()
         self.users, self.organizations, self.tickets = {}, {}, {}
+        self.memberships = {}  # organization membership id -> membership (memberships.py)
+        self.memberships_by_user = {}  # user id -> their memberships, oldest first
         self.deleted_tickets = {}  # soft-deleted: gone from the API, still in the ticket exports
         self.comments = {}  # ticket id -> [comment]
         self.ticket_events = []  # audits for /incremental/ticket_events, in time order
@@ -251,6 +254,8 @@ class Account:
                 "created_at": iso(ts), "updated_at": iso(ts), "_ts": int(ts),
             }
             self.users[user["id"]] = user
+            if org_id is not None:
+                memberships().set_user_organization(self, user, org_id)
             if email:
                 self.users_by_email[email] = user["id"]
             if external_id:
@@ -289,7 +294,9 @@ class Account:
                 user["external_id"] = fields["external_id"]
                 if fields["external_id"]:
                     self.users_by_external_id[str(fields["external_id"]).lower()] = user["id"]
-            for key in ("name", "role", "organization_id", "phone", "tags", "alias", "details", "notes",
+            if "organization_id" in fields and fields["organization_id"] != user["organization_id"]:
+                memberships().set_user_organization(self, user, fields["organization_id"])
+            for key in ("name", "role", "phone", "tags", "alias", "details", "notes",
                         "locale", "time_zone", "verified", "suspended"):
                 if key in fields:
                     user[key] = fields[key].strip() if key == "name" else fields[key]
@@ -318,7 +325,10 @@ class Account:
                 raise invalid("requester", "Requester: is invalid", "InvalidValue")
             self._validate_ticket_fields(fields)
             ticket_id = next(self._next_ticket_id)
-            organization_id = fields.get("organization_id", self.users[requester_id].get("organization_id"))
+            organization_id = memberships().ticket_organization(
+                self, requester_id, fields.get("organization_id", self.users[requester_id].get("organization_id")))
+            custom_fields = [dict(f) for f in fields.get("custom_fields") or []]
+            tags = field_tags.follow_fields(self.ticket_fields, {}, _values(custom_fields), fields.get("tags") or [])
             ticket = {
                 "id": ticket_id, "external_id": fields.get("external_id"),
                 "via": {"channel": via, "source": {"from": {}, "to": {}, "rel": None}},
@@ -331,8 +341,7 @@ class Account:
                 "group_id": fields.get("group_id"), "collaborator_ids": [], "follower_ids": [],
                 "email_cc_ids": [], "forum_topic_id": None, "problem_id": None, "has_incidents": False,
                 "is_public": comment.get("public", True), "due_at": None,
-                "tags": sorted(set(fields.get("tags") or [])),
-                "custom_fields": [dict(f) for f in fields.get("custom_fields") or []],
+                "tags": sorted(tags), "custom_fields": custom_fields,
                 "satisfaction_rating": None, "sharing_agreement_ids": [], "followup_ids": [],
                 "brand_id": None, "allow_channelback": False, "allow_attachments": True,
                 "from_messaging_channel": False, "custom_status_id": None,
@@ -356,6 +365,10 @@ class Account:
             self._validate_ticket_fields(fields)
             if "requester_id" in fields and fields["requester_id"] not in self.users:
                 raise invalid("requester", "Requester: is invalid", "InvalidValue")
+            if fields.get("organization_id") is not None:
+                memberships().ticket_organization(self, fields.get("requester_id", ticket["requester_id"]),
+                                                  fields["organization_id"])
+            fields, custom_fields = self._with_field_tags(ticket, fields)
             previous, changes = {}, []
             for key in ("subject", "status", "priority", "type", "assignee_id", "requester_id", "organization_id",
                         "group_id", "external_id", "tags", "due_at"):
@@ -366,18 +379,30 @@ class Account:
                         ticket["raw_subject"] = fields[key]
                     changes.append({"type": "Change", "field_name": key, "value": _event_value(ticket[key]),
                                     "previous_value": _event_value(previous[key])})
-            if "custom_fields" in fields:
-                # NB: custom_fields updates merge field by field (visual-mock-zendesk-api notes).
-                by_id = {f["id"]: f for f in ticket["custom_fields"]}
-                for f in fields["custom_fields"] or []:
-                    by_id.setdefault(f["id"], {"id": f["id"]})["value"] = f.get("value")
-                ticket["custom_fields"] = list(by_id.values())
+            ticket["custom_fields"] = custom_fields
             new_comment = self._add_comment(ticket, comment, author_id, ts) if comment else None
             self._touch_ticket(ticket, ticket["generated_timestamp"], ts, author_id, "Update", changes, new_comment)
         self._emit_changes("ticket", ticket, previous, _TICKET_CHANGE_EVENTS)
         if new_comment is not None:
             self.emit("zen:event-type:ticket.comment_added", "ticket", ticket, None, {"comment": new_comment})
         return ticket, new_comment
+
+    def _with_field_tags(self, ticket, fields):
+        """(fields with the tags the custom fields imply, the ticket's custom fields after the update).
+        NB: custom_fields updates merge field by field (visual-mock-zendesk-api notes); tags follow the
+        drop-down, multi-select and checkbox fields, and drop-down fields follow the tags (field_tags.py)."""
+        by_id = {f["id"]: dict(f) for f in ticket["custom_fields"]}
+        for f in fields.get("custom_fields") or []:
+            by_id.setdefault(f["id"], {"id": f["id"]})["value"] = f.get("value")
+        before, after = _values(ticket["custom_fields"]), _values(by_id.values())
+        tags = set(fields["tags"] or []) if "tags" in fields else set(ticket["tags"])
+        for field_id, value in field_tags.follow_tags(self.ticket_fields, after, ticket["tags"], tags).items():
+            if field_id not in _values(fields.get("custom_fields") or []):
+                by_id.setdefault(field_id, {"id": field_id})["value"] = after[field_id] = value
+        tags = field_tags.follow_fields(self.ticket_fields, before, after, tags)
+        if tags != set(ticket["tags"]):
+            fields = {**fields, "tags": sorted(tags)}
+        return fields, list(by_id.values())
 
     def delete_ticket(self, ticket_id, ts=None):
         """Soft-delete: the API answers 404 for it from now on; the ticket exports list it once more, with
@@ -476,6 +501,16 @@ _ORGANIZATION_CHANGE_EVENTS = {
     "name": "name_changed", "external_id": "external_id_changed", "tags": "tags_changed",
     "organization_fields": "custom_field_changed",
 }
+
+
+def memberships():
+    """The organization memberships module (it imports this one)."""
+    from . import memberships as module
+    return module
+
+
+def _values(custom_fields):
+    return {f["id"]: f.get("value") for f in custom_fields}
 
 
 def _event_value(value):
