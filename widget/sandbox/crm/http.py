@@ -78,8 +78,18 @@ def json_response(payload, status=200, headers=None):
 
 
 def no_content():
-    """Empty result: 204 with no body (status-codes page; §2.2)."""
-    return Response(status=204)
+    """Empty result: 204 with no body and no Content-Type (status-codes page; §2.2). Zoho's SDK parses any
+    answer that has a Content-Type by it (text/html: as a file download, which fails on an empty body),
+    and returns its "no content" answer only when there is none
+    (zohocrmsdk/src/com/zoho/crm/api/util/common_api_handler.py, `api_call`)."""
+    return bare(204)
+
+
+def bare(status):
+    """A body-less answer (204, 304) without the Content-Type Flask gives every Response."""
+    response = Response(status=status)
+    del response.headers["Content-Type"]
+    return response
 
 
 def state():
