@@ -211,10 +211,11 @@ def _resume(token, bound, records, sort_by, descending):
     if saved is None or saved["user_id"] != g.user["id"]:
         raise http.invalid_param("page_token")
     if saved["expires"] <= g.org.now():
-        raise ApiError(400, "EXPIRED_VALUE", "the given page_token is expired", {"param": "page_token"})
+        raise ApiError(400, "EXPIRED_VALUE", "Page token expired",
+                       {"api_name": "page_token", "json_path": "$.query.page_token"})
     if saved["bound"] != bound:
         raise ApiError(400, "TOKEN_BOUND_DATA_MISMATCH", "the given params do not match the page_token's",
-                       {"param": "page_token"})
+                       {"param_name": "page_token"})
     if saved["served"] >= PAGE_TOKEN_MAX_RECORDS:
         raise ApiError(400, "PAGINATION_LIMIT_EXCEEDED", "you can fetch only 100000 records using page_token",
                        {"limit": PAGE_TOKEN_MAX_RECORDS})
@@ -438,7 +439,7 @@ def _simple_search(module, args):
             break
     value = value.strip().lower()
     if len(value) < 2:
-        raise ApiError(400, "INVALID_DATA", "invalid data", {"param": key})
+        raise ApiError(400, "INVALID_DATA", "invalid data", {"param_name": key})
     names = [n for n, f in module.fields.items() if f["data_type"] in kinds[key]]
     if key == "word":
         return lambda r: any(value in str(r.get(n) or "").lower() for n in names)
