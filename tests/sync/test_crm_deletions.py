@@ -13,7 +13,7 @@ from tests.sync.test_dashboard import _dashboard, _row, _soup
 from tests.sync.test_realtime import settled
 from tests.webhooks.served import served_installation, wait_for
 from widget.extensions import db
-from widget.models import Link
+from widget.models import Link, SyncRun
 
 CRM_STREAMS = ("crm_accounts", "crm_contacts", "crm_leads")
 
@@ -138,6 +138,9 @@ def test_records_deleted_in_the_crm_are_unlinked_by_its_notifications(tmp_path, 
         assert account.users[user["id"]]["external_id"] is None and user["id"] in account.users
         assert account.organizations[org["id"]]["external_id"] is None and org["id"] in account.organizations
         assert {e.status for e in served.events()} == {"done"}
+        # Applied by the inbox's passes alone (no stream run read GET /{module}/deleted).
+        assert set(db.session.scalars(db.select(SyncRun.kind).filter_by(
+            installation_id=served.installation_id))) == {"realtime"}
 
         # A new Contact with the same email, in a new Account of the same name: linked to the same pair.
         created = api.post(f"{api.base}/Accounts", json={"data": [{"Account_Name": "Minato Logistics"}]}, timeout=5)
