@@ -94,8 +94,9 @@ def test_bulk_sync_creates_organizations_and_people_in_them_at_minimal_cost(sync
     assert {f"zcrm:Leads:{i}" for i in lead_ids} <= set(people_in_zendesk)
     assert s.errors() == []
 
-    # API calls: the minimum the batch sizes allow (CRM pages of 200; Zendesk jobs of 100, each polled).
-    crm_reads = sum(math.ceil(n / 200) for n in (accounts, contacts, leads))
+    # API calls: the minimum the batch sizes allow (CRM pages of 200; Zendesk jobs of 100, each polled),
+    # and one look at each module's deleted records (GET /{module}/deleted: none).
+    crm_reads = sum(math.ceil(n / 200) for n in (accounts, contacts, leads)) + 3
     org_jobs, user_jobs = math.ceil(accounts / 100), math.ceil(contacts / 100) + math.ceil(leads / 100)
     assert s.crm_calls.count("GET", "/crm/v8/Accounts") + s.crm_calls.count("GET", "/crm/v8/Contacts") \
         + s.crm_calls.count("GET", "/crm/v8/Leads") == crm_reads
@@ -421,7 +422,7 @@ def test_a_zendesk_edit_reaches_the_crm_and_does_not_bounce(synced_installation)
     s.run("crm_contacts", "zendesk_users")
     assert s.zendesk_calls.count("POST") == 0  # the CRM write we made is not pushed back ...
     assert s.crm_calls.count("PUT") == 0  # ... and nothing comes back again
-    assert s.crm_calls.count("GET", "/crm/v8/Contacts") == 1
+    assert s.crm_calls.count("GET", "/crm/v8/Contacts") == 2  # the records modified, and the deleted ones
 
 
 def test_a_zendesk_organization_edit_reaches_its_account_and_does_not_bounce(synced_installation):
@@ -503,5 +504,6 @@ def test_a_stream_stopped_mid_way_resumes_exactly(synced_installation):
     assert all(len(users) == 1 for users in found.values())
     assert len(s.links("user")) == 450
     assert s.errors() == []
-    # The rerun read from the cursor (the second of record 200, group 2, on: 300 records, 2 pages).
-    assert s.crm_calls.count("GET", "/crm/v8/Contacts") == 2
+    # The rerun read from the cursor (the second of record 200, group 2, on: 300 records, 2 pages), then
+    # the deleted records.
+    assert s.crm_calls.count("GET", "/crm/v8/Contacts") == 3

@@ -337,11 +337,12 @@ class CrmClient:
                                          self.client_secret, self.policy)}
 
     def _pages(self, path, params, key="data", per_page=MAX_PER_PAGE, page_token=True, headers=None,
-               tokens_only=False):
+               tokens_only=False, discrete_limit=DISCRETE_PAGING_LIMIT):
         """Items of every page: `page` for the first 2000 records, then `page_token` (§2.2).
         Stops on 204 (no content) or `more_records: false`; raises on a repeated page token.
         `tokens_only`: follow `next_page_token` from the first page on (it continues after the last record
-        served, so records that move while being read, e.g. sorted by Modified_Time, shift no page)."""
+        served, so records that move while being read, e.g. sorted by Modified_Time, shift no page).
+        `discrete_limit`: how far `page` reaches (None: no limit documented)."""
         params = {**params, "per_page": per_page, "page": 1}
         seen_tokens = set()
         while True:
@@ -352,7 +353,8 @@ class CrmClient:
             info = body.get("info") or {}
             if not info.get("more_records"):
                 return
-            if not tokens_only and "page" in params and (params["page"] + 1) * per_page <= DISCRETE_PAGING_LIMIT:
+            if not tokens_only and "page" in params and (
+                    discrete_limit is None or (params["page"] + 1) * per_page <= discrete_limit):
                 params["page"] += 1
                 continue
             token = info.get("next_page_token")
@@ -391,6 +393,15 @@ class CrmClient:
         headers = {"If-Modified-Since": modified_since} if modified_since else None
         return self._pages(module, {"fields": ",".join(fields), **params}, per_page=per_page, headers=headers,
                            tokens_only=tokens_only)
+
+    def deleted_records(self, module, modified_since=None, kind="all"):
+        """Records of `module` deleted (a generator of `{"id", "type", "deleted_time", "deleted_by", ...}`),
+        `kind` all | recycle | permanent; `modified_since` (ISO 8601 text): deleted after it
+        (`If-Modified-Since`). Pages of 200 by `page` (the endpoint has no page_token).
+        https://www.zoho.com/crm/developer/docs/api/v8/get-deleted-records.html"""
+        headers = {"If-Modified-Since": modified_since} if modified_since else None
+        return self._pages(f"{module}/deleted", {"type": kind}, headers=headers, page_token=False,
+                           discrete_limit=None)
 
     def count_records(self, module):
         """How many records `module` holds (`{module}/actions/count`)."""

@@ -570,6 +570,15 @@ class ZendeskClient:
         user the first call made, so a lost answer is retried."""
         return self._request("POST", "users/create_or_update.json", idempotent=True, json={"user": user})["user"]
 
+    def update_user(self, user_id, changes):
+        """Apply `changes` to one user (`PUT users/{id}`); returns it."""
+        return self._request("PUT", f"users/{user_id}.json", idempotent=True, json={"user": changes})["user"]
+
+    def update_organization(self, organization_id, changes):
+        """Apply `changes` to one organization (`PUT organizations/{id}`); returns it."""
+        return self._request("PUT", f"organizations/{organization_id}.json", idempotent=True,
+                             json={"organization": changes})["organization"]
+
     def create_or_update_organization(self, organization):
         """Create, or update when `id`/`external_id` matches (never by name, §5); returns it."""
         return self._request("POST", "organizations/create_or_update.json",

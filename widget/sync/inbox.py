@@ -29,7 +29,7 @@ from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import autocommit, db, insert_on_conflict
 from ..models import InboxEvent, Installation, StreamLease, SyncRun, SyncSettings, as_utc, utcnow
 from ..notices import notice
-from . import engine, people, queue, tickets
+from . import deletions, engine, people, queue, tickets
 
 logger = logging.getLogger(__name__)
 LEASE = "inbox"
@@ -343,15 +343,21 @@ def _unique_comments(pairs):
 
 def _apply_crm(ctx, events):
     """Accounts first (people are placed into their organizations), then Contacts and Leads. Only the
-    modules chosen in settings; deletions are left alone (the sync deletes nothing in Zendesk)."""
+    modules chosen in settings. Deletions unlink (deletions.py; nothing is deleted in Zendesk), before
+    the pass's other changes, so a new record with a deleted one's email or name links afresh."""
     chosen = set(ctx.settings.modules or [])
     failed = set()
     for module in ("Accounts",) + PEOPLE_MODULES:
         module_events = [e for e in events if e.object_kind == module]
         if module not in chosen:
             continue
+        deleted = sorted({str(i) for e in module_events if e.payload.get("operation") == "delete"
+                          for i in e.payload.get("ids") or []})
+        if deleted:
+            failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, deleted,
+                               lambda module=module, ids=deleted: deletions.unlink(ctx, module, ids))
         ids = sorted({str(i) for e in module_events if e.payload.get("operation") != "delete"
-                      for i in e.payload.get("ids") or []})
+                      for i in e.payload.get("ids") or []} - set(deleted))
         if ids:
             failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, ids,
                                lambda module=module, ids=ids: _push(ctx, module, ids))

@@ -8,7 +8,8 @@ Streams:
   2000 and lag behind writes). Pages follow `page_token` from the first page, so records edited while
   being read shift no page. The cursor is the Modified_Time of a written page's last record; a run asks
   from one second before it (the header has whole seconds) and the boundary second read again is
-  written again only if changed (hash), so nothing is missed and nothing is duplicated.
+  written again only if changed (hash), so nothing is missed and nothing is duplicated. Then the
+  records deleted since the last look are unlinked (deletions.py: nothing is deleted in Zendesk).
 - `zendesk_users`: the incremental user export (cursor, 1000 a page); users linked to a CRM Contact or
   Lead bring their `both`/`to_crm` fields to it (CRM updates of 100, in parallel).
 - `zendesk_organizations` (when Accounts are chosen): the incremental organization export (time-based,
@@ -49,7 +50,7 @@ from ..clients.zendesk import BULK_LIMIT, is_taken
 from ..extensions import db
 from ..models import FieldMapping, Link
 from ..notices import notice
-from . import mapping
+from . import deletions, mapping
 from .engine import stream
 
 ACCOUNTS, CONTACTS, LEADS, USERS = "crm_accounts", "crm_contacts", "crm_leads", "zendesk_users"
@@ -132,10 +133,11 @@ def _crm_stream(ctx, module, write):
     while True:
         page = list(islice(records, MAX_PER_PAGE))  # the generator reads one API page per 200 records
         if not page:
-            return
+            break
         ctx.check_running()
         write(ctx, page)
         ctx.save_cursor(name, page[-1]["Modified_Time"])
+    deletions.catch_up(ctx, module)  # records deleted meanwhile: unlinked
 
 
 # ---- Accounts → organizations --------------------------------------------------------------------

@@ -100,7 +100,7 @@ def test_fields_modules_users_org(crm):
     stage = next(f for f in fields if f["api_name"] == "Stage")
     assert stage["data_type"] == "picklist" and stage["system_mandatory"] and stage["pick_list_values"]
     assert not any(k.startswith("_") for f in fields for k in f)
-    assert_error(api.get(f"{api.base}/settings/fields", timeout=10), 400, "REQUIRED_PARAM_MISSING", param="module")
+    assert_error(api.get(f"{api.base}/settings/fields", timeout=10), 400, "REQUIRED_PARAM_MISSING", param_name="module")
     assert_error(api.get(f"{api.base}/settings/fields", params={"module": "Nope"}, timeout=10), 400, "INVALID_MODULE")
 
     users = api.get(f"{api.base}/users", params={"type": "AllUsers"}, timeout=10).json()

@@ -54,11 +54,11 @@ def test_page_token_rules(crm):
 
 def test_list_rules_and_empty_204(crm):
     api = crm.api()
-    assert_error(api.get(f"{api.base}/Leads", timeout=10), 400, "REQUIRED_PARAM_MISSING", param="fields")
+    assert_error(api.get(f"{api.base}/Leads", timeout=10), 400, "REQUIRED_PARAM_MISSING", param_name="fields")
     many = ",".join(f"F{n}" for n in range(51))
     assert_error(api.get(f"{api.base}/Leads", params={"fields": many}, timeout=10), 400, "LIMIT_EXCEEDED")
     assert_error(api.get(f"{api.base}/Leads", params={"fields": "Last_Name", "per_page": 201}, timeout=10),
-                 400, "INVALID_DATA", param="per_page")
+                 400, "INVALID_DATA", param_name="per_page")
     empty = api.get(f"{api.base}/Leads", params={"fields": "Last_Name", "page": 10}, timeout=10)
     assert empty.status_code == 204 and empty.content == b""
     by_modified = api.get(f"{api.base}/Leads", params={"fields": "Modified_Time", "sort_by": "Modified_Time",
@@ -102,7 +102,7 @@ def test_insert_get_update_delete(crm):
                                          "status": "success"}
     assert deleted.json()["data"][1]["code"] == "INVALID_DATA"
     assert api.get(f"{api.base}/Contacts/{contact_id}", timeout=10).status_code == 204
-    assert_error(api.delete(f"{api.base}/Contacts", timeout=10), 400, "REQUIRED_PARAM_MISSING", param="ids")
+    assert_error(api.delete(f"{api.base}/Contacts", timeout=10), 400, "REQUIRED_PARAM_MISSING", param_name="ids")
     ids = ",".join(str(n) for n in range(101))
     assert_error(api.delete(f"{api.base}/Contacts", params={"ids": ids}, timeout=10), 400, "LIMIT_EXCEEDED")
 

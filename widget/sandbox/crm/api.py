@@ -9,7 +9,7 @@ from bisect import bisect_left, bisect_right
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-from flask import Blueprint, Response, abort, g, request
+from flask import Blueprint, abort, g, request
 
 from . import http
 from .http import ApiError, json_response, no_content, per_record, request_json
@@ -211,10 +211,11 @@ def _resume(token, bound, records, sort_by, descending):
     if saved is None or saved["user_id"] != g.user["id"]:
         raise http.invalid_param("page_token")
     if saved["expires"] <= g.org.now():
-        raise ApiError(400, "EXPIRED_VALUE", "the given page_token is expired", {"param": "page_token"})
+        raise ApiError(400, "EXPIRED_VALUE", "Page token expired",
+                       {"api_name": "page_token", "json_path": "$.query.page_token"})
     if saved["bound"] != bound:
         raise ApiError(400, "TOKEN_BOUND_DATA_MISMATCH", "the given params do not match the page_token's",
-                       {"param": "page_token"})
+                       {"param_name": "page_token"})
     if saved["served"] >= PAGE_TOKEN_MAX_RECORDS:
         raise ApiError(400, "PAGINATION_LIMIT_EXCEEDED", "you can fetch only 100000 records using page_token",
                        {"limit": PAGE_TOKEN_MAX_RECORDS})
@@ -234,7 +235,7 @@ def get_records(module_name):
     http.require_module_scope(module, "READ")
     result = list_records(module)
     if result is NOT_MODIFIED:
-        return Response(status=304)
+        return http.bare(304)
     return json_response(result) if result else no_content()
 
 
@@ -333,7 +334,7 @@ def upsert_records(module_name):
 
 
 def _delete(module, ids):
-    results = g.org.delete_records(module, ids)
+    results = g.org.delete_records(module, ids, user=g.user)
     answer = [per_record(r) if isinstance(r, RecordError) else
               {"code": "SUCCESS", "details": {"id": r}, "message": "record deleted", "status": "success"}
               for r in results]
@@ -359,6 +360,38 @@ def delete_record(module_name, record_id):
     http.require_module_scope(module, "DELETE")
     http.require_write_permission()
     return _delete(module, [record_id])
+
+
+# ---- deleted records -----------------------------------------------------------------------------
+DELETED_TYPES = ("all", "recycle", "permanent")
+
+
+@bp.get("/<module_name>/deleted")
+def deleted_records(module_name):
+    """Get Deleted Records: `type` all (default) | recycle | permanent, `page`, `per_page` (at most 200) and
+    the `If-Modified-Since` header (deleted after it); newest deletion first; 204 when none
+    (https://www.zoho.com/crm/developer/docs/api/v8/get-deleted-records.html;
+    https://github.com/zoho/crm-oas/blob/main/v8.0/record/operations/getDeletedRecords/operation.md)."""
+    module = module_or_error(module_name)
+    http.require_module_scope(module, "READ")
+    kind = request.args.get("type", "all")
+    if kind not in DELETED_TYPES:
+        # NB: this one error comes inside a `data` array (the OpenAPI file's example for this endpoint).
+        return json_response({"data": [{"code": "PATTERN_NOT_MATCHED", "details": {"param_name": "type"},
+                                        "message": "Please check whether the input values are correct",
+                                        "status": "error"}]}, 400)
+    per_page = parse_int("per_page", MAX_PER_PAGE, maximum=MAX_PER_PAGE)
+    page = parse_int("page", 1)
+    since = _modified_since()
+    entries = [e for e in g.org.deleted_records(module)
+               if (kind == "all" or e["type"] == kind) and (since is None or e["_deleted"] > since)]
+    start = (page - 1) * per_page
+    chunk = entries[start:start + per_page]
+    if not chunk:
+        return no_content()
+    info = {"per_page": per_page, "count": len(chunk), "page": page, "more_records": start + per_page < len(entries)}
+    return json_response({"data": [{k: v for k, v in e.items() if not k.startswith("_")} for e in chunk],
+                          "info": info})
 
 
 # ---- search --------------------------------------------------------------------------------------
@@ -406,7 +439,7 @@ def _simple_search(module, args):
             break
     value = value.strip().lower()
     if len(value) < 2:
-        raise ApiError(400, "INVALID_DATA", "invalid data", {"param": key})
+        raise ApiError(400, "INVALID_DATA", "invalid data", {"param_name": key})
     names = [n for n, f in module.fields.items() if f["data_type"] in kinds[key]]
     if key == "word":
         return lambda r: any(value in str(r.get(n) or "").lower() for n in names)
@@ -474,11 +507,25 @@ def _sortable(record, name):
 # ---- record count --------------------------------------------------------------------------------
 @bp.get("/<module_name>/actions/count")
 def count_records(module_name):
-    """Get Record Count (`GET /crm/v8/{module}/actions/count`): `{"count": n}` for the whole module (the
-    real one also takes criteria, email, phone, word or cvid; none of our callers filter)."""
+    """Get Record Count (`GET /crm/v8/{module}/actions/count`, the SDK's `record_count`): `{"count": n}` for
+    the module, or for the records a search would find (`criteria`, `email`, `phone` or `word`, same rules
+    as search) (https://www.zoho.com/crm/developer/docs/api/v8/get-record-count.html;
+    https://github.com/zoho/crm-oas/blob/main/v8.0/record_count/operations/getRecordCount/operation.md).
+    Custom views (`cvid`) are not modelled: the sandbox has none."""
     module = module_or_error(module_name)
     http.require_module_scope(module, "READ")
-    return json_response({"count": len(module.records)})
+    args = request.args
+    searched = [key for key in ("criteria", "email", "phone", "word") if args.get(key)]
+    if args.get("cvid") and searched:
+        raise ApiError(400, "AMBIGUITY_DURING_PROCESSING", "ambiguity while processing the request",
+                       {"ambiguity_due_to": ["cvid", searched[0]]})
+    if not searched:
+        return json_response({"count": len(module.records)})
+    try:
+        predicate = parse_criteria(module, args["criteria"]) if args.get("criteria") else _simple_search(module, args)
+    except QueryError as error:
+        raise query_error(error) from None
+    return json_response({"count": sum(1 for r in module.records.values() if predicate(r))})
 
 
 # ---- related records -----------------------------------------------------------------------------

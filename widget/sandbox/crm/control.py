@@ -1,5 +1,5 @@
 """Sandbox-only control endpoints (not part of Zoho): move the clock, inject faults, change an org's
-edition, switch limits off, read the notification delivery log. Under `/_sandbox/`.
+edition, switch limits off, read the notification delivery log, empty the recycle bin. Under `/_sandbox/`.
 """
 from flask import Blueprint, current_app, jsonify, request
 
@@ -84,3 +84,14 @@ def credits(dc):
 def deliveries():
     """The notification delivery log, newest last."""
     return jsonify(deliveries=list(current_app.config["SANDBOX_NOTIFIER"].log))
+
+
+@bp.post("/orgs/<dc>/recycle_bin/empty")
+def empty_recycle_bin(dc):
+    """An admin's Delete in Setup → Recycle Bin: every deleted record of the org is deleted for good (its
+    GET /{module}/deleted entry becomes `type: permanent`); the bin also empties itself after 60 days."""
+    org = _org(dc)
+    if org is None:
+        return _error(f"no org in data centre {dc!r}")
+    org.empty_recycle_bin()
+    return jsonify(data_center=dc, emptied=True)

@@ -50,17 +50,19 @@ def invalid_module(index=0):
     return ApiError(400, "INVALID_MODULE", "the module name given seems to be invalid", {"resource_path_index": index})
 
 
+# Query-parameter errors name the parameter `param_name` (the v8 OpenAPI examples, e.g.
+# https://github.com/zoho/crm-oas/blob/main/v8.0/record/operations/getRecords/examples/response-400-limitexceeded.md).
 def required_param(name):
-    return ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", {"param": name})
+    return ApiError(400, "REQUIRED_PARAM_MISSING", "One of the expected parameter is missing", {"param_name": name})
 
 
 def invalid_param(name, message="invalid data", **details):
-    return ApiError(400, "INVALID_DATA", message, {"param": name, **details})
+    return ApiError(400, "INVALID_DATA", message, {"param_name": name, **details})
 
 
 def limit_exceeded(name, limit, message="limit exceeded", path=None):
     details = {"limit": limit}
-    details.update({"api_name": name, "json_path": path} if path else {"param": name})
+    details.update({"api_name": name, "json_path": path} if path else {"param_name": name})
     return ApiError(400, "LIMIT_EXCEEDED", message, details)
 
 
@@ -78,8 +80,18 @@ def json_response(payload, status=200, headers=None):
 
 
 def no_content():
-    """Empty result: 204 with no body (status-codes page; §2.2)."""
-    return Response(status=204)
+    """Empty result: 204 with no body and no Content-Type (status-codes page; §2.2). Zoho's SDK parses any
+    answer that has a Content-Type by it (text/html: as a file download, which fails on an empty body),
+    and returns its "no content" answer only when there is none
+    (zohocrmsdk/src/com/zoho/crm/api/util/common_api_handler.py, `api_call`)."""
+    return bare(204)
+
+
+def bare(status):
+    """A body-less answer (204, 304) without the Content-Type Flask gives every Response."""
+    response = Response(status=status)
+    del response.headers["Content-Type"]
+    return response
 
 
 def state():

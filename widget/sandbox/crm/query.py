@@ -146,7 +146,7 @@ def parse_criteria(module, text):
     if position != len(text):
         raise error()
     if count[0] > MAX_CRITERIA:
-        raise QueryError("LIMIT_EXCEEDED", {"limit": MAX_CRITERIA, "param": "criteria"}, "limit exceeded")
+        raise QueryError("LIMIT_EXCEEDED", {"limit": MAX_CRITERIA, "param_name": "criteria"}, "limit exceeded")
     return predicate
 
 

@@ -59,6 +59,9 @@ PAGE_TOKEN_MAX_RECORDS = 100_000
 WATCH_MAX_SECONDS = 7 * 86400
 WATCH_DEFAULT_SECONDS = 3600
 MAX_RECORDS_PER_CALL = 100
+# Deleted records stay in the recycle bin 60 days, then are deleted for good; an admin may empty it
+# sooner (https://www.zoho.com/crm/help/miscellaneous/recycle-bin.html).
+RECYCLE_BIN_SECONDS = 60 * 86400
 
 
 class RecordError(Exception):
@@ -89,6 +92,7 @@ class Module:
         self.fields = {f["api_name"]: f for f in fields}
         self.records = {}  # id -> record; insertion order is id order (ids only grow)
         self.indexes = {}  # field api name -> {normalised value -> [ids]} for duplicate checks
+        self.deleted = {}  # id -> {"id", "display_name", "created_by", "deleted_by", "_deleted", "_purged"}
 
     @property
     def api_name(self):
@@ -437,10 +441,13 @@ class Org:
                        "fields": changed})
         return results
 
-    def delete_records(self, module, ids, notify=True):
-        """Delete records by id; returns the id or a RecordError per id."""
+    def delete_records(self, module, ids, notify=True, user=None):
+        """Delete records by id (to the recycle bin, by `user`, else the admin); returns the id or a
+        RecordError per id."""
         results, deleted = [], []
+        by = self.user_ref(user or self.admin())
         with self.lock:
+            now = self.now()
             for record_id in ids:
                 record = module.records.pop(str(record_id), None)
                 if record is None:
@@ -450,10 +457,40 @@ class Org:
                 deleted.append(record["id"])
                 results.append(record["id"])
                 self._clear_lookups_to(module, record["id"])
+                shown = record.get(module.meta["display_field"]["api_name"])
+                module.deleted[record["id"]] = {
+                    "id": record["id"], "display_name": shown if isinstance(shown, str) else None,
+                    "created_by": {k: record["Created_By"][k] for k in ("name", "id")},
+                    "deleted_by": {k: by[k] for k in ("name", "id")}, "_deleted": now, "_purged": None}
         if notify and deleted:
             self.emit({"type": "records", "module": module.api_name, "operation": "delete", "ids": deleted,
                        "fields": {}})
         return results
+
+    def deleted_records(self, module):
+        """The module's deleted records as GET /{module}/deleted shows them, newest deletion first, each
+        with `type` "recycle" or "permanent" (after 60 days or an emptied bin). A permanently deleted
+        record keeps only its id and deletion time (the v8 OpenAPI example:
+        https://github.com/zoho/crm-oas/blob/main/v8.0/record/operations/getDeletedRecords/examples/response-200-deletedrecords.md)."""
+        now, shown = self.now(), []
+        with self.lock:
+            entries = sorted(module.deleted.values(), key=lambda e: (e["_deleted"], e["id"]), reverse=True)
+            for entry in entries:
+                gone = entry["_purged"] is not None or now - entry["_deleted"] >= RECYCLE_BIN_SECONDS
+                item = {"deleted_by": None, "id": entry["id"], "display_name": None, "type": "permanent",
+                        "created_by": None, "deleted_time": self.iso(entry["_deleted"]), "_deleted": entry["_deleted"]}
+                if not gone:
+                    item.update(deleted_by=entry["deleted_by"], display_name=entry["display_name"], type="recycle",
+                                created_by=entry["created_by"])
+                shown.append(item)
+        return shown
+
+    def empty_recycle_bin(self):
+        """What an admin's Delete in Setup → Recycle Bin does to every record in it."""
+        with self.lock:
+            for module in self.modules.values():
+                for entry in module.deleted.values():
+                    entry["_purged"] = entry["_purged"] or self.now()
 
     def _clear_lookups_to(self, module, record_id):
         for other in self.modules.values():
