@@ -1,16 +1,54 @@
-"""Shared fixtures: the extension app, and sandboxes served over real HTTP on free loopback ports."""
+"""Shared fixtures: the extension app, sandboxes served over real HTTP on free loopback ports, a PostgreSQL
+database of a test's own; and the markers' rules: a test marked `postgres` or `redis` is skipped, saying
+why, when that service is down, and fails instead under `.ci/run` (REQUIRE_SERVICES=1), which starts them."""
 import os
+import socket
+import uuid
+from contextlib import ExitStack
+from functools import cache
+from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy
 
 # Production is the mode unless development is said (widget/config.py): the tests use the development
 # secrets, and so do the processes they start (`flask` commands, gunicorn, RQ workers inherit it).
 os.environ["WIDGET_ENV"] = "development"
 
-from widget import create_app
-from widget.extensions import db
-from widget.sandbox.serving import BackgroundServer
-from widget.sandbox.zendesk import create_sandbox
+from tests.helpers import POSTGRES_URL, REDIS_URL, served  # noqa: E402
+from widget import create_app  # noqa: E402
+from widget.extensions import db  # noqa: E402
+from widget.sandbox.zendesk import create_sandbox  # noqa: E402
+
+SERVICES = {"postgres": ("PostgreSQL", POSTGRES_URL), "redis": ("Redis", REDIS_URL)}
+
+
+@cache
+def _down(url):
+    """Why the service at `url` cannot be reached (None when it answers a TCP connection)."""
+    address = urlsplit(url)
+    try:
+        with socket.create_connection((address.hostname, address.port), timeout=2):
+            return None
+    except OSError as error:
+        return f"nothing answers on {address.hostname}:{address.port} ({error.strerror or error})"
+
+
+def pytest_collection_modifyitems(items):
+    unmarked = [item.nodeid for item in items
+                if "postgres_url" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests taking postgres_url must be marked postgres: {', '.join(unmarked)}")
+
+
+def pytest_runtest_setup(item):
+    for marker, (name, url) in SERVICES.items():
+        if item.get_closest_marker(marker) is None or (reason := _down(url)) is None:
+            continue
+        message = f"needs {name}: {reason}; start it (.ci/run does) or point TEST_{marker.upper()}_URL at one"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
 
 
 @pytest.fixture
@@ -29,9 +67,28 @@ def client(app):
 
 
 @pytest.fixture
-def zendesk():
+def serve():
+    """Serves sandboxes (or any WSGI app) over real HTTP for the test, all closed after it:
+    `serve(sandbox)` returns the sandbox with `.url` set (tests/helpers.py `served` has the options)."""
+    with ExitStack() as stack:
+        yield lambda target, *args, **kwargs: stack.enter_context(served(target, *args, **kwargs))
+
+
+@pytest.fixture
+def zendesk(serve):
     """A seeded Zendesk sandbox (one account, `acme`, 30 tickets) on a free port; `.url` is its base URL."""
-    sandbox = create_sandbox(seed_tickets=30)
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
-        yield sandbox
+    return serve(create_sandbox(seed_tickets=30))
+
+
+@pytest.fixture
+def postgres_url():
+    """A PostgreSQL database of the test's own on the local server, dropped afterwards (mark the test
+    `postgres`)."""
+    name = f"test_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

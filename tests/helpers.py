@@ -1,10 +1,13 @@
 """Small helpers tests share: signed lifecycle calls and widget contexts, as the CRM side makes them."""
 import json
+import os
 import threading
 import time
+from contextlib import contextmanager
 
 import requests
 
+from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk.jobs import JOB_TTL
 from widget.security import marketplace_headers, mint_context
 
@@ -12,6 +15,22 @@ ADMIN = {"id": "u1", "name": "Aiko Admin", "email": "admin@example.jp", "is_admi
          "profile": "Administrator", "locale": "en_US"}
 REP = {"id": "u2", "name": "Ren Rep", "email": "rep@example.jp", "is_admin": False,
        "profile": "Sales Rep", "locale": "en_US"}
+
+# The local services the multi-host tests use (tests/conftest.py skips them, or fails under .ci/run, when down).
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextmanager
+def served(target, wsgi=None, host="127.0.0.1", port=0):
+    """Serves `target` over real HTTP on a free loopback port (or `port`) while the block runs, and yields it:
+    a sandbox (its `.app`, or `wsgi` when given, e.g. a call-counting wrapper of it) or any WSGI app.
+    `target.url` is set to the base URL and `target.server` to the BackgroundServer. Tests take the `serve`
+    fixture (tests/conftest.py); fixtures of a wider scope use this directly."""
+    server = BackgroundServer(wsgi or getattr(target, "app", target), host=host, port=port)
+    target.url, target.server = server.url, server
+    with server:
+        yield target
 
 
 def lifecycle(client, action, body, secret=None, timestamp=None):

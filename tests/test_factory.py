@@ -2,6 +2,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_healthz(client):
     response = client.get("/healthz")
@@ -32,25 +34,15 @@ def test_the_migrations_build_the_models_tables_and_indexes(tmp_path):
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_db_upgrade_on_empty_postgresql():
+@pytest.mark.postgres
+def test_db_upgrade_on_empty_postgresql(postgres_url):
     import os
 
     import sqlalchemy
 
-    admin = sqlalchemy.create_engine("postgresql://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT")
-    name = f"migrate_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    try:
-        env = dict(os.environ, DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{name}")
-        result = _flask(env, "db", "upgrade")
-        assert result.returncode == 0, result.stderr
-        engine = sqlalchemy.create_engine(env["DATABASE_URL"])
-        with engine.connect() as conn:
-            assert sqlalchemy.inspect(conn).has_table("alembic_version")
-        engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    result = _flask(dict(os.environ, DATABASE_URL=postgres_url), "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    engine = sqlalchemy.create_engine(postgres_url)
+    with engine.connect() as conn:
+        assert sqlalchemy.inspect(conn).has_table("alembic_version")
+    engine.dispose()

@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from tests.helpers import ADMIN, REP, context_for, install_body
-from tests.sync.conftest import postgres_url  # noqa: F401  (a fixture)
 from widget import create_app
 from widget.extensions import db
 from widget.lifecycle import replay
@@ -118,6 +117,7 @@ def served_on_postgresql(request):
         db.engine.dispose()
 
 
+@pytest.mark.postgres
 def test_a_concurrent_double_submit_is_accepted_once(served_on_postgresql):
     app, url = served_on_postgresql
     raw = json.dumps(install_body()).encode()

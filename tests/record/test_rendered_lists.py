@@ -6,7 +6,6 @@ from sqlalchemy import event
 
 from tests.helpers import ADMIN, context_for, install
 from tests.record.conftest import listed
-from tests.sync.conftest import postgres_url  # noqa: F401  (a fixture)
 from widget import create_app
 from widget.connections import connection, mark_revoked
 from widget.extensions import db
@@ -142,7 +141,8 @@ def test_the_version_changes_with_each_committed_write_on_sqlite(app):
     _versions_follow_commits(app)
 
 
-def test_the_version_changes_with_each_committed_write_on_postgresql(postgres_url):  # noqa: F811
+@pytest.mark.postgres
+def test_the_version_changes_with_each_committed_write_on_postgresql(postgres_url):
     app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url, "TESTING": True})
     with app.app_context():
         db.create_all()

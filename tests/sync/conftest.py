@@ -10,11 +10,9 @@
         assert s.zendesk_calls.count("POST", "/organizations/create_many") == 1
 """
 import threading
-import uuid
 from dataclasses import dataclass
 
 import pytest
-import sqlalchemy
 
 from tests.helpers import wired_config
 from tests.lifecycle.conftest import connect_tenant, crm_api_session
@@ -29,7 +27,6 @@ from widget.sync import engine
 from widget.sync.people import ensure_default_mappings
 
 SUBDOMAIN, DC, ORG_ID = "acme", "jp", "org-sync"
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 class CountingApp:
@@ -212,15 +209,3 @@ def synced_installation(tmp_path, monkeypatch, crm_sandbox, zendesk_sandbox):
     with app.app_context():
         db.engine.dispose()
 
-
-@pytest.fixture
-def postgres_url():
-    """A PostgreSQL database of the test's own on the local server, dropped afterwards."""
-    name = f"sync_{uuid.uuid4().hex[:10]}"
-    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from flask import current_app
 
+from tests.helpers import REDIS_URL
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation, SyncRun
@@ -88,7 +89,7 @@ def test_uninstall_drops_the_installations_waiting_thread_jobs(thread_app):
 
 @pytest.fixture
 def rq_app(tmp_path):
-    app = _app(tmp_path, SYNC_QUEUE="rq", SYNC_RQ_QUEUE=f"test-queue-{uuid.uuid4().hex[:8]}")
+    app = _app(tmp_path, SYNC_QUEUE="rq", REDIS_URL=REDIS_URL, SYNC_RQ_QUEUE=f"test-queue-{uuid.uuid4().hex[:8]}")
     with app.app_context():
         yield app
         redis = app.extensions["sync_redis"]
@@ -100,6 +101,7 @@ def rq_app(tmp_path):
         db.engine.dispose()
 
 
+@pytest.mark.redis
 def test_uninstall_drops_the_installations_queued_and_delayed_rq_jobs(rq_app):
     leaving, staying = _installations("leaving", "staying")
     for installation in (leaving, staying, leaving):

@@ -10,16 +10,18 @@ import time
 import uuid
 from datetime import timedelta
 
+import pytest
 from redis import Redis
 
+from tests.helpers import REDIS_URL
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation, utcnow
 from widget.sync import engine, queue
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
-
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_url, tmp_path):
     queue_name, key = f"test-sync-{uuid.uuid4().hex[:8]}", f"probe-{uuid.uuid4().hex[:8]}"
     config = {"SQLALCHEMY_DATABASE_URI": postgres_url, "SYNC_QUEUE": "rq", "REDIS_URL": REDIS_URL,
@@ -71,6 +73,7 @@ def test_two_workers_never_run_one_installations_stream_twice_at_once(postgres_u
     assert any(a["start"] < b["end"] and b["start"] < a["end"] for a in first for b in second)
 
 
+@pytest.mark.postgres
 def test_a_stream_lease_goes_to_exactly_one_of_many_contenders_on_postgresql(postgres_url):
     """engine.acquire_lease under real concurrency on PostgreSQL: 16 threads, each with its own connection,
     reach at the same moment for a free lease (the insert path) and for an expired one (the update path)."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.helpers import REDIS_URL
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation, SyncRun, utcnow
@@ -23,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def rq_app(tmp_path):
     """An app whose jobs go to a Redis queue of its own, so a tick's jobs can be read, not run."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'tick.db'}",
-                      "SYNC_QUEUE": "rq", "SYNC_RQ_QUEUE": f"test-tick-{uuid.uuid4().hex[:8]}",
+                      "SYNC_QUEUE": "rq", "REDIS_URL": REDIS_URL, "SYNC_RQ_QUEUE": f"test-tick-{uuid.uuid4().hex[:8]}",
                       "AUTO_SYNC_INTERVAL": 300})
     with app.app_context():
         db.create_all()
@@ -51,6 +52,7 @@ def _queued(app):
     return sorted((job.args[0], job.args[1:]) for job in sync_queue(app).jobs)
 
 
+@pytest.mark.redis
 def test_a_tick_enqueues_each_due_job_once_an_interval(rq_app):
     on = _installation("on")
     _installation("off", auto_sync=False)
@@ -72,6 +74,7 @@ def test_a_tick_enqueues_each_due_job_once_an_interval(rq_app):
     assert queued.count("widget.sync.scheduler.renew_channel") == 1
 
 
+@pytest.mark.redis
 def test_after_the_interval_the_next_catch_up_is_due(rq_app):
     on = _installation("on")
     tick(rq_app)
@@ -82,6 +85,7 @@ def test_after_the_interval_the_next_catch_up_is_due(rq_app):
     assert [name for name, _ in _queued(rq_app)].count("widget.sync.runs.catchup_job") == 2
 
 
+@pytest.mark.redis
 def test_a_paused_installation_is_not_synced(rq_app):
     paused = _installation("paused")
     engine.sync_settings(paused).paused_reason = "Access was refused. An administrator must re-authorize."
@@ -110,6 +114,7 @@ def test_the_scheduler_thread_runs_catch_ups_against_the_sandboxes(synced_instal
     assert len(done) >= 2, [(r.status, r.message) for r in db.session.scalars(db.select(SyncRun))]
 
 
+@pytest.mark.redis
 def test_uninstall_cancels_the_installations_queued_jobs(rq_app):
     from widget.sync import queue
     from widget.sync.jobs import stop_installation_jobs
@@ -121,6 +126,7 @@ def test_uninstall_cancels_the_installations_queued_jobs(rq_app):
     assert _queued(rq_app) == [("widget.sync.runs.catchup_job", (staying.id,))]
 
 
+@pytest.mark.redis
 def test_uninstall_retries_and_credit_resumes_happen_once_whoever_ticks(rq_app):
     leaving = _installation("leaving", status="uninstalling")
     paused = _installation("paused", auto_sync=False, first_done=False)
@@ -144,6 +150,7 @@ def test_uninstall_retries_and_credit_resumes_happen_once_whoever_ticks(rq_app):
     assert leaving.status == "uninstalling"
 
 
+@pytest.mark.redis
 def test_a_refused_grant_pause_waits_for_the_admin(rq_app):
     paused = _installation("refused")
     settings = engine.sync_settings(paused)

@@ -24,7 +24,7 @@ from bs4 import BeautifulSoup
 from redis import Redis
 from rq.registry import FailedJobRegistry
 
-from tests.helpers import ADMIN
+from tests.helpers import ADMIN, REDIS_URL
 from tests.sync.sync_process import ORG_ID, ROOT, prepared
 from tests.sync.test_crash import assert_exact
 from tests.webhooks.served import GunicornServer
@@ -36,7 +36,6 @@ from widget.sync import queue, runs
 from widget.sync.rq_backend import redis_connection
 
 TICKETS = 3_000
-REDIS_URL = "redis://127.0.0.1:6379/0"
 RECOVERY = 120  # seconds from the last kill to `done`
 
 
@@ -79,6 +78,8 @@ def _working_pid(prepared_run, after_written):
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.redis
 def test_rq_workers_sigkilled_mid_sync_the_run_ends_done_and_exact(tmp_path, postgres_url):
     queue_name = f"test-death-{uuid.uuid4().hex[:8]}"
     settings = {"SYNC_QUEUE": "rq", "REDIS_URL": REDIS_URL, "SYNC_RQ_QUEUE": queue_name}

@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlalchemy
 
+from tests.helpers import POSTGRES_URL
+
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 FIGURES = {"events", "deliveries", "resent", "events_per_s", "p50_ms", "p95_ms", "p99_ms", "stored", "answers"}
 
 
@@ -42,6 +44,7 @@ def schemas():
         engine.dispose()
 
 
+@pytest.mark.postgres
 def test_the_webhook_bench_on_postgresql_uses_a_schema_of_its_own_and_drops_it():
     before = schemas()
     result = bench("--events", "150", "--concurrency", "4", "--database-url", POSTGRES_URL)
