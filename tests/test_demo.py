@@ -11,7 +11,7 @@ import requests
 from bs4 import BeautifulSoup
 from cryptography.fernet import Fernet
 
-from tests.helpers import wired_config
+from tests.helpers import served, wired_config
 from tests.lifecycle.conftest import connect_tenant
 from widget import create_app
 from widget.cli import DEMO_DATASET, DEMO_TICKETS
@@ -21,7 +21,7 @@ from widget.models import Comment, Installation, Link, SyncError, Ticket
 from widget.sandbox import crm as crm_sandbox
 from widget.sandbox import zendesk as zendesk_sandbox
 from widget.sandbox.company import ABSENT, IMPORTED, OTHER_SYSTEM, SAME_NAME, company
-from widget.sandbox.serving import BackgroundServer, free_port
+from widget.sandbox.serving import free_port
 from widget.security import mint_context
 from widget.sync import runs
 
@@ -106,8 +106,7 @@ def demo_first_sync(tmp_path, monkeypatch):
     crm.app.config["SANDBOX_NOTIFIER"].attempts = 1  # no extension listens to the CRM's notifications here
     zendesk = zendesk_sandbox.create_sandbox(seed_tickets=DEMO_TICKETS, dataset=DEMO_DATASET)
     zendesk.state.rate_limits_enabled = False
-    with BackgroundServer(crm.app) as crm_server, BackgroundServer(zendesk.app) as zendesk_server:
-        crm.url, zendesk.url = crm_server.url, zendesk_server.url
+    with served(crm), served(zendesk):
         crm.creds = crm.credentials(crm.url)
         app = create_app(wired_config(tmp_path / "demo.db", crm, zendesk, EXTENSION_URL="http://127.0.0.1:9",
                                       ZENDESK_INCREMENTAL_CALLS_PER_MINUTE=10_000))

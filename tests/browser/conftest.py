@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.helpers import served
 from widget import create_app
 from widget.extensions import db
 from widget.sandbox.crm import create_sandbox
-from widget.sandbox.serving import BackgroundServer, free_port
+from widget.sandbox.serving import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -50,7 +51,7 @@ def sites(tmp_path, extension_config):
         db.create_all()
     crm = create_sandbox(data_centres=("us",), seed_records=30, extension_url=extension_url,
                          marketplace_secret=MARKETPLACE_SECRET)
-    with BackgroundServer(extension, port=extension_port), BackgroundServer(crm.app, host="localhost", port=crm_port):
+    with served(extension, port=extension_port), served(crm, host="localhost", port=crm_port):
         yield extension_url, crm_url, crm
     with extension.app_context():
         db.engine.dispose()

@@ -12,11 +12,12 @@ from tests.browser.conftest import (CHROMIUM, CHROMIUM_ARGS, MARKETPLACE_SECRET,
                                     sign_in)
 from tests.browser.test_rep_walkthrough import NO_THIRD_PARTY_COOKIES
 from tests.browser.test_wizard_walkthrough import _authorize_both
+from tests.helpers import served
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation, Ticket
 from widget.sandbox.crm import create_sandbox as create_crm_sandbox
-from widget.sandbox.serving import BackgroundServer, free_port
+from widget.sandbox.serving import free_port
 from widget.sandbox.zendesk import create_sandbox as create_zendesk_sandbox
 from widget.sync import runs
 
@@ -50,9 +51,9 @@ def world(tmp_path):
         "CRM_CLIENT_SECRET": crm_credentials["client_secret"]})
     with extension.app_context():
         db.create_all()
-    with BackgroundServer(extension, port=extension_port), \
-            BackgroundServer(crm.app, host="localhost", port=crm_port), \
-            BackgroundServer(zendesk.app, host="localhost", port=zendesk_port):
+    with served(extension, port=extension_port), \
+            served(crm, host="localhost", port=crm_port), \
+            served(zendesk, host="localhost", port=zendesk_port):
         yield {"extension": extension, "crm_url": crm_url, "crm": crm, "zendesk": zendesk, "zendesk_url": zendesk_url,
                "zendesk_admin": {"subdomain": zendesk_credentials["accounts"][0]["subdomain"],
                                  "admin_email": crm_admin["email"], "admin_password": crm_admin["password"]}}

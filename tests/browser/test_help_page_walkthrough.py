@@ -6,11 +6,12 @@ import pytest
 
 from tests.browser.conftest import (MARKETPLACE_SECRET, chromium,  # noqa: F401  (the chromium fixture)
                                     install_from_marketplace, shoot, sign_in)
+from tests.helpers import served
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation
 from widget.sandbox.crm import create_sandbox as create_crm_sandbox
-from widget.sandbox.serving import BackgroundServer, free_port
+from widget.sandbox.serving import free_port
 from widget.sandbox.zendesk import create_sandbox as create_zendesk_sandbox
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ def _world(tmp_path, dc, dataset="standard", seed_tickets=5):
     # extension takes a Zendesk authorization only from the admin who started it).
     crm_admin = crm.credentials(crm_url)["data_centres"][dc]["users"][0]
     zendesk.add_admin(crm_admin["name"], crm_admin["email"], crm_admin["password"])
-    with BackgroundServer(zendesk.app) as zendesk_server:
+    with served(zendesk) as zendesk_server:
         zendesk_credentials = zendesk.credentials(zendesk_server.url)
         crm_credentials = crm.credentials(crm_url)
         zendesk_admin = {"subdomain": zendesk_credentials["accounts"][0]["subdomain"],
@@ -48,8 +49,8 @@ def _world(tmp_path, dc, dataset="standard", seed_tickets=5):
             "CRM_CLIENT_SECRET": crm_credentials["client_secret"]})
         with extension.app_context():
             db.create_all()
-        with BackgroundServer(extension, port=extension_port), \
-                BackgroundServer(crm.app, host="localhost", port=crm_port):
+        with served(extension, port=extension_port), \
+                served(crm, host="localhost", port=crm_port):
             yield {"extension": extension, "extension_url": extension_url, "crm_url": crm_url, "crm": crm,
                    "zendesk": zendesk, "zendesk_admin": zendesk_admin}
         with extension.app_context():

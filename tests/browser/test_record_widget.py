@@ -4,10 +4,10 @@ in place, reply, go back to the same filter — at the width of the CRM's relate
 import pytest
 
 from tests.browser.conftest import shoot
+from tests.helpers import served
 from tests.record.conftest import company, crm_sandbox, synced_installation, zendesk_sandbox  # noqa: F401 (fixtures)
 from widget.extensions import db
 from widget.models import Ticket, utcnow
-from widget.sandbox.serving import BackgroundServer
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def test_a_rep_filters_opens_replies_and_goes_back_without_scrolling_sideways(ch
     claims = {"locale": "ja_JP", "time_zone": "Asia/Tokyo"} if language == "ja" else {"time_zone": "Asia/Tokyo"}
     ctx = company.context("Contacts", "yui", **claims)
     db.session.commit()  # nothing of ours held open while the served app writes
-    with BackgroundServer(company.s.app) as server:
+    with served(company.s.app) as server:
         page = chromium.new_page(viewport={"width": 900, "height": 760})
         page.goto(f"{server.url}/record/Contacts/{company.records['yui']}/tickets?ctx={ctx}")
         page.wait_for_selector("table.tickets")

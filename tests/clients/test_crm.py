@@ -14,7 +14,6 @@ from widget.clients import crm
 from widget.clients.http import (AuthenticationError, InvalidRequest, NetworkError, NotFound, PermissionDenied,
                                  RateLimited, RetryPolicy, ServerError)
 from widget.sandbox.crm import create_sandbox
-from widget.sandbox.serving import BackgroundServer
 
 
 def response(status, body=None, text=None):
@@ -158,15 +157,13 @@ def quick_policy(**overrides):
 
 
 @pytest.fixture
-def sandbox(monkeypatch):
+def sandbox(monkeypatch, serve):
     """The CRM sandbox with an org in the US and JP data centres, on a free port."""
     # requests-oauthlib refuses http:// URLs unless this is set; the sandbox is plain http on loopback.
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    sandbox = create_sandbox(data_centres=("us", "jp"))
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
-        sandbox.creds = sandbox.credentials(server.url)
-        yield sandbox
+    sandbox = serve(create_sandbox(data_centres=("us", "jp")))
+    sandbox.creds = sandbox.credentials(sandbox.url)
+    return sandbox
 
 
 def control(sandbox, path, **body):

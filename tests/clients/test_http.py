@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 
 from widget.clients.http import (CallPacer, Conflict, CursorTrail, InvalidRequest, NetworkError, RateLimited,
                                  RepeatedCursor, RetryPolicy, ServerError, retry_after_seconds, send)
-from widget.sandbox.serving import BackgroundServer, free_port
+from widget.sandbox.serving import free_port
 
 
 class Script:
@@ -29,19 +29,8 @@ class Script:
 
 
 @pytest.fixture
-def scripted():
-    servers = []
-
-    def start(*answers):
-        script = Script(answers)
-        server = BackgroundServer(script.app).start()
-        servers.append(server)
-        script.url = server.url
-        return script
-
-    yield start
-    for server in servers:
-        server.close()
+def scripted(serve):
+    return lambda *answers: serve(Script(answers))
 
 
 def classify(response):

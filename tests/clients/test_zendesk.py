@@ -11,11 +11,11 @@ from bs4 import BeautifulSoup
 from flask import Flask, request
 from requests_oauthlib import OAuth2Session
 
+from tests.helpers import served
 from widget.clients import zendesk as zd
 from widget.clients.http import (AuthenticationError, CallPacer, InvalidRequest, NotFound, PermissionDenied,
                                  RateLimited, RepeatedCursor, RetryPolicy, ServerError)
 from widget.clients.zendesk import ZendeskClient, drop_repeats, verify_webhook_signature
-from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk import CLIENT_ID, create_sandbox
 
 REDIRECT = "http://127.0.0.1:5999/settings/zendesk/callback"
@@ -264,9 +264,7 @@ def test_revoked_token_is_an_authentication_error(zendesk, insecure_loopback):
 @pytest.fixture(scope="module")
 def big():
     """2,500 tickets; per-plan rate limits off (these tests count pages, not budgets)."""
-    sandbox = create_sandbox(seed_tickets=2500)
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
+    with served(create_sandbox(seed_tickets=2500)) as sandbox:
         post(sandbox, "rate_limits", {"enabled": False})
         yield sandbox
 
@@ -414,7 +412,7 @@ def test_5xx_is_retried_then_raised_as_a_server_error(zendesk):
     assert raised.value.code == "InternalError" and len(client.policy.sleep) == 2
 
 
-def test_repeated_cursor_is_detected():
+def test_repeated_cursor_is_detected(serve):
     """A list that keeps handing back the same cursor (a broken service) must not page forever."""
     app = Flask(__name__)
 
@@ -423,10 +421,9 @@ def test_repeated_cursor_is_detected():
         return {"tickets": [{"id": 1}], "meta": {"has_more": True, "after_cursor": "same"},
                 "links": {"next": f"{request.host_url}api/v2/tickets.json?page%5Bafter%5D=same"}}
 
-    with BackgroundServer(app) as server:
-        client = ZendeskClient(requests.Session(), server.url, policy=fast_policy())
-        with pytest.raises(RepeatedCursor):
-            list(client.list_tickets())
+    client = ZendeskClient(requests.Session(), serve(app).url, policy=fast_policy())
+    with pytest.raises(RepeatedCursor):
+        list(client.list_tickets())
 
 
 # ---- each error body over real HTTP ---------------------------------------------------------------
@@ -557,7 +554,7 @@ def test_wait_for_job_polls_until_the_job_is_done(zendesk):
 
 
 @pytest.fixture
-def receiver():
+def receiver(serve):
     """A webhook endpoint that keeps every delivery's headers and raw body."""
     app, deliveries = Flask(__name__), []
 
@@ -566,9 +563,8 @@ def receiver():
         deliveries.append((dict(request.headers), request.get_data()))
         return "", 200
 
-    with BackgroundServer(app) as server:
-        server.deliveries = deliveries
-        yield server
+    app.deliveries = deliveries
+    return serve(app)
 
 
 def test_webhook_delivery_is_verified_and_a_forged_one_rejected(zendesk, receiver):

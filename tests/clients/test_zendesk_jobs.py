@@ -6,22 +6,19 @@ import threading
 import pytest
 
 from tests.clients.test_zendesk import api_token_client
-from tests.helpers import ExpiringJobs
+from tests.helpers import ExpiringJobs, served
 from tests.sync.conftest import CountingApp
 from widget.clients.zendesk import JOB_RESUBMITS, JobGone
-from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk import create_sandbox
 from widget.sandbox.zendesk.jobs import JOB_TTL
 
 
 @pytest.fixture
-def zendesk():
+def zendesk(serve):
     """The Zendesk sandbox served through a CountingApp (`.calls`)."""
     sandbox = create_sandbox()
     sandbox.calls = CountingApp(sandbox.app)
-    with BackgroundServer(sandbox.calls) as server:
-        sandbox.url = server.url
-        yield sandbox
+    return serve(sandbox, sandbox.calls)
 
 
 @pytest.fixture
@@ -91,8 +88,7 @@ def test_organizations_of_a_gone_job_are_never_created_twice(zendesk, expiring):
 def test_a_status_missing_right_after_queueing_is_looked_at_again():
     sandbox = create_sandbox()
     sandbox.calls = CountingApp(LaggingStatus(sandbox.app))
-    with BackgroundServer(sandbox.calls) as server:
-        sandbox.url = server.url
+    with served(sandbox, sandbox.calls):
         client = api_token_client(sandbox, job_poll_interval=0.01)
         results = client.create_or_update_users([{"name": "Lag", "email": "lag@example.jp", "external_id": "x-1"}])
     assert results == [{"id": sandbox.account().find_user(email="lag@example.jp")["id"], "status": "Created",

@@ -17,36 +17,26 @@ from widget.extensions import db
 from widget.models import Installation
 from widget.sandbox import crm as crm_sandbox
 from widget.sandbox import zendesk as zendesk_sandbox
-from widget.sandbox.serving import BackgroundServer
 
 REDIRECT = "http://127.0.0.1:9/settings/zendesk/callback"
 ZENDESK_ACCOUNTS = ("acme", "globex")
 
 
 @pytest.fixture
-def crm():
+def crm(serve):
     """The CRM sandbox with one org in JP and one in US (two tenants), on a free port."""
-    sandbox = crm_sandbox.create_sandbox(data_centres=("jp", "us"))
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
-        sandbox.creds = sandbox.credentials(server.url)
-        yield sandbox
+    sandbox = serve(crm_sandbox.create_sandbox(data_centres=("jp", "us")))
+    sandbox.creds = sandbox.credentials(sandbox.url)
+    return sandbox
 
 
 @pytest.fixture
-def zendesk_server():
+def zendesk_server(serve):
     """The Zendesk sandbox with two accounts (5 tickets each); `.server` can be stopped and `.restart()` brings it back
     on the same port with the same state."""
-    sandbox = zendesk_sandbox.create_sandbox(accounts=ZENDESK_ACCOUNTS, seed_tickets=5)
-    sandbox.server = BackgroundServer(sandbox.app).start()
-    sandbox.url = sandbox.server.url
-
-    def restart():
-        sandbox.server = BackgroundServer(sandbox.app, port=sandbox.server.port).start()
-
-    sandbox.restart = restart
-    yield sandbox
-    sandbox.server.close()
+    sandbox = serve(zendesk_sandbox.create_sandbox(accounts=ZENDESK_ACCOUNTS, seed_tickets=5))
+    sandbox.restart = lambda: serve(sandbox, port=sandbox.server.port)
+    return sandbox
 
 
 @pytest.fixture

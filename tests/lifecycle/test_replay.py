@@ -9,12 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from tests.helpers import ADMIN, REP, context_for, install_body
+from tests.helpers import ADMIN, REP, context_for, install_body, served
 from widget import create_app
 from widget.extensions import db
 from widget.lifecycle import replay
 from widget.models import Installation, UsedSignature
-from widget.sandbox.serving import BackgroundServer
 from widget.security import marketplace_headers
 
 
@@ -106,13 +105,13 @@ def test_remembered_signatures_are_purged_once_they_could_not_be_accepted_anyway
 
 
 @pytest.fixture
-def served_on_postgresql(request):
+def served_on_postgresql(postgres_url):
     """The extension on PostgreSQL, served over real HTTP by a threaded server (concurrent requests)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": request.getfixturevalue("postgres_url")})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url})
     with app.app_context():
         db.create_all()
-    with BackgroundServer(app) as server:
-        yield app, server.url
+    with served(app):
+        yield app, app.url
     with app.app_context():
         db.engine.dispose()
 

@@ -2,13 +2,12 @@
 served over real HTTP on free loopback ports."""
 import pytest
 
-from tests.helpers import wired_config
+from tests.helpers import served, wired_config
 from tests.settings.flows import ZENDESK_ADMIN_EMAILS, ZENDESK_PASSWORD
 from widget import create_app
 from widget.extensions import db
 from widget.sandbox import crm as crm_sandbox_package
 from widget.sandbox import zendesk as zendesk_sandbox_package
-from widget.sandbox.serving import BackgroundServer
 
 
 def _served_zendesk():
@@ -17,16 +16,13 @@ def _served_zendesk():
     sandbox = zendesk_sandbox_package.create_sandbox(seed_tickets=0)
     for email in ZENDESK_ADMIN_EMAILS:
         sandbox.add_admin("CRM Admin", email, ZENDESK_PASSWORD)
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
+    with served(sandbox):
         yield sandbox
 
 
 def _served_crm():
     """JP and US orgs; `.url` is its base URL."""
-    sandbox = crm_sandbox_package.create_sandbox(data_centres=("jp", "us"))
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
+    with served(crm_sandbox_package.create_sandbox(data_centres=("jp", "us"))) as sandbox:
         yield sandbox
 
 

@@ -6,11 +6,12 @@ import pytest
 
 from tests.browser.conftest import (MARKETPLACE_SECRET, chromium,  # noqa: F401  (the chromium fixture)
                                     install_from_marketplace, sign_in)
+from tests.helpers import served
 from tests.settings.flows import ZENDESK_PASSWORD
 from widget import create_app
 from widget.extensions import db
 from widget.sandbox.crm import create_sandbox
-from widget.sandbox.serving import BackgroundServer, free_port
+from widget.sandbox.serving import free_port
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +30,7 @@ def sites(tmp_path, zendesk_sandbox):
     with extension.app_context():
         db.create_all()
     crm = create_sandbox(data_centres=("us",), extension_url=extension_url, marketplace_secret=MARKETPLACE_SECRET)
-    with BackgroundServer(extension, port=extension_port), BackgroundServer(crm.app, host="localhost", port=crm_port):
+    with served(extension, port=extension_port), served(crm, host="localhost", port=crm_port):
         yield extension_url, crm_url
     with extension.app_context():
         db.engine.dispose()

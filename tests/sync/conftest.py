@@ -22,7 +22,6 @@ from widget.lifecycle.provisioning import on_crm_connected
 from widget.models import Installation, Link, SyncError
 from widget.sandbox import crm as crm_sandbox_package
 from widget.sandbox import zendesk as zendesk_sandbox_package
-from widget.sandbox.serving import BackgroundServer
 from widget.sync import engine
 from widget.sync.people import ensure_default_mappings
 
@@ -91,7 +90,7 @@ class CountingApp:
 
 
 @pytest.fixture
-def crm_sandbox():
+def crm_sandbox(serve):
     """The CRM sandbox, one org in JP (seeded with its few standard accounts), calls counted (`.calls`)."""
     sandbox = crm_sandbox_package.create_sandbox(data_centres=(DC,))
     sandbox.calls = CountingApp(sandbox.app)
@@ -99,22 +98,19 @@ def crm_sandbox():
     # notifier has nothing left to retry when the sandbox closes.
     notifier = sandbox.app.config["SANDBOX_NOTIFIER"]
     notifier.attempts, notifier.backoff = 1, 0
-    with BackgroundServer(sandbox.calls) as server:
-        sandbox.url = server.url
-        sandbox.creds = sandbox.credentials(server.url)
-        yield sandbox
+    serve(sandbox, sandbox.calls)
+    sandbox.creds = sandbox.credentials(sandbox.url)
+    return sandbox
 
 
 @pytest.fixture
-def zendesk_sandbox():
+def zendesk_sandbox(serve):
     """The Zendesk sandbox, account `acme` (its seeded agents, organizations and end-users, no tickets),
     calls counted (`.calls`)."""
     sandbox = zendesk_sandbox_package.create_sandbox(accounts=(SUBDOMAIN,))
     sandbox.state.rate_limits_enabled = False  # many export calls a minute in tests (limits are tested elsewhere)
     sandbox.calls = CountingApp(sandbox.app)
-    with BackgroundServer(sandbox.calls) as server:
-        sandbox.url = server.url
-        yield sandbox
+    return serve(sandbox, sandbox.calls)
 
 
 @dataclass

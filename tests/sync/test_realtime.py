@@ -15,11 +15,11 @@ import pytest
 import requests
 
 from tests.lifecycle.conftest import crm, crm_api_session  # noqa: F401 (fixture)
+from tests.sync.conftest import CountingApp
 from tests.webhooks.served import served_installation, wait_for
 from widget.extensions import db
 from widget.models import FieldMapping, InboxEvent, SyncRun, utcnow
 from widget.sandbox import zendesk as zendesk_sandbox
-from widget.sandbox.serving import BackgroundServer
 from widget.sync import engine, inbox, scheduler
 
 CHANGES_PER_SECOND = 50
@@ -27,31 +27,13 @@ SECONDS = 10
 TARGET_P95 = 2.0
 
 
-class CountingApp:
-    """The Zendesk sandbox's WSGI app, counting the API calls it serves (method, path)."""
-
-    def __init__(self, app):
-        self.app, self.calls, self.lock = app, [], threading.Lock()
-
-    def __call__(self, environ, start_response):
-        with self.lock:
-            self.calls.append((environ["REQUEST_METHOD"], environ["PATH_INFO"]))
-        return self.app(environ, start_response)
-
-    def count(self, fragment, method="GET"):
-        with self.lock:
-            return sum(1 for m, path in self.calls if m == method and fragment in path)
-
-
 @pytest.fixture
-def zendesk():
+def zendesk(serve):
     """acme with enough open tickets for one change each under load (some seeded ones are closed); API
     calls counted."""
     sandbox = zendesk_sandbox.create_sandbox(accounts=("acme",), seed_tickets=CHANGES_PER_SECOND * SECONDS * 13 // 10)
     sandbox.counter = CountingApp(sandbox.app)
-    with BackgroundServer(sandbox.counter) as server:
-        sandbox.url = server.url
-        yield sandbox
+    return serve(sandbox, sandbox.counter)
 
 
 class CrmWrites:
@@ -155,7 +137,7 @@ def test_zendesk_changes_reach_the_crm_within_2_s_at_p95_under_50_a_second(tmp_p
         assert p95 < TARGET_P95
         # Applied in batches, a pass at most every PASS_INTERVAL: one ticket re-read and one CRM write a
         # pass, not one a change (the plan's per-minute budget could not pay for that).
-        passes = wait_for(lambda: zendesk.counter.count("/tickets/show_many"))
+        passes = wait_for(lambda: zendesk.counter.count("GET", "/tickets/show_many"))
         assert passes <= (time.monotonic() - start) / inbox.PASS_INTERVAL + 2
         assert crm_writes.count(tickets_module) <= passes
 
@@ -177,13 +159,13 @@ def test_events_of_one_ticket_are_one_read_and_one_write_and_a_replay_changes_no
 
         engine.sync_settings(served.installation()).first_sync_done_at = utcnow()
         db.session.commit()
-        reads_before = zendesk.counter.count("/tickets/show_many")
+        reads_before = zendesk.counter.count("GET", "/tickets/show_many")
         inbox.drain(served.installation_id)  # (or the drain of the last delivery, if it still holds the inbox)
         wait_for(lambda: settled(served))
 
         assert {e.status for e in served.events()} == {"done"}
-        assert zendesk.counter.count("/tickets/show_many") - reads_before == 1  # one re-read for eleven events
-        assert zendesk.counter.count(f"/tickets/{ticket_id}/comments") == 0  # the event carried the comment
+        assert zendesk.counter.count("GET", "/tickets/show_many") - reads_before == 1  # one re-read for eleven events
+        assert zendesk.counter.count("GET", f"/tickets/{ticket_id}/comments") == 0  # the event carried the comment
         assert crm_writes.count(modules["tickets"]) == 1
         assert crm_writes.count(modules["comments"]) == 1
         org = crm.org("jp")

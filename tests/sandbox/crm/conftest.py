@@ -4,7 +4,6 @@ import pytest
 import requests
 
 from widget.sandbox.crm import create_sandbox
-from widget.sandbox.serving import BackgroundServer
 
 
 class Crm:
@@ -39,17 +38,15 @@ class Crm:
 
 
 @pytest.fixture
-def crm():
+def crm(serve):
     """US and JP orgs, about 60 records each, on a free loopback port."""
-    sandbox = create_sandbox(data_centres=("us", "jp"), seed_records=60)
-    with BackgroundServer(sandbox.app) as server:
-        yield Crm(sandbox, server.url)
+    sandbox = serve(create_sandbox(data_centres=("us", "jp"), seed_records=60))
+    return Crm(sandbox, sandbox.url)
 
 
 @pytest.fixture
-def big_crm():
+def big_crm(serve):
     """One US org seeded with 12,500 records: 5,000 of them Leads."""
     sandbox = create_sandbox(data_centres=("us",), seed_records=12_500)
     assert len(sandbox.org("us").modules["Leads"].records) == 5000
-    with BackgroundServer(sandbox.app) as server:
-        yield Crm(sandbox, server.url)
+    return Crm(serve(sandbox), sandbox.url)

@@ -8,11 +8,11 @@ import jwt
 import pytest
 import requests
 
+from tests.helpers import served
 from widget import create_app
 from widget.extensions import db
 from widget.models import Installation
 from widget.sandbox.crm import create_sandbox
-from widget.sandbox.serving import BackgroundServer
 
 SECRET = "ui-test-marketplace-secret"
 ADMIN, MANAGER, REP, VIEWER = (f"{who}@us.zylker.example" for who in ("admin", "manager", "rep", "viewer"))
@@ -26,8 +26,7 @@ def extension(tmp_path):
                       "MARKETPLACE_SECRET": SECRET})
     with app.app_context():
         db.create_all()
-    with BackgroundServer(app) as server:
-        app.url = server.url
+    with served(app):
         yield app
     with app.app_context():
         db.engine.dispose()

@@ -6,7 +6,7 @@ import json
 import pytest
 import requests
 
-from widget.sandbox.serving import BackgroundServer
+from tests.helpers import served
 from widget.sandbox.zendesk import create_sandbox
 
 TICKETS = 2500
@@ -15,9 +15,7 @@ PAGINATION_DEPTH = "InvalidPaginationDepth"
 
 @pytest.fixture(scope="module")
 def big():
-    sandbox = create_sandbox(seed_tickets=TICKETS)
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
+    with served(create_sandbox(seed_tickets=TICKETS)) as sandbox:
         yield sandbox
 
 

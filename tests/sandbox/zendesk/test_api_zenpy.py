@@ -8,7 +8,7 @@ from zenpy import Zenpy
 from zenpy.lib.api_objects import Organization, Ticket, User
 from zenpy.lib.exception import APIException, RecordNotFoundException
 
-from widget.sandbox.serving import BackgroundServer
+from tests.helpers import served
 from widget.sandbox.zendesk import create_sandbox
 
 
@@ -72,9 +72,7 @@ def test_search_tickets_by_requester(zenpy, zendesk):
 def test_search_window_maps_to_search_response_limit_exceeded(monkeypatch, caplog):
     """zenpy follows next_page to page 11, gets our 422 `invalid`, raises SearchResponseLimitExceeded
     inside its generator and stops after 1,000 results (any other error would propagate)."""
-    sandbox = create_sandbox(seed_tickets=1100)
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
+    with served(create_sandbox(seed_tickets=1100)) as sandbox:
         zenpy = client_for(sandbox, monkeypatch)
         found = [ticket.id for ticket in zenpy.search(type="ticket")]
     assert found == list(range(1, 1001))

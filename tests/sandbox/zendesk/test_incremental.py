@@ -4,7 +4,6 @@ import base64
 import pytest
 import requests
 
-from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk import create_sandbox
 
 TOO_RECENT = {"error": "InvalidValue", "description": "Too recent start_time. Use a start_time older than 1 minute"}
@@ -20,20 +19,13 @@ def session_for(sandbox):
 
 
 @pytest.fixture
-def served():
+def served(serve):
     """Start a sandbox with the given seed on a free port; closed after the test."""
-    servers = []
-
     def start(**kwargs):
-        sandbox = create_sandbox(**kwargs)
-        server = BackgroundServer(sandbox.app).start()
-        servers.append(server)
-        sandbox.url = server.url
+        sandbox = serve(create_sandbox(**kwargs))
         return sandbox, session_for(sandbox)
 
-    yield start
-    for server in servers:
-        server.close()
+    return start
 
 
 def advance(sandbox, seconds):

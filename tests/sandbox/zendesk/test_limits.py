@@ -5,7 +5,6 @@ import time
 import pytest
 import requests
 
-from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk import create_sandbox
 from widget.sandbox.zendesk.state import PLANS, Grant
 
@@ -111,10 +110,9 @@ def test_headers_count_down_then_429_with_retry_after(zendesk, session):
     assert get(zendesk, session).status_code == 200
 
 
-def test_budget_is_per_account():
-    sandbox = create_sandbox(accounts=("acme", "globex"), plan="team")
-    with BackgroundServer(sandbox.app) as server, requests.Session() as acme, requests.Session() as globex:
-        sandbox.url = server.url
+def test_budget_is_per_account(serve):
+    sandbox = serve(create_sandbox(accounts=("acme", "globex"), plan="team"))
+    with requests.Session() as acme, requests.Session() as globex:
         acme.auth = api_token_auth(sandbox)
         globex.auth = ("admin@globex.example/token", next(iter(sandbox.account("globex").api_tokens)))
         fresh_minute(sandbox)

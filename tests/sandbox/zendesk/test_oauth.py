@@ -10,7 +10,6 @@ import requests
 from bs4 import BeautifulSoup
 from requests_oauthlib import OAuth2Session
 
-from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk import CLIENT_ID, create_sandbox
 
 REDIRECT = "http://127.0.0.1:5999/settings/zendesk/callback"
@@ -286,11 +285,8 @@ def test_client_credentials_grant(zendesk):
 
 
 @pytest.fixture
-def two_accounts():
-    sandbox = create_sandbox(accounts=("acme", "globex"))
-    with BackgroundServer(sandbox.app) as server:
-        sandbox.url = server.url
-        yield sandbox
+def two_accounts(serve):
+    return serve(create_sandbox(accounts=("acme", "globex")))
 
 
 def test_account_is_chosen_by_host_subdomain_then_by_email(two_accounts):

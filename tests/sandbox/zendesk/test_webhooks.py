@@ -5,8 +5,7 @@ import pytest
 import requests
 from flask import Flask, request
 
-from tests.helpers import zendesk_admin_session
-from widget.sandbox.serving import BackgroundServer
+from tests.helpers import served, zendesk_admin_session
 from widget.sandbox.zendesk.state import Grant
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -183,9 +182,9 @@ def test_test_endpoint_reports_what_the_endpoint_answered(api):
         seen.append((request.headers.get("X-Custom"), request.get_data(as_text=True)))
         return "teapot", 418, {"X-Answer": "42"}
 
-    with BackgroundServer(receiver) as server:
+    with served(receiver):
         response = api.post(f"{api.base}/test", json={"request": {
-            "endpoint": f"{server.url}/probe", "http_method": "POST", "request_format": "json",
+            "endpoint": f"{receiver.url}/probe", "http_method": "POST", "request_format": "json",
             "headers": [{"key": "X-Custom", "value": "yes"}], "payload": '{"say":"hello"}'}})
     assert response.status_code == 200
     answer = response.json()["response"]
