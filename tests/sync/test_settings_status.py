@@ -2,7 +2,7 @@
 live status loads in a fragment of its own (GET /settings/crm/status, /settings/zendesk/status), checked
 with one short call and cached a minute in the database. A slow or failing service gets a plain line,
 quickly. Both sandboxes are served over real HTTP and count the calls they serve."""
-import time
+import threading
 from datetime import timedelta
 
 import requests
@@ -85,14 +85,14 @@ def test_each_fragment_checks_its_service_once_and_the_cache_spares_the_next_cal
 
 def test_a_slow_zendesk_gives_a_clear_line_quickly_and_is_checked_again_later(synced_installation):
     s = synced_installation
-    _faults(s.zendesk, latency=STATUS_POLICY.timeout + 5)
+    # Zendesk holds the call far past our timeout, then would answer well: the line says it did not answer
+    # while Zendesk still holds it (one short try, not the sync's patient retries).
+    released = threading.Event()
+    s.zendesk_calls.before("GET", PLAN_CALL, lambda path: released.wait(10 * STATUS_POLICY.timeout))
     try:
-        started = time.monotonic()
         zendesk = _soup(_get(s, "/settings/zendesk/status")).select_one("#zendesk-connection")
-        elapsed = time.monotonic() - started
     finally:
-        _faults(s.zendesk, latency=0)
-    assert elapsed < STATUS_POLICY.timeout + 2  # one short try, not the sync's patient retries
+        released.set()
     assert zendesk.select_one(".error").get_text() == \
         "Zendesk did not answer in time. The status will be checked again in a minute."
     assert (zendesk["hx-get"], zendesk["hx-trigger"]) == ("/settings/zendesk/status", "load delay:60s")
@@ -105,14 +105,11 @@ def test_a_failing_crm_gives_a_clear_line_in_the_admins_language(synced_installa
     s = synced_installation
     _faults(s.crm, error_rate=1.0)
     try:
-        started = time.monotonic()
         english = _soup(_get(s, "/settings/crm/status")).select_one("#crm-connection .error").get_text()
         with s.app.app_context():  # (flask-babel keeps the locale of an app context's first request)
             japanese = _soup(_get(s, "/settings/crm/status", user=dict(ADMIN, locale="ja_JP")))
-        elapsed = time.monotonic() - started
     finally:
         _faults(s.crm, error_rate=0.0)
-    assert elapsed < 2 * STATUS_POLICY.timeout
     assert english.startswith("Zoho CRM answered with an error (")
     assert english.endswith("The status will be checked again in a minute.")
     assert japanese.select_one("#crm-connection .error").get_text().endswith("1 分後に状態をもう一度確認します。")
