@@ -75,13 +75,13 @@ def test_uninstall_drops_the_installations_waiting_thread_jobs(thread_app):
     busy = [queue.enqueue("tests.sync.test_queue.wait_at_gate", 0) for _ in range(queue.THREAD_WORKERS)]
     for installation in (leaving, staying, leaving):
         queue.enqueue("tests.sync.test_queue.record", installation.id)
-    queue.enqueue_later(0.2, "tests.sync.test_queue.record", leaving.id)  # a delayed retry, too
+    delayed = queue.enqueue_later(0.2, "tests.sync.test_queue.record", leaving.id)  # a delayed retry, too
 
     assert stop_installation_jobs(leaving) == 3
     GATE.set()
     for future in busy:
         future.result(timeout=10)
-    time.sleep(0.4)  # past the delayed job's time
+    delayed.join(10)  # the delayed job's timer is over: fired, or cancelled without firing
     thread_app.extensions["sync_pool"].shutdown(wait=True)
     assert sorted(installation_id for installation_id, _ in RAN) == [0] * queue.THREAD_WORKERS + [staying.id]
     assert stop_installation_jobs(leaving) == 0  # nothing left to drop

@@ -19,10 +19,12 @@ class IdleWorkers:
         self.jobs = queue.Queue()
         self._lock = threading.Lock()
         self._live = 0
+        self._unfinished = 0  # jobs queued or being handled
 
     def put(self, job):
         # Under the lock a worker about to leave sees this job and stays (see _work).
         with self._lock:
+            self._unfinished += 1
             self.jobs.put(job)
             while self._live < self.workers:
                 self._live += 1
@@ -42,3 +44,11 @@ class IdleWorkers:
                 self.handle(job)
             except Exception:  # a worker must survive anything one job throws
                 logger.exception("%s: a background job failed", self.name)
+            finally:
+                with self._lock:
+                    self._unfinished -= 1
+
+    def busy(self):
+        """True while a job is queued or being handled: what was sent has not all been sent yet."""
+        with self._lock:
+            return self._unfinished > 0

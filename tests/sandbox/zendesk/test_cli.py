@@ -100,6 +100,7 @@ def test_bad_options_are_refused(app, args):
 
 
 @pytest.mark.slow
+@pytest.mark.benchmark
 def test_seeding_100000_tickets_takes_under_a_minute(tmp_path):
     started = time.monotonic()
     process, path, _ = start(tmp_path, "--seed-tickets", "100000")
