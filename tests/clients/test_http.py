@@ -2,7 +2,6 @@
 scripted answer, and the tests count what reached it."""
 import socket
 import threading
-import time
 from collections import deque
 from email.utils import formatdate
 
