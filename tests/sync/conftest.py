@@ -204,4 +204,3 @@ def synced_installation(tmp_path, monkeypatch, crm_sandbox, zendesk_sandbox):
     engine.INCREMENTAL_PACERS.pop(synced.installation_id, None)
     with app.app_context():
         db.engine.dispose()
-
