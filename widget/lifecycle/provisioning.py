@@ -1,4 +1,5 @@
-"""What an installation creates outside, and how it all goes away again (F7, F23, F24; DESIGN §6, §7).
+"""What an installation creates outside, and how it all goes away again (F7, F23, F24; docs/architecture.md#real-time,
+docs/architecture.md#uninstall).
 
 `on_crm_connected(installation)` runs once a CRM grant is stored (and at re-install when one exists):
 it creates the custom modules "Zendesk Tickets" and "Zendesk Ticket Comments" with the fields the sync
@@ -66,7 +67,7 @@ class ModuleSpec:
 
 
 TICKETS = ModuleSpec("tickets", "Zendesk Ticket", "Zendesk Tickets", "Zendesk_Tickets", "Subject", (
-    # The upsert duplicate-check field (DESIGN §6): a replay never duplicates a ticket.
+    # The upsert duplicate-check field (docs/architecture.md#what-maps-to-what): a replay never duplicates a ticket.
     _text("Ticket ID", "Ticket_ID", length=20, unique=True),
     _picklist("Status", "Status", ("new", "open", "pending", "hold", "solved", "closed")),
     _picklist("Priority", "Priority", ("low", "normal", "high", "urgent")),
@@ -81,7 +82,7 @@ TICKETS = ModuleSpec("tickets", "Zendesk Ticket", "Zendesk Tickets", "Zendesk_Ti
     _typed("Zendesk Created Time", "Zendesk_Created_Time", "datetime"),
     _typed("Zendesk Updated Time", "Zendesk_Updated_Time", "datetime"),
     # Each lookup gives the target module a "Zendesk Tickets" related list (F22): the CRM makes a
-    # lookup-based related list by itself (zoho-crm-api.md §3.1), so none is created separately.
+    # lookup-based related list by itself (docs/outside-apis.md#crm-related-records), so none is created separately.
     _lookup("Contact", "Contact", "Contacts"),
     _lookup("Lead", "Lead", "Leads"),
     _lookup("Account", "Account", "Accounts"),
@@ -98,10 +99,10 @@ COMMENTS = ModuleSpec("comments", "Zendesk Ticket Comment", "Zendesk Ticket Comm
 ))
 MODULE_SPECS = (TICKETS, COMMENTS)  # tickets first: comments look them up
 
-# ---- the notification channel (DESIGN §6) --------------------------------------------------------
+# ---- the notification channel (docs/architecture.md#real-time) -------------------------------------------------------
 WATCHED_MODULES = ("Contacts", "Leads", "Accounts")
 WATCH_EVENTS = tuple(f"{module}.{operation}" for module in WATCHED_MODULES for operation in ("create", "edit", "delete"))
-# NB: at most one week; a longer (or missing) expiry silently becomes one hour (zoho-crm-api.md §5).
+# NB: at most one week; a longer (or missing) expiry silently becomes one hour (docs/outside-apis.md#crm-notifications).
 # An hour less than a week, so a clock a little ahead of the CRM's still asks for a valid expiry.
 CHANNEL_LIFETIME = timedelta(days=7) - timedelta(hours=1)
 
@@ -156,7 +157,7 @@ def _ensure_modules(installation, client):
 
 def _existing_module(modules, spec):
     """Our module's API name if it exists. NB: an extension's modules carry its namespace
-    (`zendesk__Zendesk_Tickets`, zoho-crm-api.md §3.5), so compare without it."""
+    (`zendesk__Zendesk_Tickets`, docs/outside-apis.md#crm-metadata-and-custom-modules), so compare without it."""
     for module in modules:
         if module.get("generated_type") != "custom":
             continue
@@ -206,7 +207,8 @@ def _enable_channel(installation, client):
     if not installation.crm_channel_id:
         installation.crm_channel_id = str(10 ** 15 + secrets.randbelow(9 * 10 ** 15))
     if not installation.crm_channel_token:
-        installation.crm_channel_token = secrets.token_urlsafe(32)  # 43 characters; at most 50 (§5)
+        # 43 characters; at most 50 (docs/outside-apis.md#crm-notifications)
+        installation.crm_channel_token = secrets.token_urlsafe(32)
     db.session.commit()
     wanted = (utcnow() + CHANNEL_LIFETIME).replace(microsecond=0)
     try:
@@ -236,7 +238,7 @@ def _crm_failure(error):
              module=getattr(error, "module", TICKETS.plural), reason=str(error))
 
 
-# ---- uninstall (F23, F24; DESIGN §7) -------------------------------------------------------------
+# ---- uninstall (F23, F24; docs/architecture.md#uninstall) ------------------------------------------------------------
 # Each outside call gets a few quick tries here; beyond that the step waits for the next retry, so a
 # marketplace call never hangs on a service that is down.
 UNINSTALL_POLICY = RetryPolicy(attempts=3, base_delay=0.25, max_delay=2.0, timeout=10.0)
@@ -328,7 +330,7 @@ class _Cleanup:
 
 
 def uninstall(installation):
-    """Remove everything the installation created and all its rows (DESIGN §7). Idempotent; see the
+    """Remove everything the installation created and all its rows (docs/architecture.md#uninstall). Idempotent; see the
     module docs for failures. Returns an UninstallResult."""
     if installation.status != "uninstalling":
         installation.status = "uninstalling"  # widgets refuse and no sync starts from here on
@@ -362,8 +364,8 @@ def _clean_crm(installation, cleanup):
             cleanup.run("crm_grant", "Zoho CRM", lambda: _revoke_crm_grant(client, grant))
     except AuthenticationError:
         # The grant is gone (revoked in the CRM, or the refresh token expired): nothing more we can do.
-        # NB: a channel left behind expires by itself within a week (§5) and its deliveries find no
-        # installation; modules stay, so the admin is told which.
+        # NB: a channel left behind expires by itself within a week (docs/outside-apis.md#crm-notifications) and its
+        # deliveries find no installation; modules stay, so the admin is told which.
         mark_revoked(grant)
         _modules_need_manual_removal(cleanup, modules_left)
 
@@ -403,7 +405,8 @@ def _revoke_crm_grant(client, grant):
     try:
         client.revoke_refresh_token()
     except AuthenticationError as error:
-        # NB: revoking an unknown (already revoked) token answers HTTP 200 {"error": "invalid_token"} (§1.5).
+        # NB: revoking an unknown (already revoked) token answers HTTP 200 {"error": "invalid_token"}
+        # (docs/outside-apis.md#crm-tokens).
         if error.code != "invalid_token":
             raise
     mark_revoked(grant)

@@ -7,8 +7,9 @@ from . import authorize
 from .forms import ZendeskSubdomainForm
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
-# Flask-WTF's session-based check needs a cookie, which a cross-site iframe may not get (DESIGN §4):
-# every settings form carries a token bound to the widget context instead (forms.py).
+# Flask-WTF's session-based check needs a cookie, which a cross-site iframe may not get
+# (docs/architecture.md#widget-context): every settings form carries a token bound to the widget context instead
+# (forms.py).
 csrf.exempt(bp)
 
 

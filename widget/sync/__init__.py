@@ -1,2 +1,3 @@
-"""The sync engine (DESIGN §6). Importing the package registers the streams (see engine.STREAMS)."""
+"""The sync engine (docs/architecture.md#the-sync-engine). Importing the package registers the streams (see
+engine.STREAMS)."""
 from . import tickets  # noqa: F401  (zendesk_tickets, zendesk_comments)

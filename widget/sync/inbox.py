@@ -1,4 +1,4 @@
-"""The real-time inbox (F16; DESIGN §6): store deliveries, then apply them in coalesced batches.
+"""The real-time inbox (F16; docs/architecture.md#real-time): store deliveries, then apply them in coalesced batches.
 
 The webhooks blueprint stores every verified delivery (`store`, deduplicated by delivery id) before it
 answers 200, and calls `trigger`, which queues a `drain` job. A drain holds the installation's "inbox"
@@ -39,7 +39,7 @@ EVENTS_PER_PASS = 500
 # changes a second a pass per change would spend ~9,000 calls a minute (Team plans have 200); this way
 # ~360 at most, and a change waits at most this long before its pass starts.
 PASS_INTERVAL = 0.5
-CRM_IDS_PER_CALL = 100  # GET /{module}?ids= takes at most 100 ids (zoho-crm-api.md §2.2)
+CRM_IDS_PER_CALL = 100  # GET /{module}?ids= takes at most 100 ids (docs/outside-apis.md#crm-reading-records)
 PEOPLE_MODULES = ("Contacts", "Leads")
 INTERRUPTED = notice("Interrupted: the worker stopped. Its events are applied again.")
 
@@ -317,8 +317,9 @@ def _write_tickets(ctx, ticket_ids, ticket_events):
 
 
 def _comment_from_event(payload):
-    """The comment a `ticket.comment_added` event carries ({id, body, is_public, author}, §8.3), in the
-    API's comment shape. Its creation time is the event's `time`."""
+    """The comment a `ticket.comment_added` event carries ({id, body, is_public, author},
+    docs/outside-apis.md#zendesk-webhook-events), in the API's comment shape. Its creation time is the event's
+    `time`."""
     comment = payload["event"]["comment"]
     author = comment.get("author") or {}
     return {"id": int(comment["id"]), "type": "Comment", "body": comment.get("body") or "",
@@ -365,8 +366,8 @@ def _apply_crm(ctx, events):
 
 
 def _push(ctx, module, ids):
-    """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=, §2.2) and write
-    them to Zendesk through the people sync's batch functions."""
+    """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=,
+    docs/outside-apis.md#crm-reading-records) and write them to Zendesk through the people sync's batch functions."""
     records = []
     for start in range(0, len(ids), CRM_IDS_PER_CALL):
         batch = ids[start:start + CRM_IDS_PER_CALL]

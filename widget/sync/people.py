@@ -1,11 +1,11 @@
-"""People and organizations (F20, DESIGN §6): CRM Accounts → Zendesk organizations, CRM Contacts and
-Leads → Zendesk end-users, and Zendesk users' changes back to their CRM records.
+"""People and organizations (F20, docs/architecture.md#what-maps-to-what): CRM Accounts → Zendesk organizations, CRM
+Contacts and Leads → Zendesk end-users, and Zendesk users' changes back to their CRM records.
 
 Streams:
 - `crm_accounts`, `crm_contacts`, `crm_leads` (only when the module is chosen in settings): the records
   modified since the cursor, oldest first (`sort_by=Modified_Time`, `If-Modified-Since`: both documented
-  on GET records, zoho-crm-api.md §2.2; exact, and one call per 200 records, where search would stop at
-  2000 and lag behind writes). Pages follow `page_token` from the first page, so records edited while
+  on GET records, docs/outside-apis.md#crm-reading-records; exact, and one call per 200 records, where search would stop
+  at 2000 and lag behind writes). Pages follow `page_token` from the first page, so records edited while
   being read shift no page. The cursor is the Modified_Time of a written page's last record; a run asks
   from one second before it (the header has whole seconds) and the boundary second read again is
   written again only if changed (hash), so nothing is missed and nothing is duplicated. Then the
@@ -19,7 +19,7 @@ Streams:
 Batch writers (real time calls them too): `push_accounts`, `push_people`, `pull_users`,
 `pull_organizations`.
 
-Identity and matching (the lead's rules): organizations by external_id "zcrm:Accounts:<id>". The one
+Identity and matching: organizations by external_id "zcrm:Accounts:<id>". The one
 exception is a new account whose name an organization already holds (Zendesk names are unique): that
 organization is adopted (linked, given our external_id, written) when it has exactly the account's name
 and belongs to no other record; otherwise the account is a SyncError saying what is in the way.
@@ -31,8 +31,8 @@ not written again, and a Zendesk change that only repeats our own write is an ec
 Costs: organizations: create_many jobs of 100 for new ones; updates are single `create_or_update`
 calls, made only for accounts whose mapped fields changed. Names create_many found taken cost one
 show_many by external_ids per job, then one search by name and one write each. NB: real Zendesk also
-has a bulk `PUT organizations/update_many` (a job of 100), but neither the reference notes
-(zendesk-api.md §5) nor the sandbox have it; with it, updates would cost one call per 100.
+has a bulk `PUT organizations/update_many` (a job of 100), but neither its documented bulk writes
+(docs/outside-apis.md#zendesk-writes-and-search) nor the sandbox have it; with it, updates would cost one call per 100.
 Users: create_or_update_many jobs of 100. Linked records whose two-way fields changed are looked up
 in batches (show_many of 100, CRM get-by-ids of 100) for the "later change wins" rule. A job whose
 status Zendesk no longer keeps is reconciled by the client (records read back, only those not written
@@ -126,7 +126,9 @@ def _crm_stream(ctx, module, write):
     name = STREAMS[module]
     cursor = ctx.cursor(name)
     since = None
-    if cursor:  # NB: one second earlier: If-Modified-Since has whole seconds and means "after" (§2.2)
+    # NB: one second earlier: If-Modified-Since has whole seconds and means "after"
+    # (docs/outside-apis.md#crm-reading-records)
+    if cursor:
         since = (mapping.parse_time(cursor) - timedelta(seconds=1)).isoformat()
     records = ctx.crm.list_records(module, crm_fields(module, ctx), modified_since=since, tokens_only=True,
                                    sort_by="Modified_Time", sort_order="asc")
@@ -200,7 +202,7 @@ def _chosen_organizations(ctx):
 
 def _meet_chosen(record, chosen):
     """The chosen organization an unlinked account belongs to: ours by external_id, or, for the first
-    link, the one with exactly its name that has no external_id yet (the lead's selective rule)."""
+    link, the one with exactly its name that has no external_id yet."""
     ours = mapping.external_id("Accounts", record["id"]).lower()
     for org in chosen.values():
         if (org.get("external_id") or "").lower() == ours:
@@ -475,7 +477,8 @@ def _merged(obj, payload):
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         elif key == "email" and merged.get("email"):
-            continue  # NB: email is write-once; on update it only adds an identity (zendesk-api.md §2.2)
+            # NB: email is write-once; on update it only adds an identity (docs/outside-apis.md#zendesk-objects)
+            continue
         else:
             merged[key] = value
     return merged
@@ -548,7 +551,8 @@ def _pull_module(ctx, module, items, result, kind, stream_name):
     mappings = mappings_for(ctx, module)
     records = {}
     ids = sorted({crm_id for _, _, crm_id in items})
-    for batch in _chunks(ids, MAX_RECORDS_PER_CALL):  # GET /{module}?ids= takes 100 ids (§2.2)
+    # GET /{module}?ids= takes 100 ids (docs/outside-apis.md#crm-reading-records)
+    for batch in _chunks(ids, MAX_RECORDS_PER_CALL):
         records.update((r["id"], r) for r in ctx.crm.list_records(module, crm_fields(module, ctx), ids=",".join(batch)))
     org_ids = _organization_ids(ctx, records.values())
     account_ids = _account_ids(ctx, [obj.get("organization_id") for obj, _, _ in items], mappings)
