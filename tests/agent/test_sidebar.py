@@ -206,7 +206,7 @@ def test_a_new_requester_is_read_from_zendesk_when_zaf_says_it_changed(sidebar):
     changed = sidebar.browser.post(f"{s.zendesk.url}/agent/tickets/{ticket_id}/requester",
                                    data={"csrf_token": csrf, "email": "kato@lead.example"},
                                    headers={"Accept": "application/json"})
-    assert changed.status_code == 200 and changed.json() == {"email": "kato@lead.example"}
+    assert changed.status_code == 200 and changed.json() == {"email": "kato@lead.example", "name": "Sota Kato"}
     # Our local copy has not heard yet; the ZAF event makes the page ask with `fresh`: read from Zendesk.
     assert _text(sidebar.panel("yui_open", token), "#requester") == "Requester Yui Sato <yui@hoshizora.example>"
     fresh = sidebar.panel("yui_open", token, query={"fresh": "1"})

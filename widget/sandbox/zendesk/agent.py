@@ -137,7 +137,8 @@ def change_requester(ticket_id):
         except RecordInvalid as invalid:
             error = "; ".join(item["description"] for items in invalid.details.values() for item in items)
     if wants_json:
-        return jsonify({"error": error} if error else {"email": requester["email"]}), 422 if error else 200
+        answer = {"error": error} if error else {"email": requester["email"], "name": requester["name"]}
+        return jsonify(answer), 422 if error else 200
     if error:
         return _render_ticket(account, user, ticket, error=error, status=422)
     flash(f"Ticket #{ticket_id}'s requester changed.")

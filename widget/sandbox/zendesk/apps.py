@@ -123,7 +123,7 @@ def sidebar_frames(account, user, ticket, origin):
         zaf = {"origin": _origin_of(app.sidebar_url), "appGuid": guid,
                "metadata": {"appId": app.id, "installationId": installation["id"], "name": app.name,
                             "settings": installation["settings"]},
-               "context": {"host": "zendesk", "product": "support", "location": "ticket_sidebar",
+               "context": {"product": "support", "location": "ticket_sidebar",
                            "instanceGuid": guid, "account": {"subdomain": account.subdomain},
                            "ticketId": ticket["id"]},
                "data": {"ticket.id": ticket["id"], "ticket.subject": ticket.get("subject"),

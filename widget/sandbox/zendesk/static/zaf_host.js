@@ -93,6 +93,7 @@
             return;
           }
           status.textContent = "Requester changed to " + answer.email + ".";
+          document.getElementById("ticket-requester").textContent = answer.name;
           frames.forEach(function (frame) { frame.zaf.data["ticket.requester.email"] = answer.email; });
           fire("ticket.requester.email.changed", answer.email);
         })
