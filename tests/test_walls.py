@@ -82,22 +82,27 @@ def _module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _module_level_imports(path):
-    """(line, imported module) of the imports a module runs when it is loaded: its top level and the
-    bodies of top-level if/try blocks, never a function's or a class's body."""
+def _imported(path, node):
+    """The modules (and names) an import statement of the module at `path` loads, resolved as the
+    interpreter does: `from ..x import y` in widget/a/b.py is widget.x and widget.x.y."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
     package = _module_name(path).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
+    base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
+    target = ".".join(filter(None, (base, node.module)))
+    return [target] + [f"{target}.{alias.name}" for alias in node.names]
+
+
+def _module_level_imports(path):
+    """(line, imported module) of the imports a module runs when it is loaded: its top level and the
+    bodies of top-level if/try/with blocks, never a function's or a class's body."""
     pending = list(ast.parse(path.read_text(encoding="utf-8")).body)
     while pending:
         node = pending.pop()
-        if isinstance(node, ast.Import):
-            yield from ((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = ".".join(package[:len(package) - node.level + 1]) if node.level else ""
-            target = ".".join(filter(None, (base, node.module)))
-            yield node.lineno, target
-            yield from ((node.lineno, f"{target}.{alias.name}") for alias in node.names)
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield from ((node.lineno, name) for name in _imported(path, node))
         elif isinstance(node, (ast.If, ast.Try, ast.With)):
             pending += [child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)]
             for handler in getattr(node, "handlers", []):
@@ -110,6 +115,15 @@ def test_no_product_module_imports_the_sandboxes_at_module_level():
     found = [f"{path.relative_to(ROOT)}:{line} imports {name}" for path in product
              for line, name in _module_level_imports(path)
              if name == "widget.sandbox" or name.startswith("widget.sandbox.")]
+    assert found == []
+
+
+def test_the_sandboxes_use_nothing_of_the_product():
+    """They play the outside services with their own code (signing included), at any depth of a module."""
+    found = [f"{path.relative_to(ROOT)}:{node.lineno} imports {name}" for path in (PACKAGE / "sandbox").rglob("*.py")
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, (ast.Import, ast.ImportFrom)) for name in _imported(path, node)
+             if name.split(".")[0] == "widget" and not name.startswith("widget.sandbox")]
     assert found == []
 
 

@@ -311,7 +311,7 @@ def bench_widget(tickets, other_tickets, comments_per_ticket, clients, seconds, 
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
 def bench_webhooks(events, concurrency, database_url, workers, threads):
     """Post signed Zendesk webhook deliveries to the extension under gunicorn; print one JSON line."""
-    from .sandbox import bench_webhooks as bench
+    from .bench import webhooks as bench
 
     click.echo(json.dumps(bench.run(events, concurrency, database_url, workers, threads)))
 
