@@ -31,9 +31,9 @@ def create_app(overrides=None):
         static_folder=os.path.join(ROOT, "static"),
     )
     app.config.from_mapping(config_module.from_environment(app.instance_path))
-    logs.init_app(app)  # first, so a request another hook answers early is timed and logged too
     body_limits.init_app(app)
     app.config.from_mapping(overrides or {})
+    logs.init_app(app)
     os.makedirs(app.instance_path, exist_ok=True)
     allow_http_to_loopback_sandboxes(app.config)
 

@@ -37,7 +37,8 @@ def init_app(app):
         logger.addHandler(_handler)
         logger.setLevel(logging.INFO)
     _handler.setFormatter(JsonFormatter() if app.config.get("LOG_FORMAT") == "json" else TextFormatter())
-    app.before_request(_started)
+    # The first hook of all, so a request another hook answers early (a body too large) is timed too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _started)
     app.after_request(_answered)
 
 
