@@ -22,7 +22,7 @@ from widget.sandbox import crm as crm_sandbox
 from widget.sandbox import zendesk as zendesk_sandbox
 from widget.sandbox.company import ABSENT, IMPORTED, OTHER_SYSTEM, SAME_NAME, company
 from widget.sandbox.serving import BackgroundServer, free_port
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import runs
 
 

@@ -4,7 +4,6 @@ import functools
 import hashlib
 import hmac
 import json
-import threading
 import time
 
 import jwt
@@ -34,27 +33,6 @@ def marketplace_signature(secret, timestamp, body):
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-_sent = {}  # (timestamp, body) -> True, of this process's recent calls (marketplace_headers)
-_sent_lock = threading.Lock()
-
-
-def marketplace_headers(secret, body, timestamp=None):
-    """The headers the marketplace (the CRM sandbox, tests) sends with a lifecycle call. Each call is a
-    request of its own: two with the same body in the same second get different timestamps, since the
-    extension refuses a signature it has seen (widget/lifecycle/replay.py)."""
-    if timestamp is None:
-        with _sent_lock:
-            timestamp = int(time.time())
-            while (timestamp, body) in _sent:
-                timestamp -= 1
-            _sent[(timestamp, body)] = True
-            for old in [key for key in _sent if key[0] < timestamp - SIGNATURE_MAX_AGE]:
-                del _sent[old]
-    return {"X-Marketplace-Timestamp": str(timestamp),
-            "X-Marketplace-Signature": marketplace_signature(secret, timestamp, body),
-            "Content-Type": "application/json"}
-
-
 def verify_marketplace_request(secret, headers, body, now=None):
     """True when the lifecycle request is signed with `secret`, at most 5 minutes old and at most
     SIGNATURE_MAX_SKEW seconds ahead. (Whether it was used before: widget/lifecycle/replay.py.)"""
@@ -69,14 +47,6 @@ def verify_marketplace_request(secret, headers, body, now=None):
 
 class ContextError(Exception):
     """The widget context is missing, forged, expired or malformed."""
-
-
-def mint_context(secret, org_id, user, entity=None, entity_id=None, lifetime=CONTEXT_MAX_LIFETIME, now=None):
-    """Sign a widget context as the CRM side does (docs/architecture.md#widget-context)."""
-    now = int(time.time() if now is None else now)
-    claims = {"iss": str(org_id), "sub": str(user["id"]), "iat": now, "exp": now + lifetime,
-              "user": user, "entity": entity, "entity_id": None if entity_id is None else str(entity_id)}
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def renew_context(claims, secret, now=None, active=False, keep_admin=False):

@@ -13,7 +13,7 @@ from widget.connections import crm_client, zendesk_client
 from widget.extensions import db
 from widget.lifecycle.provisioning import ProvisioningError, on_crm_connected
 from widget.models import Installation
-from widget.security import marketplace_headers
+from widget.sandbox.crm.signing import marketplace_headers
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from tests.helpers import ADMIN, REP, context_for, install, lifecycle
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 URL = "/record/Contacts/42/tickets"
 

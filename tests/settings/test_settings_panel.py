@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 
 from tests.helpers import ADMIN, REP, install
 from tests.settings.flows import Admin, soup
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 # Every settings route a widget context opens: (method, path).
 CONTEXT_ROUTES = [("GET", "/settings"), ("POST", "/settings/zendesk"), ("GET", "/settings/zendesk/authorize"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from widget.sync import bench
+from widget.bench import first_sync as bench
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTED = {"tickets", "comments", "seconds", "tickets_per_s", "zendesk_calls", "crm_calls", "minimal_calls",

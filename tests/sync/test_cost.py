@@ -6,7 +6,7 @@ import pytest
 from tests.sync.sync_process import prepared
 from widget.extensions import db
 from widget.models import Installation
-from widget.sync import bench
+from widget.bench import first_sync as bench
 from widget.sync import engine
 from widget.sync.tickets import COMMENTS, TICKETS
 

@@ -10,7 +10,7 @@ from tests.helpers import ADMIN, REP
 from widget.extensions import db
 from widget.models import SyncRun
 from widget.sandbox.zendesk import memberships
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 from .conftest import ORG_ID
 

@@ -9,7 +9,7 @@ from tests.helpers import ADMIN
 from widget.connections import connection, save_grant
 from widget.extensions import db
 from widget.models import Ticket, utcnow
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import queue, runs
 
 

@@ -36,9 +36,9 @@ from ..connections import connection, mark_revoked, save_grant
 from ..extensions import db
 from ..models import Comment, Installation, Link, Ticket
 from ..record.listing import STATUSES
+from ..sandbox.crm.signing import mint_context
 from ..sandbox.serving import free_port
 from ..sandbox.zendesk.conversations import SUPPORT
-from ..security import mint_context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ORG_ID = "bench-org"

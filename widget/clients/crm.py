@@ -25,7 +25,7 @@ from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from .http import (TRANSIENT, AuthenticationError, InvalidRequest, NetworkError, NotFound, PermissionDenied,
-                   RateLimited, RetryPolicy, ServerError, ServiceError, send)
+                   RateLimited, RetryPolicy, ServerError, ServiceError, observe, observe_given_up, observe_retry, send)
 from .tokens import TokenKeeper
 
 API_PATH = "/crm/v8"
@@ -132,7 +132,7 @@ def revoke_refresh_token(session, accounts_server, refresh_token_value, policy=N
     """Revoke a refresh token (and its access tokens) on its accounts server (docs/outside-apis.md#crm-oauth). Not an
     OAuth2Session feature; a plain call. NB: revoking twice answers `invalid_token`, so a 5xx is not retried."""
     send(session, "POST", f"{accounts_server.rstrip('/')}/oauth/v2/token/revoke", classify_token_response,
-         policy, params={"token": refresh_token_value})
+         policy, service="crm", params={"token": refresh_token_value})
 
 
 def _token_url(accounts_server):
@@ -152,8 +152,10 @@ def _oauth_session(session, client_id, redirect_uri=None):
 
 
 def _raise_for_token_error(response):
-    """Compliance hook: typed errors for the accounts server's answers before oauthlib parses them."""
+    """Compliance hook: typed errors for the accounts server's answers before oauthlib parses them (each
+    answer counted)."""
     error = classify_token_response(response)
+    observe("crm", "oauth", response, error)
     if error is not None:
         raise error
     return response
@@ -171,10 +173,13 @@ def _token_call(call, policy, retry_on):
                                       code=exc.error) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             error = NetworkError(f"token endpoint: {type(exc).__name__}", timed_out=isinstance(exc, requests.Timeout))
+            observe("crm", "oauth", None, error)
         except ServiceError as exc:
             error = exc
         if not isinstance(error, retry_on) or attempt == policy.attempts - 1:
+            observe_given_up("crm", "oauth", "POST", error, attempt + 1)
             raise error
+        observe_retry("crm", "oauth", error)
         policy.sleep(policy.delay(attempt, error))
     raise AssertionError("unreachable")
 
@@ -309,7 +314,8 @@ class CrmClient:
             headers = {**(extra_headers or {}), "Authorization": f"Zoho-oauthtoken {access_token}"}
             try:
                 response = send(_Bounded(self.session, self._semaphores(heavy)), method, self.url(path),
-                                classify, self.policy, idempotent=idempotent, headers=headers, **kwargs)
+                                classify, self.policy, idempotent=idempotent, service="crm", headers=headers,
+                                **kwargs)
                 # NB: `X-API-CREDITS-REMAINING` appears only once half the day's credits are used [2nd]
                 # (docs/outside-apis.md#crm-api-limits).
                 if "X-API-CREDITS-REMAINING" in response.headers:

@@ -24,7 +24,8 @@ from oauthlib.oauth2 import OAuth2Error, TokenExpiredError
 from requests_oauthlib import OAuth2Session
 
 from .http import (AuthenticationError, CallPacer, Conflict, CursorTrail, InvalidRequest, NetworkError, NotFound,
-                   PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, retry_after_seconds, send)
+                   PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, observe, observe_given_up,
+                   retry_after_seconds, send)
 from .tokens import TokenKeeper
 
 API_PATH = "/api/v2"
@@ -75,8 +76,15 @@ def exchange_code(session, base_url, code, client_secret, timeout=30, code_verif
         raise AuthenticationError(f"token endpoint: {exc.error}: {exc.description or ''}".strip(": "),
                                   status=exc.status_code, code=exc.error) from None
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise NetworkError(f"token endpoint: {type(exc).__name__}",
-                           timed_out=isinstance(exc, requests.Timeout)) from None
+        raise _token_network_error(f"token endpoint: {type(exc).__name__}", exc) from None
+
+
+def _token_network_error(message, exc):
+    """A token call that got no answer: counted, given up on (never retried), and the error to raise."""
+    error = NetworkError(message, timed_out=isinstance(exc, requests.Timeout))
+    observe("zendesk", "oauth", None, error)
+    observe_given_up("zendesk", "oauth", "POST", error, 1)
+    return error
 
 
 def _check_token_responses(session):
@@ -88,10 +96,17 @@ def _check_token_responses(session):
 
 
 def _raise_for_token_status(response):
+    """Each token answer counted; a 429 or 5xx, never retried here (a code or refresh token may be used
+    up), is given up on at once."""
+    error = None
     if response.status_code == 429:
-        raise RateLimited("token endpoint: rate limited", retry_after=retry_after_seconds(response))
-    if response.status_code >= 500:
-        raise ServerError(f"token endpoint answered {response.status_code}", status=response.status_code)
+        error = RateLimited("token endpoint: rate limited", retry_after=retry_after_seconds(response))
+    elif response.status_code >= 500:
+        error = ServerError(f"token endpoint answered {response.status_code}", status=response.status_code)
+    observe("zendesk", "oauth", response, error)
+    if error is not None:
+        observe_given_up("zendesk", "oauth", "POST", error, 1)
+        raise error
     return response
 
 
@@ -286,7 +301,8 @@ class ZendeskClient:
         if self.tokens is not None and self.session.token.get("access_token") != self._access_token():
             self.session.token = self.tokens.current()
         try:
-            return send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+            return send(session, method, url, classify, self.policy, idempotent=idempotent, service="zendesk",
+                        **kwargs)
         except TokenExpiredError:
             raise AuthenticationError("invalid_token: the access token expired", status=401,
                                       code="invalid_token") from None
@@ -331,8 +347,7 @@ class ZendeskClient:
             raise AuthenticationError(f"token refresh refused: {exc.error}", status=exc.status_code,
                                       code=exc.error) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise NetworkError(f"token refresh: {type(exc).__name__}",
-                               timed_out=isinstance(exc, requests.Timeout)) from None
+            raise _token_network_error(f"token refresh: {type(exc).__name__}", exc) from None
 
     # ---- pagination ---------------------------------------------------------------------------
     def _cursor_pages(self, path, key, params=None):

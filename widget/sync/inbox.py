@@ -29,6 +29,7 @@ from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import autocommit, db, insert_on_conflict
 from ..models import InboxEvent, Installation, StreamLease, SyncRun, SyncSettings, as_utc, utcnow
 from ..notices import notice
+from ..ops.logs import sync_run
 from . import deletions, engine, people, queue, tickets
 
 logger = logging.getLogger(__name__)
@@ -171,6 +172,7 @@ def drain(installation_id):
             db.session.rollback()
             ctx.run.status, ctx.run.finished_at = status, utcnow()
             db.session.commit()
+            sync_run("failed" if status == "failed" else "ended", ctx.run)
 
 
 def _applicable(installation_id):
@@ -201,6 +203,7 @@ def _drain(installation_id, holder, ctx):
                           mode=engine.sync_settings(installation).mode)
             db.session.add(run)
             db.session.commit()
+            sync_run("started", run)
             ctx = engine.SyncContext(installation, run=run)
         started = time.monotonic()
         try:

@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, ValidationError, generate_csrf, validate_csrf
 
-from ....config import DEV_MARKETPLACE_SECRET
 from ..accounts import sign_in, signed_in_user
 from ..http import state as sandbox_state
 
 CRM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The extension's development defaults (widget/config.py, `flask --app wsgi demo`), so the demo needs no settings.
+# The extension's public development defaults (README "Configuration", `flask --app wsgi demo`), so the demo
+# needs no settings.
 DEFAULT_EXTENSION_URL = "http://127.0.0.1:5000"
-DEFAULT_MARKETPLACE_SECRET = DEV_MARKETPLACE_SECRET
+DEFAULT_MARKETPLACE_SECRET = "dev-only-marketplace-secret"
 
 bp = Blueprint("crm_ui", __name__, template_folder=os.path.join(CRM_DIR, "templates"),
                static_folder=os.path.join(CRM_DIR, "static"), static_url_path="/crm/ui-static")

@@ -11,7 +11,7 @@ import json
 import requests
 from flask import g, redirect, render_template, request, url_for
 
-from ....security import marketplace_headers
+from ..signing import marketplace_headers
 from . import Install, bp, login_required, settings
 from .records import widget_context
 

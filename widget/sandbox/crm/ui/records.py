@@ -3,11 +3,12 @@ from urllib.parse import urlsplit
 
 from flask import abort, g, jsonify, redirect, render_template, request, url_for
 
-from ....security import ENTITIES, mint_context
+from ..signing import mint_context
 from ..state import RecordError
 from . import bp, can_see_module, login_required, settings
 
 PAGE_SIZE = 50
+WIDGET_MODULES = ("Leads", "Contacts", "Accounts", "Deals")  # the record pages the extension's widgets are on
 # The columns a list view shows, like the CRM's default views; custom modules show their first fields.
 LIST_COLUMNS = {
     "Leads": ["Full_Name", "Company", "Email", "Phone", "Lead_Status", "Owner"],
@@ -126,7 +127,7 @@ def _related(module, record):
 def _widgets(module, record):
     """The extension's iframes for this page, or None when it isn't installed or the user is outside its scope."""
     install = g.install
-    if module.api_name not in ENTITIES or install is None or not install.allows(g.org, g.user):
+    if module.api_name not in WIDGET_MODULES or install is None or not install.allows(g.org, g.user):
         return None
     base, token = settings().extension_url, widget_context(module.api_name, record["id"])
     path = f"{base}/record/{module.api_name}/{record['id']}/tickets"

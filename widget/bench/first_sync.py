@@ -27,8 +27,8 @@ from ..sandbox import zendesk as zendesk_sandbox
 from ..sandbox.serving import BackgroundServer
 from ..sandbox.zendesk.seed import seed_account
 from ..sandbox.zendesk.state import SandboxState
-from .engine import INCREMENTAL_PACERS
-from .runs import first_sync_job, start_first_sync
+from ..sync.engine import INCREMENTAL_PACERS
+from ..sync.runs import first_sync_job, start_first_sync
 
 DC = "jp"
 SUBDOMAIN = "acme"

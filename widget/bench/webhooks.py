@@ -28,9 +28,9 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from .serving import free_port
-from .zendesk.delivery import signature
-from .zendesk.state import iso
+from ..sandbox.serving import free_port
+from ..sandbox.zendesk.delivery import signature
+from ..sandbox.zendesk.state import iso
 
 ROOT = Path(__file__).resolve().parents[2]  # where wsgi.py is
 RESEND_EVERY = 10
