@@ -26,7 +26,7 @@ from widget.sandbox import crm as crm_sandbox_package
 from widget.sandbox import zendesk as zendesk_sandbox_package
 from widget.sandbox.serving import BackgroundServer
 from widget.sync import engine
-from widget.sync.people import ensure_default_mappings
+from widget.sync.mapping_rows import ensure_default_mappings
 
 SUBDOMAIN, DC, ORG_ID = "acme", "jp", "org-sync"
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"

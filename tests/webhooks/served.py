@@ -22,7 +22,7 @@ from widget.models import InboxEvent, Installation, utcnow
 from widget.sandbox.serving import BackgroundServer, free_port
 from widget.settings.authorize import register_webhook
 from widget.sync.engine import sync_settings
-from widget.sync.people import ensure_default_mappings
+from widget.sync.mapping_rows import ensure_default_mappings
 
 
 @dataclass

@@ -15,7 +15,7 @@ from ..models import FieldMapping, Link
 from ..numbers import whole_number
 from ..sync import field_rules, mapping, queue, runs
 from ..sync.engine import sync_settings
-from ..sync.people import ensure_default_mappings
+from ..sync.mapping_rows import ensure_default_mappings
 from . import drafts
 from .forms import WidgetForm
 from .views import bp
