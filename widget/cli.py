@@ -173,7 +173,7 @@ support_cli = AppGroup("support", help="Support actions an operator or a schedul
 @support_cli.command("retry-uninstalls")
 def retry_uninstalls():
     """Retry the clean-up steps of every unfinished uninstall (DESIGN §7); rows go once all are done."""
-    from .lifecycle.provisioning import describe_pending, retry_uninstalls as retry
+    from .lifecycle.uninstall import describe_pending, retry_uninstalls as retry
 
     results = retry()
     for org_id, result in results.items():

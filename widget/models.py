@@ -103,7 +103,7 @@ class Connection(db.Model):
     token_ciphertext = db.Column(db.Text, nullable=False)
     updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
     # The settings panel's last live check that the grant works, and the Zendesk plan it found: a short
-    # cache shared by every worker (widget/settings/authorize.py, live_status).
+    # cache shared by every worker (widget/settings/status.py, live_status).
     checked_at = db.Column(db.DateTime(timezone=True), nullable=True)
     plan = db.Column(db.String(64), nullable=False, default="")
 

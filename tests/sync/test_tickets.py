@@ -4,7 +4,7 @@ import pytest
 
 from tests.lifecycle.conftest import connect_tenant, crm, wired, zendesk_server  # noqa: F401 (fixtures)
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import Comment, Cursor, Installation, Link, SyncError, Ticket
 from widget.record.listing import ticket_page
 from widget.sandbox.zendesk import memberships

@@ -17,7 +17,7 @@ from tests.lifecycle.conftest import connect_tenant
 from widget import create_app
 from widget.connections import zendesk_client
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import InboxEvent, Installation, utcnow
 from widget.sandbox.serving import BackgroundServer, free_port
 from widget.settings.authorize import register_webhook

@@ -12,11 +12,11 @@ from ..extensions import db
 from ..models import SyncError, SyncRun
 from ..sync import queue, runs
 from ..sync.engine import selected_streams, stream_names, sync_settings
+from . import bp
 from .forms import SyncNowForm
-from .views import bp
-from .wizard import modules_in_words
 
 FAILURES_SHOWN = 10  # the panel names a few; the dashboard keeps the whole error log
+MODULE_LABELS = {"Accounts": _l("Accounts"), "Contacts": _l("Contacts"), "Leads": _l("Leads")}
 
 STREAM_LABELS = {
     "crm_accounts": _l("Zoho CRM accounts → Zendesk organizations"),
@@ -27,6 +27,10 @@ STREAM_LABELS = {
     "zendesk_tickets": _l("Zendesk tickets → Zoho CRM"),
     "zendesk_comments": _l("Zendesk comments → Zoho CRM"),
 }
+
+
+def modules_in_words(modules):
+    return ", ".join(str(MODULE_LABELS.get(name, name)) for name in modules)
 
 
 def sync_context(form=None, refusal=None):

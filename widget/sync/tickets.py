@@ -177,7 +177,7 @@ def ticket_record(ctx, ticket, users, organizations, people, accounts):
     return {
         "Ticket_ID": str(ticket["id"]),
         "Name": (ticket.get("subject") or "").strip()[:NAME_LENGTH] or f"Ticket #{ticket['id']}",
-        # The modules' picklists hold Zendesk's values capitalised ("hold" → "Hold", provisioning.py).
+        # The modules' picklists hold Zendesk's values capitalised ("hold" → "Hold", lifecycle/install.py).
         "Status": _capitalised(ticket.get("status")),
         "Priority": _capitalised(ticket.get("priority")),
         "Type": _capitalised(ticket.get("type")),
