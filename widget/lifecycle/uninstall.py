@@ -133,12 +133,16 @@ def uninstall(installation):
     return result
 
 
+def _working_grant(installation, service):
+    grant = connection(installation, service)
+    return grant if grant is not None and grant.status == "active" else None
+
+
 def _clean_crm(installation, cleanup):
     modules_left = [name for name in (installation.crm_modules or {}).values() if name]
-    grant = connection(installation, "crm")
-    if grant is None or grant.status != "active":
-        _modules_need_manual_removal(cleanup, modules_left)
-        return
+    grant = _working_grant(installation, "crm")
+    if grant is None:
+        return _modules_need_manual_removal(cleanup, modules_left)
     client = crm_client(installation, grant, policy=UNINSTALL_POLICY)
     try:
         done = cleanup.run("crm_modules", "Zoho CRM", lambda: _delete_modules(installation, client, modules_left))
@@ -197,10 +201,9 @@ def _revoke_crm_grant(client, grant):
 
 def _clean_zendesk(installation, cleanup):
     webhooks_left = [installation.zendesk_webhook_id] if installation.zendesk_webhook_id else []
-    grant = connection(installation, "zendesk")
-    if grant is None or grant.status != "active":
-        _webhook_needs_manual_removal(cleanup, webhooks_left)
-        return
+    grant = _working_grant(installation, "zendesk")
+    if grant is None:
+        return _webhook_needs_manual_removal(cleanup, webhooks_left)
     client = zendesk_client(installation, grant, policy=UNINSTALL_POLICY)
     try:
         done = True

@@ -19,7 +19,8 @@ from ..notices import notice
 from . import mapping
 from .mapping_rows import mappings_for
 from .push import chosen_organizations, crm_stream, later_zendesk_values, with_mapped_fields, write_crm, zendesk_won
-from .store import Written, crm_stream_name, digest, failed, job_failure, link_pair, links_by_crm, links_by_zendesk
+from .store import (Written, crm_stream_name, digest, failed, job_answers, job_failure, link_pair, links_by_crm,
+                    links_by_zendesk)
 
 ACCOUNTS = crm_stream_name("Accounts")
 
@@ -100,10 +101,8 @@ def _create_organizations(ctx, mappings, creates, result):
     for batch in chunks(creates, BULK_LIMIT):
         # A failure of the whole call (after the client's retries) stops the stream before its cursor moves.
         answers = ctx.zendesk.create_many_organizations([payload for _, payload in batch])
-        by_index = {answer.get("index", i): answer for i, answer in enumerate(answers)}
         taken = []
-        for index, (record, payload) in enumerate(batch):
-            answer = by_index.get(index) or {}
+        for (record, payload), answer in job_answers(batch, answers):
             if answer.get("success"):
                 link_pair(ctx, "organization", answer["id"], "Accounts", record["id"],
                           digest(mapping.view_of_zendesk(payload, mappings)))

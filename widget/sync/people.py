@@ -20,8 +20,8 @@ from ..notices import notice
 from . import mapping
 from .mapping_rows import mappings_for
 from .push import chosen_organizations, crm_stream, later_zendesk_values, with_mapped_fields, write_crm, zendesk_won
-from .store import (ID_CHUNK, Written, crm_stream_name, digest, failed, job_failure, link_pair, links_by_crm,
-                    links_by_zendesk, organization_ids, person_email)
+from .store import (ID_CHUNK, Written, crm_stream_name, digest, failed, job_answers, job_failure, link_pair,
+                    links_by_crm, links_by_zendesk, organization_ids, person_email)
 
 CONTACTS, LEADS = crm_stream_name("Contacts"), crm_stream_name("Leads")
 
@@ -76,10 +76,8 @@ def push_people(ctx, module, crm_records):
             sent.append((record, payload))
         # A failure of the whole call (after the client's retries) stops the stream before its cursor moves.
         answers = ctx.zendesk.create_or_update_users([payload for _, payload in sent])
-        by_index = {answer.get("index", i): answer for i, answer in enumerate(answers)}
         written = []
-        for index, (record, payload) in enumerate(sent):
-            answer = by_index.get(index) or {}
+        for (record, payload), answer in job_answers(sent, answers):
             if answer.get("success"):
                 expected = _merged(current.get(record["id"]), payload)
                 if link_pair(ctx, "user", answer["id"], module, record["id"],

@@ -125,6 +125,13 @@ def crm_failure(answer):
     return f"{answer.code}: {answer.message}" + (f" ({field})" if field else "")
 
 
+def job_answers(items, answers):
+    """Each item sent in a Zendesk bulk job with its result ({} when none): results name their item's
+    `index` in the job."""
+    by_index = {answer.get("index", i): answer for i, answer in enumerate(answers)}
+    return [(item, by_index.get(index) or {}) for index, item in enumerate(items)]
+
+
 def job_failure(answer):
     """A bulk job item's failure as Zendesk words it: `DuplicateValue: Name: X has already been taken`."""
     error, details = answer.get("error") or "Failed", answer.get("details") or answer.get("description") or ""
