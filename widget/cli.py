@@ -172,7 +172,8 @@ support_cli = AppGroup("support", help="Support actions an operator or a schedul
 
 @support_cli.command("retry-uninstalls")
 def retry_uninstalls():
-    """Retry the clean-up steps of every unfinished uninstall (DESIGN §7); rows go once all are done."""
+    """Retry the clean-up steps of every unfinished uninstall (docs/architecture.md#uninstall); rows go once all are
+    done."""
     from .lifecycle.uninstall import describe_pending, retry_uninstalls as retry
 
     results = retry()

@@ -32,8 +32,8 @@ class Installation(db.Model):
     scope_type = db.Column(db.String(16), nullable=False, default="admins")
     scope_profiles = db.Column(db.JSON, nullable=False, default=list)
     status = db.Column(db.String(16), nullable=False, default="installed")  # installed | uninstalling
-    # Shared with the CRM side, which signs widget contexts (HS256) with it (DESIGN §4); encrypted at rest
-    # like the OAuth tokens, so a copy of the database alone can't sign a context.
+    # Shared with the CRM side, which signs widget contexts (HS256) with it (docs/architecture.md#widget-context);
+    # encrypted at rest like the OAuth tokens, so a copy of the database alone can't sign a context.
     context_secret_ciphertext = db.Column(db.Text, nullable=False, default=lambda: encrypt_json(new_context_secret()))
     # Unguessable key in webhook URLs (/webhooks/zendesk/<key>), never the numeric id.
     installation_key = db.Column(db.String(48), nullable=False, unique=True,

@@ -9,11 +9,11 @@ import time
 
 import jwt
 
-SIGNATURE_MAX_AGE = 300  # seconds (DESIGN §4: older than 5 minutes → 401)
+SIGNATURE_MAX_AGE = 300  # seconds (docs/architecture.md#lifecycle: older than 5 minutes → 401)
 # A timestamp ahead of our clock (a lifecycle call's, a context's `iat`): a little clock skew, not a
 # call signed to be replayed later.
 SIGNATURE_MAX_SKEW = 30
-CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (DESIGN §4: `exp` at most 15 minutes after `iat`)
+CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (docs/architecture.md#widget-context: `exp` at most 15 minutes after `iat`)
 # A CRM page left open keeps working while it is used: we sign its context again (renew_context), up to
 # a working day after the CRM signed it (`auth_time`), and while its user acted within the last hour
 # (`active_at`: their own requests, not the page's automatic renewals and polling). Then the page asks
@@ -29,7 +29,7 @@ USER_CLAIM_TYPES = {"name": str, "email": str, "profile": str, "locale": str, "t
 
 
 def marketplace_signature(secret, timestamp, body):
-    """`sha256=` + hex HMAC-SHA256 of `timestamp + "." + raw body` (DESIGN §4)."""
+    """`sha256=` + hex HMAC-SHA256 of `timestamp + "." + raw body` (docs/architecture.md#lifecycle)."""
     message = str(timestamp).encode() + b"." + body
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -72,7 +72,7 @@ class ContextError(Exception):
 
 
 def mint_context(secret, org_id, user, entity=None, entity_id=None, lifetime=CONTEXT_MAX_LIFETIME, now=None):
-    """Sign a widget context as the CRM side does (DESIGN §4)."""
+    """Sign a widget context as the CRM side does (docs/architecture.md#widget-context)."""
     now = int(time.time() if now is None else now)
     claims = {"iss": str(org_id), "sub": str(user["id"]), "iat": now, "exp": now + lifetime,
               "user": user, "entity": entity, "entity_id": None if entity_id is None else str(entity_id)}

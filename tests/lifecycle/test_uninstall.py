@@ -1,5 +1,5 @@
-"""F23, F24, DESIGN §7: uninstall removes everything outside and every row, against both sandboxes over
-real HTTP; failing outside steps stay pending (the installation is off meanwhile) and are retried."""
+"""F23, F24, docs/architecture.md#uninstall: uninstall removes everything outside and every row, against both sandboxes
+over real HTTP; failing outside steps stay pending (the installation is off meanwhile) and are retried."""
 import json
 
 import pytest

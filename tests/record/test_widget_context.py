@@ -1,4 +1,4 @@
-"""Every widget request is authorised from the signed context alone (DESIGN §4, F4)."""
+"""Every widget request is authorised from the signed context alone (docs/architecture.md#widget-context, F4)."""
 import time
 
 import pytest

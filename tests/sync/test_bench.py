@@ -1,4 +1,4 @@
-"""`flask --app wsgi bench sync` (issue 5): a first sync sandbox to sandbox, reported as one JSON line."""
+"""`flask --app wsgi bench sync`: a first sync sandbox to sandbox, reported as one JSON line."""
 import json
 import os
 import subprocess

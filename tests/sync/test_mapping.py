@@ -94,4 +94,4 @@ def test_crm_fields_read_what_the_mapping_and_matching_need():
     assert {"Modified_Time", "Email", "First_Name", "Last_Name", "Phone", "Account_Name", "Lead_Source"} == set(fields)
     assert "Full_Name" not in fields
     many = [Field(f"F{n}", f"user_fields.f{n}") for n in range(80)]
-    assert len(mapping.crm_fields("Leads", many)) == 50  # the API's maximum (zoho-crm-api.md §2.2)
+    assert len(mapping.crm_fields("Leads", many)) == 50  # the API's maximum (docs/outside-apis.md#crm-reading-records)

@@ -41,7 +41,8 @@ def zendesk_user(s, email):
 
 
 def advance_zendesk(s, seconds=61):
-    """Zendesk's exports leave out the last minute's changes (zendesk-api.md §4, one-minute rule)."""
+    """Zendesk's exports leave out the last minute's changes (docs/outside-apis.md#zendesk-incremental-exports,
+    one-minute rule)."""
     s.zendesk.state.clock.advance(seconds)
 
 

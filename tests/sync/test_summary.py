@@ -52,7 +52,8 @@ def _seed(s, tickets=4, replies=1):
                                           {"body": "Hello"}, requester["id"])
         for k in range(replies):
             zendesk.update_ticket(ticket, {}, {"body": f"Reply {k}"}, requester["id"])
-    s.zendesk.state.clock.advance(61)  # the export leaves out the last minute (zendesk-api.md §4)
+    # the export leaves out the last minute (docs/outside-apis.md#zendesk-incremental-exports)
+    s.zendesk.state.clock.advance(61)
 
 
 def _settle(client, headers, timeout=90):

@@ -228,7 +228,8 @@ class ZendeskSandbox(Server):
             return sum(1 for line in log if " /api/v2/" in line)
 
     def token(self):
-        """A token of the account's admin: a confidential client's client-credentials grant (zendesk-api.md §7)."""
+        """A token of the account's admin: a confidential client's client-credentials grant
+        (docs/outside-apis.md#zendesk-oauth)."""
         answer = requests.post(f"{self.url}/oauth/tokens", data={"grant_type": "client_credentials",
                                                                   "scope": "read write"}, timeout=10,
                                auth=(self.credentials["oauth_client_id"], self.credentials["oauth_client_secret"]))

@@ -169,7 +169,8 @@ def _never_sent(exc):
 
 class CursorTrail:
     """The cursors (or next-page URLs) one pagination has followed. Loop detection as in the Meltano
-    SDK's paginator (house-style.md §4): a service that hands back a cursor twice would page forever."""
+    SDK's paginator (`singer_sdk.pagination.BaseAPIPaginator`): a service that hands back a cursor twice would page
+    forever."""
 
     def __init__(self):
         self.seen = set()

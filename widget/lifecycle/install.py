@@ -1,5 +1,5 @@
-"""What an installation creates outside once a CRM grant is stored (F7; DESIGN §6, §7); uninstall.py
-removes it all again.
+"""What an installation creates outside once a CRM grant is stored (F7; docs/architecture.md#real-time,
+docs/architecture.md#uninstall); uninstall.py removes it all again.
 
 `on_crm_connected(installation)` runs once a CRM grant is stored (and at re-install when one exists):
 it creates the custom modules "Zendesk Tickets" and "Zendesk Ticket Comments" with the fields the sync
@@ -56,7 +56,7 @@ class ModuleSpec:
 
 
 TICKETS = ModuleSpec("tickets", "Zendesk Ticket", "Zendesk Tickets", "Zendesk_Tickets", "Subject", (
-    # The upsert duplicate-check field (DESIGN §6): a replay never duplicates a ticket.
+    # The upsert duplicate-check field (docs/architecture.md#what-maps-to-what): a replay never duplicates a ticket.
     _text("Ticket ID", "Ticket_ID", length=20, unique=True),
     _picklist("Status", "Status", ("new", "open", "pending", "hold", "solved", "closed")),
     _picklist("Priority", "Priority", ("low", "normal", "high", "urgent")),
@@ -71,7 +71,7 @@ TICKETS = ModuleSpec("tickets", "Zendesk Ticket", "Zendesk Tickets", "Zendesk_Ti
     _typed("Zendesk Created Time", "Zendesk_Created_Time", "datetime"),
     _typed("Zendesk Updated Time", "Zendesk_Updated_Time", "datetime"),
     # Each lookup gives the target module a "Zendesk Tickets" related list (F22): the CRM makes a
-    # lookup-based related list by itself (zoho-crm-api.md §3.1), so none is created separately.
+    # lookup-based related list by itself (docs/outside-apis.md#crm-related-records), so none is created separately.
     _lookup("Contact", "Contact", "Contacts"),
     _lookup("Lead", "Lead", "Leads"),
     _lookup("Account", "Account", "Accounts"),
@@ -88,10 +88,10 @@ COMMENTS = ModuleSpec("comments", "Zendesk Ticket Comment", "Zendesk Ticket Comm
 ))
 MODULE_SPECS = (TICKETS, COMMENTS)  # tickets first: comments look them up
 
-# ---- the notification channel (DESIGN §6) --------------------------------------------------------
+# ---- the notification channel (docs/architecture.md#real-time) -------------------------------------------------------
 WATCHED_MODULES = ("Contacts", "Leads", "Accounts")
 WATCH_EVENTS = tuple(f"{module}.{operation}" for module in WATCHED_MODULES for operation in ("create", "edit", "delete"))
-# NB: at most one week; a longer (or missing) expiry silently becomes one hour (zoho-crm-api.md §5).
+# NB: at most one week; a longer (or missing) expiry silently becomes one hour (docs/outside-apis.md#crm-notifications).
 # An hour less than a week, so a clock a little ahead of the CRM's still asks for a valid expiry.
 CHANNEL_LIFETIME = timedelta(days=7) - timedelta(hours=1)
 
@@ -146,7 +146,7 @@ def _ensure_modules(installation, client):
 
 def _existing_module(modules, spec):
     """Our module's API name if it exists. NB: an extension's modules carry its namespace
-    (`zendesk__Zendesk_Tickets`, zoho-crm-api.md §3.5), so compare without it."""
+    (`zendesk__Zendesk_Tickets`, docs/outside-apis.md#crm-metadata-and-custom-modules), so compare without it."""
     for module in modules:
         if module.get("generated_type") != "custom":
             continue
@@ -196,7 +196,8 @@ def _enable_channel(installation, client):
     if not installation.crm_channel_id:
         installation.crm_channel_id = str(10 ** 15 + secrets.randbelow(9 * 10 ** 15))
     if not installation.crm_channel_token:
-        installation.crm_channel_token = secrets.token_urlsafe(32)  # 43 characters; at most 50 (§5)
+        # 43 characters; at most 50 (docs/outside-apis.md#crm-notifications)
+        installation.crm_channel_token = secrets.token_urlsafe(32)
     db.session.commit()
     wanted = (utcnow() + CHANNEL_LIFETIME).replace(microsecond=0)
     try:

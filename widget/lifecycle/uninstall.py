@@ -1,4 +1,5 @@
-"""How everything an installation created goes away again (F23, F24; DESIGN §6, §7).
+"""How everything an installation created goes away again (F23, F24; docs/architecture.md#real-time,
+docs/architecture.md#uninstall).
 
 `uninstall(installation)` marks the installation `uninstalling` (widgets refuse, no sync starts), stops
 its jobs, removes what it created outside, revokes both grants and then deletes every row it owns.
@@ -22,7 +23,7 @@ from ..models import Installation, utcnow
 from ..sync.jobs import stop_installation_jobs
 from .install import PASSING
 
-# ---- uninstall (F23, F24; DESIGN §7) -------------------------------------------------------------
+# ---- uninstall (F23, F24; docs/architecture.md#uninstall) ------------------------------------------------------------
 # Each outside call gets a few quick tries here; beyond that the step waits for the next retry, so a
 # marketplace call never hangs on a service that is down.
 UNINSTALL_POLICY = RetryPolicy(attempts=3, base_delay=0.25, max_delay=2.0, timeout=10.0)
@@ -114,7 +115,7 @@ class _Cleanup:
 
 
 def uninstall(installation):
-    """Remove everything the installation created and all its rows (DESIGN §7). Idempotent; see the
+    """Remove everything the installation created and all its rows (docs/architecture.md#uninstall). Idempotent; see the
     module docs for failures. Returns an UninstallResult."""
     if installation.status != "uninstalling":
         installation.status = "uninstalling"  # widgets refuse and no sync starts from here on
@@ -152,8 +153,8 @@ def _clean_crm(installation, cleanup):
             cleanup.run("crm_grant", "Zoho CRM", lambda: _revoke_crm_grant(client, grant))
     except AuthenticationError:
         # The grant is gone (revoked in the CRM, or the refresh token expired): nothing more we can do.
-        # NB: a channel left behind expires by itself within a week (§5) and its deliveries find no
-        # installation; modules stay, so the admin is told which.
+        # NB: a channel left behind expires by itself within a week (docs/outside-apis.md#crm-notifications) and its
+        # deliveries find no installation; modules stay, so the admin is told which.
         mark_revoked(grant)
         _modules_need_manual_removal(cleanup, modules_left)
 
@@ -193,7 +194,8 @@ def _revoke_crm_grant(client, grant):
     try:
         client.revoke_refresh_token()
     except AuthenticationError as error:
-        # NB: revoking an unknown (already revoked) token answers HTTP 200 {"error": "invalid_token"} (§1.5).
+        # NB: revoking an unknown (already revoked) token answers HTTP 200 {"error": "invalid_token"}
+        # (docs/outside-apis.md#crm-tokens).
         if error.code != "invalid_token":
             raise
     mark_revoked(grant)

@@ -1,4 +1,5 @@
-"""Lifecycle URLs the CRM marketplace calls: install, permission change, uninstall (DESIGN §4, §7)."""
+"""Lifecycle URLs the CRM marketplace calls: install, permission change, uninstall (docs/architecture.md#lifecycle,
+docs/architecture.md#uninstall)."""
 import json
 
 from flask import Blueprint, current_app, jsonify, request
@@ -155,7 +156,7 @@ def permissions():
 
 @bp.post("/uninstall")
 def uninstall():
-    """Remove what the installation created outside and every row of it (F23, F24, DESIGN §7);
+    """Remove what the installation created outside and every row of it (F23, F24, docs/architecture.md#uninstall);
     idempotent. 200 when done; 202 with the steps still pending (retried by the next call and by
     `flask support retry-uninstalls`)."""
     body = _signed_body()

@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN §4 "Ops"), read from the database at each scrape.
+"""Prometheus metrics (docs/architecture.md#routes), read from the database at each scrape.
 
 Counting rows at scrape time, rather than keeping counters in memory, gives the same answer from every
 gunicorn worker, host and RQ worker: the state they share is the database. Labels never carry tenant

@@ -1,5 +1,6 @@
-"""Authorizing Zoho CRM and Zendesk from the settings panel (F2, F5, F6; DESIGN §4, §6, §8): the OAuth flows
-(each grant's status: status.py).
+"""Authorizing Zoho CRM and Zendesk from the settings panel, the OAuth flows (F2, F5, F6;
+docs/architecture.md#authorizing-the-two-services, docs/architecture.md#real-time,
+docs/architecture.md#errors-and-safety); each grant's status is status.py's.
 
 Both OAuth flows run in a top-level window of their own: Zendesk's and Zoho's sign-in pages refuse to
 be framed, and our panel lives in a cross-site iframe. The provider sends the admin back to our
@@ -46,7 +47,7 @@ CRM_STATE = "settings-crm-oauth-state"
 PAGE_POLICY = RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0, timeout=10.0)
 
 # What the sync needs: records, custom modules and fields, users and org, notifications, COQL and
-# search (zoho-crm-api.md §1.7).
+# search (docs/outside-apis.md#crm-scopes).
 CRM_SCOPES = ("ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL", "ZohoCRM.users.READ", "ZohoCRM.org.READ",
               "ZohoCRM.notifications.ALL", "ZohoCRM.coql.READ", "ZohoSearch.securesearch.READ")
 
@@ -55,8 +56,8 @@ CRM_SCOPES = ("ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL", "ZohoCRM.users.READ
 UNPAID_PLANS = ("expired", "free")
 
 WEBHOOK_NAME = "Zendesk for Zoho CRM"
-# Event-subscribed webhook (zendesk-api.md §8.2, §8.3): tickets and their comments, end-users and
-# organizations — everything the real-time sync listens to.
+# Event-subscribed webhook (docs/outside-apis.md#zendesk-webhooks, docs/outside-apis.md#zendesk-webhook-events): tickets
+# and their comments, end-users and organizations — everything the real-time sync listens to.
 WEBHOOK_EVENTS = tuple(f"zen:event-type:{name}" for name in (
     "ticket.created", "ticket.status_changed", "ticket.priority_changed", "ticket.type_changed",
     "ticket.subject_changed", "ticket.tags_changed", "ticket.agent_assignment_changed",
@@ -162,7 +163,8 @@ def finish_crm(args):
         raise AuthorizeFailed(_("Zoho CRM was not authorized: access was denied."), retry)
     centres = crm_data_centres()
     try:
-        # NB: `accounts-server` comes from the browser: our secret goes only to a server we know (§1.4).
+        # NB: `accounts-server` comes from the browser: our secret goes only to a server we know
+        # (docs/outside-apis.md#crm-oauth).
         dc = crm.known_accounts_server(args.get("accounts-server", ""), centres)
     except InvalidRequest:
         raise AuthorizeFailed(_("Zoho sent you back from an accounts server we don't know. Try again."), retry) from None
@@ -281,13 +283,13 @@ def finish_zendesk(args):
 
 
 def zendesk_webhook_url(installation):
-    # NB: the webhooks blueprint is another issue's; its contract is POST /webhooks/zendesk/<installation_key>.
+    # The webhooks blueprint serves POST /webhooks/zendesk/<installation_key> (docs/architecture.md#routes).
     return f"{external_root()}/webhooks/zendesk/{installation.installation_key}"
 
 
 def register_webhook(installation, client):
-    """The event-subscribed webhook real-time sync listens to (DESIGN §6), its id and signing secret
-    stored (the secret encrypted). A re-authorization replaces the previous webhook. Returns a problem
+    """The event-subscribed webhook real-time sync listens to (docs/architecture.md#real-time), its id and signing
+    secret stored (the secret encrypted). A re-authorization replaces the previous webhook. Returns a problem
     in plain words, or None."""
     try:
         if installation.zendesk_webhook_id:

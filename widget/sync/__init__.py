@@ -1,5 +1,5 @@
-"""The sync engine (DESIGN §6). Every stream is listed in STREAMS, in the order they run; a stream the
-list does not name never runs (engine.py)."""
+"""The sync engine (docs/architecture.md#the-sync-engine). Every stream is listed in STREAMS, in the order they
+run; a stream the list does not name never runs (engine.py)."""
 from . import organizations, people, pull, tickets
 from .engine import Stream
 

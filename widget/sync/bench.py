@@ -122,7 +122,8 @@ def connect(app, bench):
     with requests.Session() as session:
         crm_token = crm_api.refresh_token(session, centre["accounts_url"], {"refresh_token": centre["refresh_token"]},
                                           crm_creds["client_id"], crm_creds["client_secret"])
-        # A confidential client's client-credentials grant (zendesk-api.md §7): acts as the account's admin.
+        # A confidential client's client-credentials grant (docs/outside-apis.md#zendesk-oauth): acts as the account's
+        # admin.
         answer = session.post(f"{bench.zendesk.url}/oauth/tokens", timeout=30, data={
             "grant_type": "client_credentials", "scope": "read write"},
             auth=(zendesk_creds["oauth_client_id"], zendesk_creds["oauth_client_secret"]))

@@ -1,4 +1,4 @@
-"""The real-time inbox (F16; DESIGN §6): store deliveries, then apply them in coalesced batches.
+"""The real-time inbox (F16; docs/architecture.md#real-time): store deliveries, then apply them in coalesced batches.
 
 The webhooks blueprint stores every verified delivery (`store`, deduplicated by delivery id) before it
 answers 200, and calls `trigger`, which queues a `drain` job. A drain holds the installation's "inbox"
@@ -317,8 +317,9 @@ def _write_tickets(ctx, ticket_ids, ticket_events):
 
 
 def _comment_from_event(payload):
-    """The comment a `ticket.comment_added` event carries ({id, body, is_public, author}, §8.3), in the
-    API's comment shape. Its creation time is the event's `time`."""
+    """The comment a `ticket.comment_added` event carries ({id, body, is_public, author},
+    docs/outside-apis.md#zendesk-webhook-events), in the API's comment shape. Its creation time is the event's
+    `time`."""
     comment = payload["event"]["comment"]
     author = comment.get("author") or {}
     return {"id": int(comment["id"]), "type": "Comment", "body": comment.get("body") or "",
@@ -365,8 +366,8 @@ def _apply_crm(ctx, events):
 
 
 def _push(ctx, module, ids):
-    """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=, §2.2) and write
-    them to Zendesk through the people sync's batch functions."""
+    """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=,
+    docs/outside-apis.md#crm-reading-records) and write them to Zendesk through the people sync's batch functions."""
     records = read_records(ctx, module, ids)
     if module == "Accounts":
         organizations.push_accounts(ctx, records)

@@ -47,7 +47,7 @@ def crm_fields(module, ctx=None):
 
 def read_records(ctx, module, ids):
     """The CRM records of `module` with these ids, with the fields the mapping reads: GET /{module}?ids=
-    takes 100 ids a call (zoho-crm-api.md §2.2)."""
+    takes 100 ids a call (docs/outside-apis.md#crm-reading-records)."""
     fields, records = crm_fields(module, ctx), []
     for batch in chunks(ids, MAX_RECORDS_PER_CALL):
         records.extend(ctx.crm.list_records(module, fields, ids=",".join(batch)))

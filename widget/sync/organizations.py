@@ -1,7 +1,7 @@
-"""CRM Accounts → Zendesk organizations (F20, DESIGN §6): the `crm_accounts` stream (push.py reads it)
-and its batch writer `push_accounts`, which real time calls too.
+"""CRM Accounts → Zendesk organizations (F20, docs/architecture.md#what-maps-to-what): the `crm_accounts` stream
+(push.py reads it) and its batch writer `push_accounts`, which real time calls too.
 
-Identity and matching (the lead's rules): organizations by external_id "zcrm:Accounts:<id>". The one
+Identity and matching: organizations by external_id "zcrm:Accounts:<id>". The one
 exception is a new account whose name an organization already holds (Zendesk names are unique): that
 organization is adopted (linked, given our external_id, written) when it has exactly the account's name
 and belongs to no other record; otherwise the account is a SyncError saying what is in the way.
@@ -9,8 +9,9 @@ and belongs to no other record; otherwise the account is a SyncError saying what
 Costs: create_many jobs of 100 for new ones; updates are single `create_or_update` calls, made only for
 accounts whose mapped fields changed. Names create_many found taken cost one show_many by external_ids
 per job, then one search by name and one write each. NB: real Zendesk also has a bulk
-`PUT organizations/update_many` (a job of 100), but neither the reference notes (zendesk-api.md §5) nor
-the sandbox have it; with it, updates would cost one call per 100.
+`PUT organizations/update_many` (a job of 100), but neither its documented bulk writes
+(docs/outside-apis.md#zendesk-writes-and-search) nor the sandbox have it; with it, updates would cost one call
+per 100.
 """
 from ..clients.http import InvalidRequest, NotFound, chunks
 from ..clients.zendesk import BULK_LIMIT, is_taken
@@ -63,7 +64,7 @@ def push_accounts(ctx, crm_records):
 
 def _meet_chosen(record, chosen):
     """The chosen organization an unlinked account belongs to: ours by external_id, or, for the first
-    link, the one with exactly its name that has no external_id yet (the lead's selective rule)."""
+    link, the one with exactly its name that has no external_id yet."""
     ours = mapping.external_id("Accounts", record["id"]).lower()
     for org in chosen.values():
         if (org.get("external_id") or "").lower() == ours:

@@ -1,7 +1,7 @@
-"""CRM Contacts and Leads → Zendesk end-users (F20, DESIGN §6): the `crm_contacts` and `crm_leads` streams
-(push.py reads them) and their batch writer `push_people`, which real time calls too.
+"""CRM Contacts and Leads → Zendesk end-users (F20, docs/architecture.md#what-maps-to-what): the `crm_contacts`
+and `crm_leads` streams (push.py reads them) and their batch writer `push_people`, which real time calls too.
 
-Identity and matching (the lead's rules): users by email, then external_id ("zcrm:Contacts:<id>"), which
+Identity and matching: users by email, then external_id ("zcrm:Contacts:<id>"), which
 is what create_or_update_many does itself, so no lookup is made before writing. Each pair gets a Link
 whose `last_hash` is the digest of the pair's mapped fields as we last wrote or read them (store.digest):
 a record whose fields hash the same is not written again, and a Zendesk change that only repeats our own
@@ -153,7 +153,8 @@ def _merged(obj, payload):
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         elif key == "email" and merged.get("email"):
-            continue  # NB: email is write-once; on update it only adds an identity (zendesk-api.md §2.2)
+            # NB: email is write-once; on update it only adds an identity (docs/outside-apis.md#zendesk-objects)
+            continue
         else:
             merged[key] = value
     return merged

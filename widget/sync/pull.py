@@ -1,4 +1,4 @@
-"""Zendesk users' and organizations' changes back to their CRM records (F20, DESIGN §6).
+"""Zendesk users' and organizations' changes back to their CRM records (F20, docs/architecture.md#what-maps-to-what).
 
 Streams:
 - `zendesk_users`: the incremental user export (cursor, 1000 a page); users linked to a CRM Contact or

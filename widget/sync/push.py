@@ -3,12 +3,13 @@ users (people.py) streams share.
 
 The CRM streams `crm_accounts`, `crm_contacts`, `crm_leads` (only when the module is chosen in settings)
 read the records modified since the cursor, oldest first (`sort_by=Modified_Time`, `If-Modified-Since`:
-both documented on GET records, zoho-crm-api.md §2.2; exact, and one call per 200 records, where search
-would stop at 2000 and lag behind writes). Pages follow `page_token` from the first page, so records
-edited while being read shift no page. The cursor is the Modified_Time of a written page's last record;
-a run asks from one second before it (the header has whole seconds) and the boundary second read again
-is written again only if changed (hash), so nothing is missed and nothing is duplicated. Then the
-records deleted since the last look are unlinked (deletions.py: nothing is deleted in Zendesk).
+both documented on GET records, docs/outside-apis.md#crm-reading-records; exact, and one call per 200
+records, where search would stop at 2000 and lag behind writes). Pages follow `page_token` from the first
+page, so records edited while being read shift no page. The cursor is the Modified_Time of a written
+page's last record; a run asks from one second before it (the header has whole seconds) and the boundary
+second read again is written again only if changed (hash), so nothing is missed and nothing is
+duplicated. Then the records deleted since the last look are unlinked (deletions.py: nothing is deleted
+in Zendesk).
 
 Each pair has a Link whose `last_hash` is the digest of the pair's mapped fields as we last wrote or
 read them (store.digest): a record whose fields hash the same is not written again. Two-way fields follow
@@ -28,7 +29,9 @@ def crm_stream(ctx, module, write):
     name = crm_stream_name(module)
     cursor = ctx.cursor(name)
     since = None
-    if cursor:  # NB: one second earlier: If-Modified-Since has whole seconds and means "after" (§2.2)
+    # NB: one second earlier: If-Modified-Since has whole seconds and means "after"
+    # (docs/outside-apis.md#crm-reading-records)
+    if cursor:
         since = (mapping.parse_time(cursor) - timedelta(seconds=1)).isoformat()
     records = ctx.crm.list_records(module, crm_fields(module, ctx), modified_since=since, tokens_only=True,
                                    sort_by="Modified_Time", sort_order="asc")

@@ -1,4 +1,4 @@
-"""Zendesk tickets and their comments into the CRM (F21, DESIGN §6).
+"""Zendesk tickets and their comments into the CRM (F21, docs/architecture.md#what-maps-to-what).
 
 Two streams, both one-way (Zendesk → CRM):
 - `zendesk_tickets`: the incremental ticket export (cursor-based, 1000 a page, every status including

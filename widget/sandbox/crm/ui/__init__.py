@@ -2,7 +2,8 @@
 
 Sign in as a seeded user, browse and edit Leads, Contacts, Accounts, Deals and custom modules, and
 use Settings → Marketplace to install, authorize, re-scope and uninstall "Zendesk for Zoho CRM".
-Record pages host the extension's widgets in iframes with a signed context (`?ctx=`, DESIGN §4).
+Record pages host the extension's widgets in iframes with a signed context (`?ctx=`,
+docs/architecture.md#widget-context).
 
 The UI is a blueprint inside the CRM sandbox app and changes records only through the state's `Org`
 methods, exactly as the API does, so notification channels fire for UI edits too.
@@ -35,7 +36,7 @@ class Install:
     """What the marketplace keeps about one org's installation of the extension."""
 
     installation_id: int
-    context_secret: str  # signs the widget contexts of this org (DESIGN §4); never shown
+    context_secret: str  # signs the widget contexts of this org (docs/architecture.md#widget-context); never shown
     scope_type: str  # admins | all | profiles
     scope_profiles: list = field(default_factory=list)
     installed_by: str = ""

@@ -15,7 +15,7 @@ LIST_COLUMNS = {
     "Accounts": ["Account_Name", "Phone", "Website", "Industry", "Owner"],
     "Deals": ["Deal_Name", "Amount", "Stage", "Closing_Date", "Account_Name", "Owner"],
 }
-# The API's per-record error codes (zoho-crm-api.md §2.3) in the words a person reads in a form.
+# The API's per-record error codes (docs/outside-apis.md#crm-writing-records) in the words a person reads in a form.
 PLAIN_ERRORS = {"MANDATORY_NOT_FOUND": "is required.", "INVALID_DATA": "is not valid.",
                 "DUPLICATE_DATA": "is already used by another record."}
 SYSTEM_FIELDS = ("Created_By", "Modified_By", "Created_Time", "Modified_Time")
@@ -134,7 +134,7 @@ def _widgets(module, record):
 
 
 def widget_context(entity=None, entity_id=None):
-    """The signed context our iframes get (DESIGN §4), minted as the CRM side does."""
+    """The signed context our iframes get (docs/architecture.md#widget-context), minted as the CRM side does."""
     user = g.user
     claims_user = {"id": user["id"], "name": user["full_name"], "email": user["email"],
                    "profile": user["profile"]["name"], "is_admin": g.org.is_admin(user), "locale": user["locale"],
