@@ -182,7 +182,7 @@ support_cli = AppGroup("support", help="Support actions an operator or a schedul
 def retry_uninstalls():
     """Retry the clean-up steps of every unfinished uninstall (docs/architecture.md#uninstall); rows go once all are
     done."""
-    from .lifecycle.provisioning import describe_pending, retry_uninstalls as retry
+    from .lifecycle.uninstall import describe_pending, retry_uninstalls as retry
 
     results = retry()
     for org_id, result in results.items():

@@ -103,7 +103,7 @@ class Connection(db.Model):
     token_ciphertext = db.Column(db.Text, nullable=False)
     updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
     # The settings panel's last live check that the grant works, and the Zendesk plan it found: a short
-    # cache shared by every worker (widget/settings/authorize.py, live_status).
+    # cache shared by every worker (widget/settings/status.py, live_status).
     checked_at = db.Column(db.DateTime(timezone=True), nullable=True)
     plan = db.Column(db.String(64), nullable=False, default="")
 
@@ -347,6 +347,9 @@ class SyncError(db.Model):
     # another CRM account holds): that Zendesk object and that other CRM record of the stream's module.
     zendesk_id = db.Column(db.BigInteger, nullable=True)
     other_crm_id = db.Column(db.String(64), nullable=True)
+    # A comment whose ticket is not in the CRM yet waits for it: the ticket's Zendesk id. Written with
+    # its ticket, it is tried again (sync/tickets.py).
+    waiting_for_ticket = db.Column(db.BigInteger, nullable=True)
     first_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     last_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -295,7 +295,7 @@ def test_japanese_from_the_agents_locale(sidebar):
 
 
 def test_uninstall_removes_the_app_from_zendesk(sidebar):
-    from widget.lifecycle.provisioning import uninstall
+    from widget.lifecycle.uninstall import uninstall
 
     account = sidebar.s.account()
     market = sidebar.s.zendesk.state.marketplace

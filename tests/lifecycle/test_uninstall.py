@@ -11,7 +11,7 @@ from widget.clients import crm as crm_api
 from widget.clients.http import AuthenticationError
 from widget.connections import crm_client, zendesk_client
 from widget.extensions import db
-from widget.lifecycle.provisioning import ProvisioningError, on_crm_connected
+from widget.lifecycle.install import ProvisioningError, on_crm_connected
 from widget.models import Installation
 from widget.sandbox.crm.signing import marketplace_headers
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from tests.lifecycle.conftest import connect_tenant
 from widget import create_app
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import Installation
 from widget.bench import first_sync as sandboxes
 from widget.sync import engine

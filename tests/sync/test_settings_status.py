@@ -12,7 +12,7 @@ from tests.helpers import ADMIN
 from widget.extensions import db
 from widget.models import Connection, utcnow
 from widget.sandbox.crm.signing import mint_context
-from widget.settings.authorize import STATUS_CACHE_SECONDS, STATUS_POLICY
+from widget.settings.status import STATUS_CACHE_SECONDS, STATUS_POLICY
 
 ORG_CALL, PLAN_CALL = "/crm/v8/org", "/api/v2/account/subscription"
 

@@ -18,7 +18,7 @@ from widget.clients.http import RefreshRefused
 from widget.connections import connection, crm_client
 from widget.extensions import db
 from widget.models import SyncError, SyncRun
-from widget.settings.authorize import crm_status
+from widget.settings.status import crm_status
 from widget.sync import runs, tickets
 
 ROOT = Path(__file__).resolve().parents[2]

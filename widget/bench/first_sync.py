@@ -20,7 +20,7 @@ from flask import current_app
 from ..clients import crm as crm_api
 from ..connections import allow_http_to_loopback_sandboxes, save_grant
 from ..extensions import db
-from ..lifecycle.provisioning import on_crm_connected
+from ..lifecycle.install import on_crm_connected
 from ..models import Installation
 from ..sandbox import crm as crm_sandbox
 from ..sandbox import zendesk as zendesk_sandbox

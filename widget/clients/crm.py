@@ -25,7 +25,8 @@ from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from .http import (TRANSIENT, AuthenticationError, InvalidRequest, NetworkError, NotFound, PermissionDenied,
-                   RateLimited, RetryPolicy, ServerError, ServiceError, observe, observe_given_up, observe_retry, send)
+                   RateLimited, RetryPolicy, ServerError, ServiceError, chunks, observe, observe_given_up, observe_retry,
+                   send)
 from .tokens import TokenKeeper
 
 API_PATH = "/crm/v8"
@@ -381,7 +382,7 @@ class CrmClient:
     def _write_batches(self, method, path, records, extra=None, idempotent=None):
         """Send `records` in batches of 100, in parallel up to the concurrency limit; per-record
         results in input order. A request-level error of any batch is raised (after the others end)."""
-        batches = [records[i:i + MAX_RECORDS_PER_CALL] for i in range(0, len(records), MAX_RECORDS_PER_CALL)]
+        batches = chunks(records, MAX_RECORDS_PER_CALL)
 
         def write(batch):
             body = self._request(method, path, heavy=len(batch) > 10, idempotent=idempotent,
@@ -468,10 +469,8 @@ class CrmClient:
     def delete_records(self, module, ids):
         """Delete records by id, 100 per call; one RecordResult per id, in order
         (docs/outside-apis.md#crm-writing-records)."""
-        ids = list(ids)
         results = []
-        for start in range(0, len(ids), MAX_RECORDS_PER_CALL):
-            batch = ids[start:start + MAX_RECORDS_PER_CALL]
+        for batch in chunks(ids, MAX_RECORDS_PER_CALL):
             body = self._request("DELETE", module, params={"ids": ",".join(batch)})
             results += [RecordResult.from_answer(a) for a in (body or {}).get("data", [])]
         return results

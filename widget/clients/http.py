@@ -149,6 +149,12 @@ def _reason(error):
     return next((reason for kind, reason in REASONS if isinstance(error, kind)), "other")
 
 
+def chunks(items, size):
+    """`items` in lists of at most `size`: a call (or a SQL `IN (...)`) takes so many at a time."""
+    items = list(items)
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 def retry_after_seconds(response, now=time.time):
     """`Retry-After` as seconds: the delay-seconds form, or the HTTP-date form (RFC 9110 §10.2.3)."""
     value = response.headers.get("Retry-After")

@@ -24,8 +24,8 @@ from oauthlib.oauth2 import OAuth2Error, TokenExpiredError
 from requests_oauthlib import OAuth2Session
 
 from .http import (AuthenticationError, CallPacer, Conflict, CursorTrail, InvalidRequest, NetworkError, NotFound,
-                   PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, observe, observe_given_up,
-                   retry_after_seconds, send)
+                   PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, chunks, observe,
+                   observe_given_up, retry_after_seconds, send)
 from .tokens import TokenKeeper
 
 API_PATH = "/api/v2"
@@ -447,7 +447,7 @@ class ZendeskClient:
     def show_tickets(self, ids):
         """The tickets with these ids that exist (`show_many`, 100 ids a call)."""
         tickets = []
-        for batch in _batches(list(ids), BULK_LIMIT):
+        for batch in chunks(ids, BULK_LIMIT):
             body = self._request("GET", "tickets/show_many.json", params={"ids": ",".join(map(str, batch))})
             tickets.extend(body.get("tickets") or [])
         return tickets
@@ -507,7 +507,7 @@ class ZendeskClient:
 
     def _show_many(self, resource, ids, param="ids"):
         found = []
-        for batch in _batches(sorted(set(ids)), BULK_LIMIT):
+        for batch in chunks(sorted(set(ids)), BULK_LIMIT):
             body = self._request("GET", f"{resource}/show_many.json", params={param: ",".join(map(str, batch))})
             found.extend(body.get(resource) or [])
         return found
@@ -623,7 +623,7 @@ class ZendeskClient:
 
     def _bulk(self, path, key, items, find, found_status):
         items, results = list(items), []
-        for offset, batch in zip(range(0, len(items), BULK_LIMIT), _batches(items, BULK_LIMIT)):
+        for offset, batch in zip(range(0, len(items), BULK_LIMIT), chunks(items, BULK_LIMIT)):
             for result in self._job_results(path, key, batch, find, found_status, JOB_RESUBMITS):
                 results.append({**result, "index": offset + result["index"]})
         return results
@@ -845,10 +845,6 @@ def _holds(record, item):
         elif current != value:
             return False
     return True
-
-
-def _batches(items, size):
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 class _Paced:

@@ -30,7 +30,9 @@ from ..extensions import autocommit, db, insert_on_conflict
 from ..models import InboxEvent, Installation, StreamLease, SyncRun, SyncSettings, as_utc, utcnow
 from ..notices import notice
 from ..ops.logs import sync_run
-from . import deletions, engine, people, queue, tickets
+from . import deletions, engine, mapping, organizations, people, pull, queue, tickets
+from .mapping_rows import read_records
+from .store import crm_stream_name
 
 logger = logging.getLogger(__name__)
 LEASE = "inbox"
@@ -40,8 +42,6 @@ EVENTS_PER_PASS = 500
 # changes a second a pass per change would spend ~9,000 calls a minute (Team plans have 200); this way
 # ~360 at most, and a change waits at most this long before its pass starts.
 PASS_INTERVAL = 0.5
-CRM_IDS_PER_CALL = 100  # GET /{module}?ids= takes at most 100 ids (docs/outside-apis.md#crm-reading-records)
-PEOPLE_MODULES = ("Contacts", "Leads")
 INTERRUPTED = notice("Interrupted: the worker stopped. Its events are applied again.")
 
 
@@ -283,7 +283,7 @@ def _apply_zendesk(ctx, events):
     user_ids = _ids(user_events)
     if user_ids:
         failed |= _guarded(ctx, "zendesk_users", user_events, user_ids,
-                           lambda: people.pull_users(ctx, ctx.zendesk.show_users(user_ids)))
+                           lambda: pull.pull_users(ctx, ctx.zendesk.show_users(user_ids)))
     ticket_events = by_kind.get("ticket", [])
     ticket_ids = _ids(ticket_events)
     if ticket_ids:
@@ -293,7 +293,7 @@ def _apply_zendesk(ctx, events):
     organization_ids = _ids(organization_events)
     if organization_ids:
         failed |= _guarded(ctx, "zendesk_organizations", organization_events, organization_ids,
-                           lambda: people.pull_organizations(ctx, ctx.zendesk.show_organizations(organization_ids)))
+                           lambda: pull.pull_organizations(ctx, ctx.zendesk.show_organizations(organization_ids)))
     return failed
 
 
@@ -351,19 +351,19 @@ def _apply_crm(ctx, events):
     the pass's other changes, so a new record with a deleted one's email or name links afresh."""
     chosen = set(ctx.settings.modules or [])
     failed = set()
-    for module in ("Accounts",) + PEOPLE_MODULES:
+    for module in mapping.MODULES:
         module_events = [e for e in events if e.object_kind == module]
         if module not in chosen:
             continue
         deleted = sorted({str(i) for e in module_events if e.payload.get("operation") == "delete"
                           for i in e.payload.get("ids") or []})
         if deleted:
-            failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, deleted,
+            failed |= _guarded(ctx, crm_stream_name(module), module_events, deleted,
                                lambda module=module, ids=deleted: deletions.unlink(ctx, module, ids))
         ids = sorted({str(i) for e in module_events if e.payload.get("operation") != "delete"
                       for i in e.payload.get("ids") or []} - set(deleted))
         if ids:
-            failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, ids,
+            failed |= _guarded(ctx, crm_stream_name(module), module_events, ids,
                                lambda module=module, ids=ids: _push(ctx, module, ids))
     return failed
 
@@ -371,12 +371,9 @@ def _apply_crm(ctx, events):
 def _push(ctx, module, ids):
     """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=,
     docs/outside-apis.md#crm-reading-records) and write them to Zendesk through the people sync's batch functions."""
-    records = []
-    for start in range(0, len(ids), CRM_IDS_PER_CALL):
-        batch = ids[start:start + CRM_IDS_PER_CALL]
-        records.extend(ctx.crm.list_records(module, people.crm_fields(module, ctx), ids=",".join(batch)))
+    records = read_records(ctx, module, ids)
     if module == "Accounts":
-        people.push_accounts(ctx, records)
+        organizations.push_accounts(ctx, records)
     else:
         people.push_people(ctx, module, records)
 

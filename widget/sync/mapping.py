@@ -14,11 +14,10 @@ Identity: user.external_id = "zcrm:Contacts:<id>" / "zcrm:Leads:<id>",
 organization.external_id = "zcrm:Accounts:<id>".
 
 Echo detection: `view_of_crm` and `view_of_zendesk` express a pair's mapped values the same way (Zendesk
-terms, normalised), whichever side they are read from, so `digest()` of either equals `Link.last_hash` when
-that side holds exactly what we last wrote to it or read from it. Conflicts: for `both` fields the later
-change wins (`later_side`: the CRM's Modified_Time against Zendesk's updated_at).
+terms, normalised), whichever side they are read from, so the digest of either (store.digest) equals
+`Link.last_hash` when that side holds exactly what we last wrote to it or read from it. Conflicts: for
+`both` fields the later change wins (`later_side`: the CRM's Modified_Time against Zendesk's updated_at).
 """
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -202,13 +201,7 @@ def without_two_way(changes, mappings):
     return {name: value for name, value in changes.items() if name not in two_way}
 
 
-# ---- the canonical hash ----------------------------------------------------------------------------
-def digest(view):
-    """sha256 of the canonical JSON of a view (Link.last_hash)."""
-    text = json.dumps(view, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
+# ---- one spelling per value ------------------------------------------------------------------------
 def normalise(value, name=""):
     """One spelling per value: trimmed text, "" as None, emails in lower case, lists sorted."""
     if isinstance(value, str):
