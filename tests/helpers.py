@@ -9,7 +9,7 @@ import requests
 
 from widget.sandbox.serving import BackgroundServer
 from widget.sandbox.zendesk.jobs import JOB_TTL
-from widget.security import marketplace_headers, mint_context
+from widget.sandbox.crm.signing import marketplace_headers, mint_context
 
 ADMIN = {"id": "u1", "name": "Aiko Admin", "email": "admin@example.jp", "is_admin": True,
          "profile": "Administrator", "locale": "en_US"}

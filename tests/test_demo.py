@@ -16,13 +16,13 @@ from tests.lifecycle.conftest import connect_tenant
 from widget import create_app
 from widget.cli import DEMO_DATASET, DEMO_TICKETS
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import Comment, Installation, Link, SyncError, Ticket
 from widget.sandbox import crm as crm_sandbox
 from widget.sandbox import zendesk as zendesk_sandbox
 from widget.sandbox.company import ABSENT, IMPORTED, OTHER_SYSTEM, SAME_NAME, company
+from widget.sandbox.crm.signing import mint_context
 from widget.sandbox.serving import free_port
-from widget.security import mint_context
 from widget.sync import runs
 
 

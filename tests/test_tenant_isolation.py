@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.helpers import ADMIN, install
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 # Routes authorised by something other than the widget context, and why.
 NOT_CONTEXT_ROUTES = {

@@ -8,6 +8,7 @@ from . import body_limits, headers, numbers
 from . import config as config_module
 from .connections import allow_http_to_loopback_sandboxes
 from .extensions import babel, csrf, db, htmx, migrate
+from .ops import logs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -32,6 +33,7 @@ def create_app(overrides=None):
     app.config.from_mapping(config_module.from_environment(app.instance_path))
     body_limits.init_app(app)
     app.config.from_mapping(overrides or {})
+    logs.init_app(app)
     os.makedirs(app.instance_path, exist_ok=True)
     allow_http_to_loopback_sandboxes(app.config)
 
@@ -55,7 +57,7 @@ def create_app(overrides=None):
     from .context import WidgetGlobals, bp as context_bp
     from .dashboard import bp as dashboard_bp
     from .lifecycle import bp as lifecycle_bp
-    from .ops import bp as ops_bp
+    from .ops.views import bp as ops_bp
     from .record import bp as record_bp
     from .settings import bp as settings_bp
     from .webhooks import bp as webhooks_bp

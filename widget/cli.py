@@ -8,8 +8,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .sandbox.zendesk.state import PLANS
-
+# NB: the sandboxes, demo and benchmarks are imported inside their commands: create_app registers these
+# commands in every process, and production must never load the sandboxes.
 sandbox_cli = AppGroup("sandbox", help="Run one outside-service sandbox alone.")
 SEED_DATASETS = ("standard", "company")  # the sandboxes' DATASETS
 DEMO_DATASET, DEMO_TICKETS = "company", 300
@@ -45,6 +45,14 @@ def _start_zendesk_sandbox(host, port, seed_tickets, credentials_out, public_hos
     return _serve(sandbox, "Zendesk", host, port, credentials_out, public_host, quiet)
 
 
+def _plan(ctx, param, value):
+    from .sandbox.zendesk.state import PLANS
+
+    if value not in PLANS:
+        raise click.BadParameter("choose one of " + ", ".join(PLANS))
+    return value
+
+
 def _account_names(ctx, param, value):
     names = [name.strip().lower() for name in value.split(",") if name.strip()]
     bad = [name for name in names if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name)]
@@ -59,9 +67,9 @@ def _account_names(ctx, param, value):
 @click.option("--seed-tickets", default=200, show_default=True, type=click.IntRange(min=0),
               help="Tickets to seed in each account.")
 @click.option("--credentials-out", type=click.Path(dir_okay=False), help="Write credentials as JSON here.")
-@click.option("--plan", default="professional", show_default=True,
-              type=click.Choice(PLANS),
-              help="Every account's Zendesk plan (change it later with POST /_sandbox/accounts/<sub>/plan).")
+@click.option("--plan", default="professional", show_default=True, callback=_plan,
+              help="Every account's Zendesk plan: trial, team, professional, enterprise, expired or free "
+                   "(change it later with POST /_sandbox/accounts/<sub>/plan).")
 @click.option("--accounts", default="acme", show_default=True, callback=_account_names,
               help="Comma-separated subdomains; the first is the default account.")
 @click.option("--seed", "dataset", default="standard", show_default=True, type=click.Choice(SEED_DATASETS),
@@ -172,8 +180,9 @@ support_cli = AppGroup("support", help="Support actions an operator or a schedul
 
 @support_cli.command("retry-uninstalls")
 def retry_uninstalls():
-    """Retry the clean-up steps of every unfinished uninstall (DESIGN §7); rows go once all are done."""
-    from .lifecycle.provisioning import describe_pending, retry_uninstalls as retry
+    """Retry the clean-up steps of every unfinished uninstall (docs/architecture.md#uninstall); rows go once all are
+    done."""
+    from .lifecycle.uninstall import describe_pending, retry_uninstalls as retry
 
     results = retry()
     for org_id, result in results.items():
@@ -253,7 +262,7 @@ def bench_sync(tickets, comments_per_ticket, latency_ms):
 
     from . import create_app
     from .extensions import db
-    from .sync import bench
+    from .bench import first_sync as bench
 
     with tempfile.TemporaryDirectory() as folder:  # a database of its own, never the demo's
         app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db"})
@@ -303,7 +312,7 @@ def bench_widget(tickets, other_tickets, comments_per_ticket, clients, seconds, 
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
 def bench_webhooks(events, concurrency, database_url, workers, threads):
     """Post signed Zendesk webhook deliveries to the extension under gunicorn; print one JSON line."""
-    from .sandbox import bench_webhooks as bench
+    from .bench import webhooks as bench
 
     click.echo(json.dumps(bench.run(events, concurrency, database_url, workers, threads)))
 

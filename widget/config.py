@@ -125,6 +125,8 @@ def from_environment(instance_path, environ=None):
         "CONTEXT_RENEW_AFTER": int(env.get("CONTEXT_RENEW_AFTER", "300")),
         # Where admins write when they need support (e.g. another bulk sync); shown in the sync wizard.
         "SUPPORT_CONTACT": env.get("SUPPORT_CONTACT", "support@example.com"),
+        # `json`: log lines as JSON objects (widget/ops/logs.py); anything else: plain text.
+        "LOG_FORMAT": env.get("LOG_FORMAT", "text").strip().lower(),
         "BABEL_DEFAULT_LOCALE": "en",
         "LANGUAGES": ["en", "ja"],
         "SESSION_COOKIE_SECURE": production,

@@ -1,4 +1,5 @@
-"""Authorising iframe requests from the signed widget context (DESIGN §4) — no cookies involved.
+"""Authorising iframe requests from the signed widget context (docs/architecture.md#widget-context) — no cookies
+involved.
 
 The CRM opens our pages with `?ctx=<JWT>`; pages put it into `hx-headers`, so every HTMX request
 carries it as `X-Widget-Context`. Every request is authorised from it: valid signature, the user
@@ -64,7 +65,7 @@ def current_context():
     g.installation_id, g.installation_key, g.local_copy_version = signer.id, signer.installation_key, signer.version
     g.claims, g.user, g.context_token = claims, claims["user"], token
     g.locale = "ja" if str(claims["user"].get("locale", "")).lower().startswith("ja") else "en"
-    if signer.status != "installed":  # uninstalling (DESIGN §7): refuse at once
+    if signer.status != "installed":  # uninstalling (docs/architecture.md#uninstall): refuse at once
         raise Refused(410, _("Zendesk for Zoho CRM is being uninstalled from this CRM account."))
     if not in_scope(signer.scope_type, signer.scope_profiles, claims["user"]):
         if claims.get("admin_unconfirmed"):

@@ -1,4 +1,5 @@
-"""Tokens at rest: Fernet encryption with TOKEN_ENCRYPTION_KEY (DESIGN §5). Plain text never reaches the DB."""
+"""Tokens at rest: Fernet encryption with TOKEN_ENCRYPTION_KEY (docs/architecture.md#data-model). Plain text never
+reaches the DB."""
 import functools
 import json
 

@@ -1,4 +1,4 @@
-"""The security headers of every answer (DESIGN §4).
+"""The security headers of every answer (docs/architecture.md#security-headers).
 
 - Content-Security-Policy: our pages run only our own scripts and styles, from static/ (`'self'`):
   no inline script, no inline event handler (onclick=...), no style attribute or <style> block, no

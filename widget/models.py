@@ -32,8 +32,8 @@ class Installation(db.Model):
     scope_type = db.Column(db.String(16), nullable=False, default="admins")
     scope_profiles = db.Column(db.JSON, nullable=False, default=list)
     status = db.Column(db.String(16), nullable=False, default="installed")  # installed | uninstalling
-    # Shared with the CRM side, which signs widget contexts (HS256) with it (DESIGN §4); encrypted at rest
-    # like the OAuth tokens, so a copy of the database alone can't sign a context.
+    # Shared with the CRM side, which signs widget contexts (HS256) with it (docs/architecture.md#widget-context);
+    # encrypted at rest like the OAuth tokens, so a copy of the database alone can't sign a context.
     context_secret_ciphertext = db.Column(db.Text, nullable=False, default=lambda: encrypt_json(new_context_secret()))
     # Unguessable key in webhook URLs (/webhooks/zendesk/<key>), never the numeric id.
     installation_key = db.Column(db.String(48), nullable=False, unique=True,
@@ -103,7 +103,7 @@ class Connection(db.Model):
     token_ciphertext = db.Column(db.Text, nullable=False)
     updated_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
     # The settings panel's last live check that the grant works, and the Zendesk plan it found: a short
-    # cache shared by every worker (widget/settings/authorize.py, live_status).
+    # cache shared by every worker (widget/settings/status.py, live_status).
     checked_at = db.Column(db.DateTime(timezone=True), nullable=True)
     plan = db.Column(db.String(64), nullable=False, default="")
 
@@ -347,6 +347,9 @@ class SyncError(db.Model):
     # another CRM account holds): that Zendesk object and that other CRM record of the stream's module.
     zendesk_id = db.Column(db.BigInteger, nullable=True)
     other_crm_id = db.Column(db.String(64), nullable=True)
+    # A comment whose ticket is not in the CRM yet waits for it: the ticket's Zendesk id. Written with
+    # its ticket, it is tried again (sync/tickets.py).
+    waiting_for_ticket = db.Column(db.BigInteger, nullable=True)
     first_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow)
     last_at = db.Column(db.DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
 

@@ -4,16 +4,15 @@ import functools
 import hashlib
 import hmac
 import json
-import threading
 import time
 
 import jwt
 
-SIGNATURE_MAX_AGE = 300  # seconds (DESIGN §4: older than 5 minutes → 401)
+SIGNATURE_MAX_AGE = 300  # seconds (docs/architecture.md#lifecycle: older than 5 minutes → 401)
 # A timestamp ahead of our clock (a lifecycle call's, a context's `iat`): a little clock skew, not a
 # call signed to be replayed later.
 SIGNATURE_MAX_SKEW = 30
-CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (DESIGN §4: `exp` at most 15 minutes after `iat`)
+CONTEXT_MAX_LIFETIME = 15 * 60  # seconds (docs/architecture.md#widget-context: `exp` at most 15 minutes after `iat`)
 # A CRM page left open keeps working while it is used: we sign its context again (renew_context), up to
 # a working day after the CRM signed it (`auth_time`), and while its user acted within the last hour
 # (`active_at`: their own requests, not the page's automatic renewals and polling). Then the page asks
@@ -29,30 +28,9 @@ USER_CLAIM_TYPES = {"name": str, "email": str, "profile": str, "locale": str, "t
 
 
 def marketplace_signature(secret, timestamp, body):
-    """`sha256=` + hex HMAC-SHA256 of `timestamp + "." + raw body` (DESIGN §4)."""
+    """`sha256=` + hex HMAC-SHA256 of `timestamp + "." + raw body` (docs/architecture.md#lifecycle)."""
     message = str(timestamp).encode() + b"." + body
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-_sent = {}  # (timestamp, body) -> True, of this process's recent calls (marketplace_headers)
-_sent_lock = threading.Lock()
-
-
-def marketplace_headers(secret, body, timestamp=None):
-    """The headers the marketplace (the CRM sandbox, tests) sends with a lifecycle call. Each call is a
-    request of its own: two with the same body in the same second get different timestamps, since the
-    extension refuses a signature it has seen (widget/lifecycle/replay.py)."""
-    if timestamp is None:
-        with _sent_lock:
-            timestamp = int(time.time())
-            while (timestamp, body) in _sent:
-                timestamp -= 1
-            _sent[(timestamp, body)] = True
-            for old in [key for key in _sent if key[0] < timestamp - SIGNATURE_MAX_AGE]:
-                del _sent[old]
-    return {"X-Marketplace-Timestamp": str(timestamp),
-            "X-Marketplace-Signature": marketplace_signature(secret, timestamp, body),
-            "Content-Type": "application/json"}
 
 
 def verify_marketplace_request(secret, headers, body, now=None):
@@ -69,14 +47,6 @@ def verify_marketplace_request(secret, headers, body, now=None):
 
 class ContextError(Exception):
     """The widget context is missing, forged, expired or malformed."""
-
-
-def mint_context(secret, org_id, user, entity=None, entity_id=None, lifetime=CONTEXT_MAX_LIFETIME, now=None):
-    """Sign a widget context as the CRM side does (DESIGN §4)."""
-    now = int(time.time() if now is None else now)
-    claims = {"iss": str(org_id), "sub": str(user["id"]), "iat": now, "exp": now + lifetime,
-              "user": user, "entity": entity, "entity_id": None if entity_id is None else str(entity_id)}
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def renew_context(claims, secret, now=None, active=False, keep_admin=False):

@@ -3,9 +3,13 @@ sandboxes over real HTTP, with our sidebar app published in the Zendesk sandbox 
 account the way authorizing Zendesk does (widget/agent/installing.py).
 
 `sidebar.open(name)` signs in to the sandbox's agent UI, opens the ticket `name` there and replays its
-signed first POST into the extension, as the agent's browser would; `sidebar.panel(...)` asks for the
-panel with the page's token, as htmx does.
+signed first POST into the extension, as the agent's browser would; `sidebar.bind(name)` then does what
+the page's script does (static/js/agent_sidebar.js): it takes the ticket id and the agent's locale from
+what the sandbox's ZAF host tells the app (the iframe's `data-zaf`; the browser test goes through the
+SDK itself) and asks for the panel with the page's token, which answers a token bound to the ticket;
+`sidebar.panel(...)` asks for the panel with a token, as htmx does.
 """
+import json
 import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -36,29 +40,38 @@ class Sidebar:
         return self.s.installation()
 
     def launch(self, name):
-        """(path with query, token) of the signed POST the agent UI's ticket page makes for ticket `name`."""
+        """(path with query, token, ZAF answers) of the signed POST the agent UI's ticket page makes for
+        ticket `name`, and what its ZAF host tells the app (the `data` of `client.get`)."""
         ticket_id = self.company.tickets.get(name, name)
         page = BeautifulSoup(self.browser.get(f"{self.s.zendesk.url}/agent/tickets/{ticket_id}").text, "html.parser")
         form = page.select_one("aside.apps-sidebar form.app-launch")
         action = urlsplit(form["action"])
-        return f"{action.path}?{action.query}", form.select_one("input[name=token]")["value"]
+        zaf = json.loads(page.select_one(f"iframe[name={form['target']}]")["data-zaf"])
+        return f"{action.path}?{action.query}", form.select_one("input[name=token]")["value"], zaf["data"]
 
-    def post(self, path, token):
+    def post(self, path, token, **headers):
         with self.s.app.app_context():
-            return self.s.app.test_client().post(path, data={"token": token})
+            return self.s.app.test_client().post(path, data={"token": token}, headers=headers)
 
     def open(self, name):
-        """The page the signed first request answers, and the token of ours it holds."""
-        path, token = self.launch(name)
+        """The page the signed first request answers, its page token, and the ZAF host's answers."""
+        path, token, zaf = self.launch(name)
         response = self.post(path, token)
         assert response.status_code == 200, response.data
-        return response, agent_token(response)
+        return response, agent_token(response), zaf
 
-    def panel(self, name, token, method="get", suffix="", **kwargs):
+    def bind(self, name):
+        """The panel's first answer for ticket `name`, asked as the page's script does, and the token bound
+        to the ticket it carries."""
+        _, page_token, zaf = self.open(name)
+        response = self.panel(zaf["ticket.id"], page_token, query={"locale": zaf["currentUser.locale"]})
+        return response, response.headers.get("X-Agent-Token")
+
+    def panel(self, name, token, method="get", suffix="", query=None, **kwargs):
         ticket_id = self.company.tickets.get(name, name)
         with self.s.app.app_context():
             client = self.s.app.test_client()
-            return getattr(client, method)(f"{SIDEBAR_PATH}/tickets/{ticket_id}{suffix}",
+            return getattr(client, method)(f"{SIDEBAR_PATH}/tickets/{ticket_id}{suffix}", query_string=query,
                                            headers={"X-Agent-Token": token, "HX-Request": "true"}, **kwargs)
 
 

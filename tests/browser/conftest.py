@@ -68,8 +68,9 @@ def sign_in(context, crm_url, email, password):
     return page
 
 
-def install_from_marketplace(page, scope_type="admins", profiles=()):
-    """Settings → Marketplace → Install → terms → scope → Confirm, as the help page describes (F1, F4)."""
+def install_from_marketplace(page, scope_type="admins", profiles=(), before_confirm=None):
+    """Settings → Marketplace → Install → terms → scope → Confirm, as the help page describes (F1, F4);
+    `before_confirm(page)` runs with the scope chosen (a screenshot)."""
     page.click("nav.sidenav >> text=Marketplace")
     page.click("#extension-zendesk >> text=Install")
     page.check("input[name=agree]")
@@ -77,4 +78,6 @@ def install_from_marketplace(page, scope_type="admins", profiles=()):
     page.check(f"input[name=scope_type][value={scope_type}]")
     for profile in profiles:
         page.check(f"input[name=profiles][value='{profile}']")
+    if before_confirm is not None:
+        before_confirm(page)
     page.click("button:has-text('Confirm')")

@@ -3,8 +3,11 @@ CRM admin installs the extension and authorizes both services (which installs ou
 Zendesk) and runs the first sync; then an agent signs in to the Zendesk sandbox's agent UI (another site
 than the extension), opens a ticket whose requester is a CRM Contact with an Account and open Deals and
 sees them in the sidebar, in English and in Japanese; opens a ticket of a requester the CRM does not
-know, creates the Lead and sees it. Screenshots: docs/screenshots/agent-sidebar-*.png."""
+know, creates the Lead and sees it; makes a Contact that ticket's requester and sees the panel follow.
+The app learns the ticket and the agent's locale through Zendesk's ZAF SDK, from the sandbox's agent page
+playing ZAF's host side. Screenshots: docs/screenshots/agent-sidebar-*.png."""
 from collections import Counter
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -124,6 +127,9 @@ def test_an_agent_sees_the_crm_side_and_creates_a_lead(strict_chromium, world):
         page.goto(f"{world['zendesk_url']}/agent/tickets/{ticket.zendesk_id}")
         sidebar = page.frame_locator("aside.apps-sidebar iframe")
         sidebar.locator("#crm-person").wait_for(timeout=WAIT)
+        # Zendesk's URL names no ticket: the app's script learnt it from the ZAF client (the SDK, this page).
+        [frame] = [frame for frame in page.frames if "/zendesk/sidebar" in frame.url]
+        assert sorted(parse_qs(urlsplit(frame.url).query)) == ["app_guid", "origin"]
         assert sidebar.locator("#crm-person").get_attribute("data-module") == "Contacts"
         assert sidebar.locator("#crm-person").get_attribute("data-id") == ticket.crm_contact_id
         assert sidebar.locator("#crm-account").get_attribute("data-id") == ticket.crm_account_id
@@ -152,4 +158,13 @@ def test_an_agent_sees_the_crm_side_and_creates_a_lead(strict_chromium, world):
              if lead.get("Email") == STRANGER["email"]]
     assert len(leads) == 1 and leads[0]["Company"] == "Watanabe Design"
     assert sidebar.locator("#crm-person").get_attribute("data-id") == str(leads[0]["id"])
+
+    # The agent makes the Contact the requester: the app stays mounted, ZAF tells it, the panel follows.
+    page.evaluate("window.sameDocument = true")
+    page.fill("#requester-email", ticket.requester_email)
+    page.click("#change-requester button")
+    sidebar.locator(f"#crm-person[data-id='{ticket.crm_contact_id}']").wait_for(timeout=WAIT)
+    assert page.evaluate("window.sameDocument") is True
+    assert ticket.requester_email in sidebar.locator("#requester").text_content()
+    shoot(page, "agent-sidebar-requester-changed-en")
     context.close()

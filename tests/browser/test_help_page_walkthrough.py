@@ -73,7 +73,8 @@ def test_install_authorize_and_uninstall_as_the_help_page_describes(chromium, wo
     page = sign_in(context, crm_url, "admin@us.zylker.example", "us-admin-pass")
 
     # Install: terms → scope (chosen profiles) → Confirm; authorize later (F5).
-    install_from_marketplace(page, "profiles", ["Sales Rep"])
+    install_from_marketplace(page, "profiles", ["Sales Rep"],
+                             before_confirm=lambda scope: shoot(scope, "install-scope"))
     page.get_by_role("link", name="Later", exact=True).click()
 
     # Authorize from the settings iframe: first the CRM, then Zendesk, each in a window of its own.
@@ -88,6 +89,8 @@ def test_install_authorize_and_uninstall_as_the_help_page_describes(chromium, wo
         popup.fill("input[name=email]", world["zendesk_admin"]["admin_email"])
         popup.fill("input[name=password]", world["zendesk_admin"]["admin_password"])
         popup.click("button:has-text('Sign in')")
+        popup.locator("button:has-text('Allow')").wait_for()
+        shoot(popup, "authorize-zendesk-allow")
         popup.click("button:has-text('Allow')")
 
     _authorize_in_popup(context, lambda: settings.locator("button:has-text('Save and Authorize')").click(),
@@ -138,6 +141,7 @@ def test_install_authorize_and_uninstall_as_the_help_page_describes(chromium, wo
     assert '"Zendesk Tickets" and "Zendesk Ticket Comments"' in dialog
     assert "Zendesk webhook" in dialog and "both authorizations" in dialog
     assert "Tickets in Zendesk stay as they are." in dialog
+    shoot(page, "uninstall-confirm")
     page.click("button:has-text('OK')")
     page.wait_for_load_state()
     page.goto(f"{crm_url}/crm/tab/Contacts")

@@ -109,8 +109,8 @@ def test_classify_rate_limit_reads_retry_after_and_plain_text_bodies_fall_back_t
 # ---- pure: webhook signature, boundary de-duplication, base URL ----------------------------------
 
 def test_webhook_signature_is_timestamp_then_body():
-    """The reference's vector (zendesk-api.md §8.4): the old doc signature verifies only as BODY+TIMESTAMP,
-    timestamp+body gives `Rry/4TtI…`; we follow the current docs."""
+    """The reference's vector (docs/outside-apis.md#zendesk-webhook-signatures): the old doc signature verifies only as
+    BODY+TIMESTAMP, timestamp+body gives `Rry/4TtI…`; we follow the current docs."""
     secret, body, ts = "HRkRd4BeOAoUkfZr-mhauJT64rvBASlJRoIyPsd3zeA=", b'{"say": "hello"}', "2021-07-25T10:00:00Z"
     assert zd.webhook_signature(secret, ts, body).startswith("Rry/4TtI")
     assert not verify_webhook_signature(secret, ts, body, "tRDSF7URY8BLCDlaBcQ7FHu051Zk+aAB0NKMP53teMw=")
@@ -324,7 +324,8 @@ def test_incremental_export_resumes_from_a_saved_cursor_with_no_gap_and_no_dupli
     changed = next(t for t in first.records if t["status"] != "closed")
     client.update_ticket(changed["id"], {"tags": ["resumed"]})
     created = client.create_ticket({"subject": "After the cursor", "comment": {"body": "Hello"}})
-    post(big, "clock", {"advance": 61})  # exports leave out the last minute (zendesk-api.md §4)
+    # exports leave out the last minute (docs/outside-apis.md#zendesk-incremental-exports)
+    post(big, "clock", {"advance": 61})
     later = list(client.export_tickets(cursor=rest[-1].cursor))
     assert sorted(exported_ids(later)) == sorted([changed["id"], created["id"]])
     assert later[-1].end_of_stream

@@ -1,5 +1,5 @@
-"""The plan's per-minute budget (zendesk-api.md §6): the client waits for the window to reset before the
-account runs out, instead of running into 429s — against the sandbox's real per-plan limits."""
+"""The plan's per-minute budget (docs/outside-apis.md#zendesk-rate-limits): the client waits for the window to reset
+before the account runs out, instead of running into 429s — against the sandbox's real per-plan limits."""
 import requests
 
 from widget.clients.http import RetryPolicy

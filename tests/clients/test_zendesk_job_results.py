@@ -23,7 +23,7 @@ def test_failed_items_in_each_wording_never_give_a_record_id():
     recorded = {"id": 2, "error": "UserUpdateError", "details": "Email: x is not properly formatted",
                 "status": "Failed"}  # a real create_or_update_many job: `id` is the item's position
     spec = {"id": 9, "action": "update", "error": "RecordInvalid", "details": "Status: closed prevents ticket update",
-            "success": False}  # the reference's FailedResult
+            "success": False}  # the OpenAPI file's FailedResult
     older = {"id": 10, "action": "update", "errors": "Validation failed", "success": False}
     assert read({"id": 1, "status": "Created"}, {"id": 7, "status": "Updated"}, recorded) == [
         {"index": 0, "success": True, "id": 1, "status": "Created"},

@@ -15,7 +15,7 @@ from widget.extensions import db
 from widget.models import Installation
 from widget.sandbox.zendesk.delivery import signature
 from widget.sandbox.zendesk.state import iso
-from widget.security import marketplace_headers
+from widget.sandbox.crm.signing import marketplace_headers
 
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FUZZ_LONG = settings(FUZZ, max_examples=1500)

@@ -65,7 +65,7 @@ def _submit(browser, page, **fields):
 
 def crm_token(crm, dc):
     """A CRM grant of its own, as the product gets it: the org admin signs in on the accounts server,
-    accepts, and the code is exchanged where the redirect says (zoho-crm-api.md §1.4)."""
+    accepts, and the code is exchanged where the redirect says (docs/outside-apis.md#crm-oauth)."""
     centre, creds = crm_api.data_centres(crm.url)[dc], crm.creds
     admin = creds["data_centres"][dc]["users"][0]
     redirect_uri = "http://127.0.0.1:9/settings/crm/callback"

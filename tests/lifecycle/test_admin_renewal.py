@@ -12,7 +12,7 @@ import requests
 from tests.helpers import ADMIN, install, lifecycle
 from tests.lifecycle.conftest import connect_tenant, crm_api_session
 from widget import context
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 SETTINGS = "/settings"
 RECORD = "/record/Contacts/42/tickets"

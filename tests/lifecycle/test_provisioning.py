@@ -9,8 +9,7 @@ from tests.helpers import install
 from tests.lifecycle.conftest import connect_tenant, crm_api_session
 from widget.connections import connection, crm_client
 from widget.extensions import db
-from widget.lifecycle import provisioning
-from widget.lifecycle.provisioning import ProvisioningError, crm_notify_url, on_crm_connected
+from widget.lifecycle.install import CHANNEL_LIFETIME, ProvisioningError, crm_notify_url, on_crm_connected
 from widget.models import Installation
 
 TICKET_FIELDS = {
@@ -191,4 +190,4 @@ def test_notify_url_comes_from_the_request_when_not_configured(wired):
     with wired.app_context():
         with pytest.raises(ProvisioningError):
             crm_notify_url(installation)
-    assert provisioning.CHANNEL_LIFETIME <= timedelta(weeks=1)
+    assert CHANNEL_LIFETIME <= timedelta(weeks=1)

@@ -14,7 +14,7 @@ from widget import create_app
 from widget.extensions import db
 from widget.lifecycle import replay
 from widget.models import Installation, UsedSignature
-from widget.security import marketplace_headers
+from widget.sandbox.crm.signing import marketplace_headers
 
 
 def signed(client, action, body, timestamp=None):

@@ -1,5 +1,5 @@
-"""F23, F24, DESIGN §7: uninstall removes everything outside and every row, against both sandboxes over
-real HTTP; failing outside steps stay pending (the installation is off meanwhile) and are retried."""
+"""F23, F24, docs/architecture.md#uninstall: uninstall removes everything outside and every row, against both sandboxes
+over real HTTP; failing outside steps stay pending (the installation is off meanwhile) and are retried."""
 import json
 
 import pytest
@@ -11,9 +11,9 @@ from widget.clients import crm as crm_api
 from widget.clients.http import AuthenticationError
 from widget.connections import crm_client, zendesk_client
 from widget.extensions import db
-from widget.lifecycle.provisioning import ProvisioningError, on_crm_connected
+from widget.lifecycle.install import ProvisioningError, on_crm_connected
 from widget.models import Installation
-from widget.security import marketplace_headers
+from widget.sandbox.crm.signing import marketplace_headers
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup
 
 from tests.helpers import ADMIN
 from tests.sync.conftest import ORG_ID, crm_sandbox, synced_installation, zendesk_sandbox  # noqa: F401 (fixtures)
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 TICKETS = {"yui_open": ("yui", "open"), "yui_pending": ("yui", "pending"), "yui_solved": ("yui", "solved"),
            "ren_new": ("ren", "new"), "ren_closed": ("ren", "closed"), "mori_open": ("mori", "open"),

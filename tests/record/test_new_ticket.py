@@ -23,7 +23,7 @@ from widget.extensions import db
 from widget.models import InboxEvent, Link, NewTicketRequest, Ticket, utcnow
 from widget.record import creation, prefill
 from widget.sandbox.zendesk import memberships
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import engine, inbox
 from widget.sync.tickets import COMMENTS, DEAL_PREFIX, TICKETS
 

@@ -1,11 +1,11 @@
-"""Every widget request is authorised from the signed context alone (DESIGN §4, F4)."""
+"""Every widget request is authorised from the signed context alone (docs/architecture.md#widget-context, F4)."""
 import time
 
 import pytest
 from bs4 import BeautifulSoup
 
 from tests.helpers import ADMIN, REP, context_for, install, lifecycle
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 URL = "/record/Contacts/42/tickets"
 

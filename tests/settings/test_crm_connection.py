@@ -39,10 +39,11 @@ def test_connect_goes_to_the_orgs_own_data_centre_and_stores_the_grant_encrypted
     assert response.status_code == 200, response.get_data(as_text=True)
     assert soup(response).select_one("#authorization-result .ok").get_text() == "Zoho CRM is connected."
     assert soup(response).select_one("#authorization-result .error") is None  # the CRM side's set-up went well
-    # ... done by the provisioning hook: the custom modules and the notification channel (F7, DESIGN §6).
+    # ... done by the provisioning hook: the custom modules and the notification channel (F7,
+    # docs/architecture.md#real-time).
     installation = admin.installation()
     assert set(installation["crm_modules"]) == {"tickets", "comments"} and installation["crm_channel_id"]
-    # The edition sets how many calls the client keeps in flight (Enterprise: 20, zoho-crm-api.md §4).
+    # The edition sets how many calls the client keeps in flight (Enterprise: 20, docs/outside-apis.md#crm-api-limits).
     assert installation["crm_edition"] == "enterprise"
     with admin.client.application.app_context():
         row = db.session.scalar(db.select(Installation).filter_by(org_id=admin.org_id))

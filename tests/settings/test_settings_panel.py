@@ -8,7 +8,7 @@ from babel.messages.pofile import read_po
 
 from tests.helpers import ADMIN, REP, install
 from tests.settings.flows import Admin, soup
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 # Every settings route a widget context opens: (method, path).
 CONTEXT_ROUTES = [("GET", "/settings"), ("POST", "/settings/zendesk"), ("GET", "/settings/zendesk/authorize"),
@@ -156,7 +156,8 @@ def test_every_settings_string_has_a_japanese_translation():
         catalog = read_po(po)
     sources = [("widget/settings", [("**.py", "python")]), ("templates/settings", [("**.html", "jinja2")]),
                ("widget/dashboard", [("**.py", "python")]), ("templates/dashboard", [("**.html", "jinja2")]),
-               ("widget/sync", [("**.py", "python")]), ("widget", [("connections.py", "python")])]
+               ("widget/sync", [("**.py", "python")]), ("widget", [("connections.py", "python")]),
+               ("widget/agent", [("**.py", "python")]), ("templates/agent", [("**.html", "jinja2")])]
     # lazy_gettext as the settings modules import it; `notice`, what the sync stores for them (notices.py)
     keywords = {**DEFAULT_KEYWORDS, "_l": None, "notice": None}
     strings = {message[2] for folder, method_map in sources

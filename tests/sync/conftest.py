@@ -18,12 +18,12 @@ from tests.helpers import wired_config
 from tests.lifecycle.conftest import connect_tenant, crm_api_session
 from widget import create_app
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import Installation, Link, SyncError
 from widget.sandbox import crm as crm_sandbox_package
 from widget.sandbox import zendesk as zendesk_sandbox_package
 from widget.sync import engine
-from widget.sync.people import ensure_default_mappings
+from widget.sync.mapping_rows import ensure_default_mappings
 
 SUBDOMAIN, DC, ORG_ID = "acme", "jp", "org-sync"
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from tests.lifecycle.conftest import connect_tenant
 from widget import create_app
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import Installation
-from widget.sync import bench as sandboxes
+from widget.bench import first_sync as sandboxes
 from widget.sync import engine
 
 ORG_ID = "org-crash"
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @dataclass
 class Prepared:
     app: object
-    bench: object  # the served sandboxes and their call counters (widget.sync.bench.Bench)
+    bench: object  # the served sandboxes and their call counters (widget.bench.first_sync.Bench)
     env: dict
     installation_id: int
 

@@ -13,7 +13,7 @@ import pytest
 from tests.sync.sync_process import prepared
 from widget.extensions import db
 from widget.models import Installation, SyncRun
-from widget.sync import bench
+from widget.bench import first_sync as bench
 from widget.sync.runs import first_sync_job, start_first_sync
 
 TICKETS = 20_000

@@ -6,7 +6,7 @@ from bs4 import BeautifulSoup
 from tests.helpers import ADMIN, REP
 from tests.sync.test_people import advance_zendesk
 from widget.extensions import db
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import runs
 
 

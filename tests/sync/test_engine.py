@@ -1,13 +1,17 @@
 """The engine core: leases (one job per installation and stream), cursors, bulk-once, errors."""
+import ast
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from tests.helpers import install
 from widget.extensions import db
 from widget.models import Installation, StreamLease, SyncError, SyncRun, utcnow
+import widget.sync
 from widget.sync import engine
-from widget.sync.runs import RunRefused, reset_bulk, start_first_sync
+from widget.sync.inbox import RETRY_EVENTS
+from widget.sync.runs import REAPPLY_STREAMS, RunRefused, reset_bulk, start_first_sync
 
 
 @pytest.fixture
@@ -60,17 +64,32 @@ def test_bulk_sync_runs_once_until_support_resets_it(installation):
 
 def test_selected_streams_follow_the_chosen_modules(installation):
     settings = engine.sync_settings(installation)
-    registered = dict(engine.STREAMS)
-    try:
-        engine.STREAMS.clear()
-        for name, module in (("crm_accounts", "Accounts"), ("crm_contacts", "Contacts"), ("crm_leads", "Leads"),
-                             ("zendesk_tickets", None)):
-            engine.stream(name, module)(lambda ctx: None)
-        settings.modules = ["Leads"]
-        assert engine.selected_streams(settings) == ["crm_leads", "zendesk_tickets"]
-    finally:
-        engine.STREAMS.clear()
-        engine.STREAMS.update(registered)
+    streams = [engine.Stream(name, lambda ctx: None, module) for name, module in (
+        ("crm_accounts", "Accounts"), ("crm_contacts", "Contacts"), ("crm_leads", "Leads"), ("zendesk_tickets", None))]
+    settings.modules = ["Leads"]
+    assert engine.selected_streams(settings, streams) == ["crm_leads", "zendesk_tickets"]
+    assert engine.selected_streams(settings) == ["crm_leads", "zendesk_users", "zendesk_tickets", "zendesk_comments"]
+    settings.modules = ["Accounts", "Contacts"]
+    assert engine.selected_streams(settings) == ["crm_accounts", "crm_contacts", "zendesk_users",
+                                                 "zendesk_organizations", "zendesk_tickets", "zendesk_comments"]
+
+
+def test_every_stream_function_is_listed_once_in_the_package():
+    """A stream is a function `sync_<what>(ctx)` of a module of widget/sync; one the package's STREAMS does
+    not list would never run. Read from the source, so a module nobody imports is found too."""
+    defined = set()
+    for path in sorted(Path(widget.sync.__file__).parent.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("sync_") and \
+                    [arg.arg for arg in node.args.args] == ["ctx"]:
+                defined.add((f"widget.sync.{path.stem}", node.name))
+    listed = [(stream.run.__module__, stream.run.__name__) for stream in widget.sync.STREAMS]
+    assert len(defined) == 7 and sorted(listed) == sorted(defined)
+    names = engine.stream_names()
+    assert len(set(names)) == len(names)
+    # The streams other modules name (a changed mapping's re-run, the dashboard's Retry) are listed.
+    assert {name for streams in REAPPLY_STREAMS.values() for name in streams} <= set(names)
+    assert set(RETRY_EVENTS) <= set(names)
 
 
 def test_support_reset_bulk_command_allows_another_bulk_sync(app, installation):

@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 from tests.helpers import ADMIN, REP
 from widget.extensions import db
 from widget.models import Cursor, FieldMapping, SyncRun, utcnow
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 
 STEP = "/settings/wizard/mapping"
 PLANS = [("Basic", "free"), ("Business", "team"), ("Corporate", "enterprise")]

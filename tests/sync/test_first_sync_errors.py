@@ -4,7 +4,7 @@ record, what went wrong) below the counts, in the admin's language."""
 from bs4 import BeautifulSoup
 
 from tests.helpers import ADMIN
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import runs
 
 ACCOUNTS_LABEL = "Zoho CRM accounts → Zendesk organizations"

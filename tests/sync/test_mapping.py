@@ -2,6 +2,7 @@
 canonical hash and the later-change rule."""
 from widget.sync import mapping
 from widget.sync.mapping import STANDARD, Field
+from widget.sync.store import digest
 
 CONTACT = {"id": "9001", "First_Name": " Ann ", "Last_Name": "Lee", "Email": "Ann.Lee@Example.COM",
            "Phone": "+81 3 1234", "Account_Name": {"id": "77", "name": "Acme"}, "Lead_Source": "Web Download",
@@ -61,11 +62,11 @@ def test_both_sides_hash_alike_when_they_hold_the_same_values():
     written = mapping.to_zendesk("Contacts", CONTACT, rows, {"77": 555})
     # Zendesk stores emails in lower case and trims; the views normalise the same way.
     stored = {**written, "email": "ann.lee@example.com", "name": "Ann Lee ", "id": 1, "updated_at": "x"}
-    assert mapping.digest(mapping.view_of_crm("Contacts", CONTACT, rows, {"77": 555})) == \
-        mapping.digest(mapping.view_of_zendesk(stored, rows))
+    assert digest(mapping.view_of_crm("Contacts", CONTACT, rows, {"77": 555})) == \
+        digest(mapping.view_of_zendesk(stored, rows))
     stored["phone"] = "+81 3 9999"
-    assert mapping.digest(mapping.view_of_crm("Contacts", CONTACT, rows, {"77": 555})) != \
-        mapping.digest(mapping.view_of_zendesk(stored, rows))
+    assert digest(mapping.view_of_crm("Contacts", CONTACT, rows, {"77": 555})) != \
+        digest(mapping.view_of_zendesk(stored, rows))
 
 
 def test_the_later_change_wins():
@@ -93,4 +94,4 @@ def test_crm_fields_read_what_the_mapping_and_matching_need():
     assert {"Modified_Time", "Email", "First_Name", "Last_Name", "Phone", "Account_Name", "Lead_Source"} == set(fields)
     assert "Full_Name" not in fields
     many = [Field(f"F{n}", f"user_fields.f{n}") for n in range(80)]
-    assert len(mapping.crm_fields("Leads", many)) == 50  # the API's maximum (zoho-crm-api.md §2.2)
+    assert len(mapping.crm_fields("Leads", many)) == 50  # the API's maximum (docs/outside-apis.md#crm-reading-records)

@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from tests.helpers import ADMIN, REP
 from widget.extensions import db
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.settings.wizard import PICKER_POLICY
 
 STEP = "/settings/wizard/organizations"

@@ -8,7 +8,8 @@ import pytest
 from widget.clients.http import ServerError
 from widget.extensions import db
 from widget.models import FieldMapping, SyncRun
-from widget.sync import engine, people
+from widget.sync import engine, people, pull
+from widget.sync.mapping_rows import crm_fields
 
 CRM_STREAMS = ("crm_accounts", "crm_contacts", "crm_leads")
 ALL = CRM_STREAMS + ("zendesk_users",)
@@ -40,7 +41,8 @@ def zendesk_user(s, email):
 
 
 def advance_zendesk(s, seconds=61):
-    """Zendesk's exports leave out the last minute's changes (zendesk-api.md §4, one-minute rule)."""
+    """Zendesk's exports leave out the last minute's changes (docs/outside-apis.md#zendesk-incremental-exports,
+    one-minute rule)."""
     s.zendesk.state.clock.advance(seconds)
 
 
@@ -462,18 +464,18 @@ def test_push_and_pull_batch_functions_for_real_time(synced_installation):
     ctx = s.context()
     # Read with the standard fields only (no Title): the batch reads the record again rather than
     # writing an empty title.
-    records = list(ctx.crm.list_records("Contacts", people.crm_fields("Contacts"), ids=contact_id))
+    records = list(ctx.crm.list_records("Contacts", crm_fields("Contacts"), ids=contact_id))
     assert "Title" not in records[0]
     s.crm_calls.reset()
     assert people.push_people(ctx, "Contacts", records).written == 1
     assert s.crm_calls.count("GET", "/crm/v8/Contacts") == 1
     assert zendesk_user(s, "rt@rt.example")["user_fields"] == {"title": "Boss"}
-    records = list(ctx.crm.list_records("Contacts", people.crm_fields("Contacts", ctx), ids=contact_id))
+    records = list(ctx.crm.list_records("Contacts", crm_fields("Contacts", ctx), ids=contact_id))
     assert people.push_people(ctx, "Contacts", records).unchanged == 1  # same fields again: no call
     user = zendesk_user(s, "rt@rt.example")
-    assert people.pull_users(ctx, [dict(user)]).unchanged == 1  # our own write: an echo
+    assert pull.pull_users(ctx, [dict(user)]).unchanged == 1  # our own write: an echo
     user["phone"] = "555"  # as if re-read after an edit in Zendesk
-    assert people.pull_users(ctx, [dict(user)]).written == 1
+    assert pull.pull_users(ctx, [dict(user)]).written == 1
     assert s.crm_get("Contacts", contact_id)["Phone"] == "555"
 
 

@@ -63,7 +63,7 @@ def test_a_tick_enqueues_each_due_job_once_an_interval(rq_app):
 
     tick(rq_app, "host-a:1")
     assert _queued(rq_app) == sorted([
-        ("widget.lifecycle.provisioning.retry_uninstalls", ()),
+        ("widget.lifecycle.uninstall.retry_uninstalls", ()),
         ("widget.sync.runs.catchup_job", (on.id,)),
         ("widget.sync.scheduler.renew_channel", (expiring.id,)),
     ])
@@ -138,10 +138,10 @@ def test_uninstall_retries_and_credit_resumes_happen_once_whoever_ticks(rq_app):
 
     first = tick(rq_app, "host-a:1")
     tick(rq_app, "host-b:2")  # another process, at the same time
-    assert set(first) == {("widget.lifecycle.provisioning.retry_uninstalls", None, None),
+    assert set(first) == {("widget.lifecycle.uninstall.retry_uninstalls", None, None),
                           ("widget.sync.runs.first_sync_job", paused.id, run.id),
                           ("widget.sync.inbox.drain", paused.id, None)}  # real-time events waited too
-    assert _queued(rq_app) == sorted([("widget.lifecycle.provisioning.retry_uninstalls", ()),
+    assert _queued(rq_app) == sorted([("widget.lifecycle.uninstall.retry_uninstalls", ()),
                                       ("widget.sync.runs.first_sync_job", (paused.id, run.id)),
                                       ("widget.sync.inbox.drain", (paused.id,))])
     db.session.expire_all()

@@ -11,8 +11,8 @@ from bs4 import BeautifulSoup
 from tests.helpers import ADMIN
 from widget.extensions import db
 from widget.models import Connection, utcnow
-from widget.security import mint_context
-from widget.settings.authorize import STATUS_CACHE_SECONDS, STATUS_POLICY
+from widget.sandbox.crm.signing import mint_context
+from widget.settings.status import STATUS_CACHE_SECONDS, STATUS_POLICY
 
 ORG_CALL, PLAN_CALL = "/crm/v8/org", "/api/v2/account/subscription"
 

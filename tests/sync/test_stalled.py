@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from tests.helpers import ADMIN
 from widget.extensions import db
 from widget.models import Cursor, InboxEvent, StreamLease, SyncRun, utcnow
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import engine, queue, runs
 from widget.sync.scheduler import tick
 

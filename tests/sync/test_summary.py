@@ -10,7 +10,7 @@ from tests.helpers import ADMIN, REP
 from widget.extensions import db
 from widget.models import SyncRun
 from widget.sandbox.zendesk import memberships
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.settings.wizard import PICKER_POLICY
 
 from .conftest import ORG_ID
@@ -53,7 +53,8 @@ def _seed(s, tickets=4, replies=1):
                                           {"body": "Hello"}, requester["id"])
         for k in range(replies):
             zendesk.update_ticket(ticket, {}, {"body": f"Reply {k}"}, requester["id"])
-    s.zendesk.state.clock.advance(61)  # the export leaves out the last minute (zendesk-api.md §4)
+    # the export leaves out the last minute (docs/outside-apis.md#zendesk-incremental-exports)
+    s.zendesk.state.clock.advance(61)
 
 
 def _settle(client, headers, timeout=90):

@@ -9,7 +9,7 @@ from tests.helpers import ADMIN
 from widget.connections import connection, save_grant
 from widget.extensions import db
 from widget.models import Ticket, utcnow
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import queue, runs
 
 
@@ -30,7 +30,8 @@ def test_sync_now_runs_the_first_sync_shows_progress_and_refuses_a_second_bulk(s
     for n in range(3):
         zendesk.create_ticket({"subject": f"Sync me {n}", "requester_id": requester["id"]}, {"body": "Hi"},
                               requester["id"])
-    s.zendesk.state.clock.advance(61)  # the export leaves out the last minute (zendesk-api.md §4)
+    # the export leaves out the last minute (docs/outside-apis.md#zendesk-incremental-exports)
+    s.zendesk.state.clock.advance(61)
     client = s.app.test_client()
     headers = _headers(s)
 

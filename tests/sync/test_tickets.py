@@ -4,7 +4,7 @@ import pytest
 
 from tests.lifecycle.conftest import connect_tenant, crm, wired, zendesk_server  # noqa: F401 (fixtures)
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import Comment, Cursor, Installation, Link, SyncError, Ticket
 from widget.record.listing import ticket_page
 from widget.sandbox.zendesk import memberships
@@ -159,6 +159,7 @@ def test_a_record_the_crm_refuses_is_an_error_with_its_message_and_the_rest_are_
     waiting = db.session.scalars(db.select(SyncError).filter_by(stream=COMMENTS)).all()
     assert {int(e.object_id) for e in waiting} == {c["id"] for c in account.comments[bad]}
     assert all(e.message.startswith(f"Waiting for ticket {bad}") for e in waiting)
+    assert {e.waiting_for_ticket for e in waiting} == {bad}
     assert not any(int(r["Comment_ID"]) in {c["id"] for c in account.comments[bad]}
                    for r in crm_records(crm, installation, "comments"))
 
@@ -217,7 +218,8 @@ def test_a_ticket_deleted_in_zendesk_leaves_the_crm_with_its_comments(installati
     gone_comments = {c["id"] for c in account.comments[deleted]}
     assert len(gone_comments) >= 2 and deleted in by_ticket_id(crm, installation)
     # An old error of a comment that waited for this ticket: moot once the ticket is gone.
-    engine.SyncContext(installation).record_error(COMMENTS, 999, f"Waiting for ticket {deleted}, which is not ...")
+    engine.SyncContext(installation).record_error(COMMENTS, 999, f"Waiting for ticket {deleted}, which is not ...",
+                                                  waiting_for_ticket=deleted)
 
     zendesk_server.state.account("acme").delete_ticket(deleted)
     zendesk_server.state.clock.advance(120)

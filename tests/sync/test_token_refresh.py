@@ -18,7 +18,7 @@ from widget.clients.http import RefreshRefused
 from widget.connections import connection, crm_client
 from widget.extensions import db
 from widget.models import SyncError, SyncRun
-from widget.settings.authorize import crm_status
+from widget.settings.status import crm_status
 from widget.sync import runs, tickets
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -228,7 +228,11 @@ def test_a_refused_refresh_pauses_the_installation_and_the_command_says_so_plain
     plain = ("Zoho CRM refused to renew the extension's access (accounts server: invalid_code). An administrator "
              "must re-authorize Zoho CRM in the extension's settings.")
     assert done.returncode == 1
-    assert "Traceback" not in done.stderr and done.stderr.strip() == f"Error: {plain}"
+    *logged, said = done.stderr.strip().splitlines()
+    assert "Traceback" not in done.stderr and said == f"Error: {plain}"
+    # Before it, only the run's own log lines (widget/ops/logs.py): its start, and its end, paused.
+    assert len(logged) == 2 and all(" INFO widget.sync.runs: sync run " in line for line in logged), logged
+    assert "status=paused" in logged[-1]
     assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "paused"
     db.session.expire_all()
     run = db.session.scalar(db.select(SyncRun))

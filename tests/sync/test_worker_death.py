@@ -31,7 +31,7 @@ from tests.webhooks.served import GunicornServer
 from widget.extensions import db
 from widget.models import Installation, SyncRun
 from widget.sandbox.serving import free_port
-from widget.security import mint_context
+from widget.sandbox.crm.signing import mint_context
 from widget.sync import queue, runs
 from widget.sync.rq_backend import redis_connection
 

@@ -17,12 +17,12 @@ from tests.lifecycle.conftest import connect_tenant
 from widget import create_app
 from widget.connections import zendesk_client
 from widget.extensions import db
-from widget.lifecycle.provisioning import on_crm_connected
+from widget.lifecycle.install import on_crm_connected
 from widget.models import InboxEvent, Installation, utcnow
 from widget.sandbox.serving import BackgroundServer, free_port
 from widget.settings.authorize import register_webhook
 from widget.sync.engine import sync_settings
-from widget.sync.people import ensure_default_mappings
+from widget.sync.mapping_rows import ensure_default_mappings
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Our agent sidebar app in the Zendesk account: installed when Zendesk is authorized, removed on
-uninstall (DESIGN §7, as the webhook is), through Zendesk's Apps API (docs/agent-app.md)."""
+uninstall (docs/architecture.md#uninstall, as the webhook is), through Zendesk's Apps API (docs/agent-app.md)."""
 from flask import current_app
 from flask_babel import gettext as _
 

@@ -84,10 +84,11 @@ class Customer:
 
 # ---- the requester -------------------------------------------------------------------------------
 
-def requester_of(installation, ticket_id):
-    """The ticket's requester, from the local copy, else from Zendesk; None when the ticket is not in the
-    account. Raises CrmUnavailable("zendesk_down")."""
-    row = db.session.scalar(db.select(Ticket).filter_by(installation_id=installation.id, zendesk_id=ticket_id))
+def requester_of(installation, ticket_id, fresh=False):
+    """The ticket's requester, from the local copy (unless `fresh`), else from Zendesk; None when the ticket
+    is not in the account. Raises CrmUnavailable("zendesk_down")."""
+    row = None if fresh else db.session.scalar(
+        db.select(Ticket).filter_by(installation_id=installation.id, zendesk_id=ticket_id))
     if row is not None and row.requester_id and row.requester_email:
         return Requester(row.requester_id, row.requester_name, row.requester_email, row.crm_deal_id)
     grant = connection(installation, "zendesk")

@@ -11,12 +11,18 @@ life the token is expired anyway. NB: not once per token alone: the token names 
 has no nonce, so two tickets opened within one second get the same token, each in its own iframe.
 
 Later requests (htmx) carry a token of ours in `X-Agent-Token`: HS256 under a key derived from SECRET_KEY
-and the installation's own key, naming the installation, its Zendesk account, the app installation and
-the ticket, for AGENT_TOKEN_LIFETIME. No cookie: the iframe is third-party in the agent's browser.
+and the installation's own key, naming the installation, its Zendesk account and the app installation.
+The signed request names no ticket: the page learns it in the browser from Zendesk's apps framework
+(ZAF) client, as every ZAF app does, so the page's token names none either (a "page token") and is
+exchanged once, by the panel's first request, for a token bound to that ticket for AGENT_TOKEN_LIFETIME.
+The ticket the browser names is read from the Zendesk account the signed request named, with our grant:
+the browser can choose a ticket of that account, never another account's. No cookie: the iframe is
+third-party in the agent's browser.
 """
 import hashlib
 import hmac
 import re
+import secrets
 import time
 from datetime import datetime, timezone
 
@@ -31,6 +37,8 @@ from ..security import SIGNATURE_MAX_SKEW
 # The framework's tokens live minutes; one living longer than this is not one it signed for an iframe.
 FRAMEWORK_TOKEN_MAX_LIFETIME = 15 * 60
 AGENT_TOKEN_LIFETIME = 15 * 60  # seconds; then the agent reopens the ticket (a new signed request)
+# The page asks the ZAF client, then our server, at once (the SDK gives up on an answer after 5 s).
+PAGE_TOKEN_LIFETIME = 2 * 60
 AUDIENCE = re.compile(r"^https://([a-z0-9][a-z0-9-]{0,62})\.zendesk\.com/api/v2/apps/installations/(\d{1,20})\.json$")
 OUR_ISSUER = "zendesk-for-zoho-crm/agent-sidebar"
 
@@ -85,17 +93,37 @@ def _key(installation):
                     hashlib.sha256).hexdigest()
 
 
+def mint_page_token(installation, now=None):
+    """The token of the page the signed request answers: it names no ticket yet (see bind_page_token)."""
+    return _mint(installation, {"ticket": None, "jti": secrets.token_urlsafe(16)}, PAGE_TOKEN_LIFETIME, now)
+
+
 def mint_agent_token(installation, ticket_id, locale, now=None):
+    """A token bound to one ticket, in the agent's locale."""
+    return _mint(installation, {"ticket": int(ticket_id), "locale": locale}, AGENT_TOKEN_LIFETIME, now)
+
+
+def _mint(installation, claims, lifetime, now):
     now = int(time.time() if now is None else now)
     claims = {"iss": OUR_ISSUER, "sub": str(installation.id), "zendesk": installation.zendesk_subdomain,
-              "app_installation": installation.zendesk_app_installation_id, "ticket": int(ticket_id),
-              "locale": locale, "iat": now, "exp": now + AGENT_TOKEN_LIFETIME}
+              "app_installation": installation.zendesk_app_installation_id, **claims,
+              "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, _key(installation), algorithm="HS256")
+
+
+def bind_page_token(claims):
+    """Accept a page token's claims once (the panel's first request binds the page to its ticket); False
+    when it was exchanged before, so a page token never opens a second ticket."""
+    jti = claims.get("jti")
+    if claims.get("ticket") is not None or not isinstance(jti, str) or not jti:
+        return False
+    digest = "agent-page:" + hashlib.sha256(jti.encode()).hexdigest()
+    return remember_once(digest, datetime.fromtimestamp(claims["exp"], timezone.utc))
 
 
 def verify_agent_token(token, now=None):
     """(installation, claims) of one of our tokens, still bound to the same Zendesk account and app
-    installation. Raises TokenRefused."""
+    installation; claims["ticket"] is None for a page token. Raises TokenRefused."""
     try:
         unverified = jwt.decode(token or "", options={"verify_signature": False})
         installation = db.session.get(Installation, int(unverified.get("sub", "")))
@@ -106,12 +134,14 @@ def verify_agent_token(token, now=None):
     now = time.time() if now is None else now
     try:
         claims = jwt.decode(token, _key(installation), algorithms=["HS256"], issuer=OUR_ISSUER,
-                            options={"require": ["iss", "sub", "iat", "exp", "ticket"], "verify_exp": False,
+                            options={"require": ["iss", "sub", "iat", "exp"], "verify_exp": False,
                                      "verify_iat": False})
     except jwt.PyJWTError as error:
         raise TokenRefused(f"agent token not valid: {error}") from None
     if not isinstance(claims["exp"], int) or now >= claims["exp"]:
         raise TokenRefused("agent token expired")
+    if "ticket" not in claims:
+        raise TokenRefused("agent token names no ticket nor page")
     if (claims.get("zendesk"), claims.get("app_installation")) != (installation.zendesk_subdomain,
                                                                    installation.zendesk_app_installation_id):
         raise TokenRefused("agent token of another Zendesk account or app installation")

@@ -36,9 +36,9 @@ from ..connections import connection, mark_revoked, save_grant
 from ..extensions import db
 from ..models import Comment, Installation, Link, Ticket
 from ..record.listing import STATUSES
+from ..sandbox.crm.signing import mint_context
 from ..sandbox.serving import free_port
 from ..sandbox.zendesk.conversations import SUPPORT
-from ..security import mint_context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ORG_ID = "bench-org"
@@ -228,7 +228,8 @@ class ZendeskSandbox(Server):
             return sum(1 for line in log if " /api/v2/" in line)
 
     def token(self):
-        """A token of the account's admin: a confidential client's client-credentials grant (zendesk-api.md §7)."""
+        """A token of the account's admin: a confidential client's client-credentials grant
+        (docs/outside-apis.md#zendesk-oauth)."""
         answer = requests.post(f"{self.url}/oauth/tokens", data={"grant_type": "client_credentials",
                                                                   "scope": "read write"}, timeout=10,
                                auth=(self.credentials["oauth_client_id"], self.credentials["oauth_client_secret"]))

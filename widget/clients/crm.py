@@ -5,12 +5,12 @@ envelopes into its typed errors, `send()` retries rate limits, 5xx and network e
 POST only when it is safe to repeat: upserts are, inserts are not).
 
 OAuth runs on requests-oauthlib: `authorization_url`, `exchange_code` and `refresh_token` use an
-`OAuth2Session`, with a compliance hook for Zoho's token errors, which arrive as HTTP 200 (§1.5).
-NB: requests-oauthlib refuses http:// URLs unless `OAUTHLIB_INSECURE_TRANSPORT=1` is set; the app sets
-it for loopback sandboxes only (`widget.connections.allow_http_to_loopback_sandboxes`).
+`OAuth2Session`, with a compliance hook for Zoho's token errors, which arrive as HTTP 200
+(docs/outside-apis.md#crm-tokens). NB: requests-oauthlib refuses http:// URLs unless `OAUTHLIB_INSECURE_TRANSPORT=1` is
+set; the app sets it for loopback sandboxes only (`widget.connections.allow_http_to_loopback_sandboxes`).
 
 API calls do not go through an `OAuth2Session`: (a) it sends `Authorization: Bearer`, while the CRM
-wants `Zoho-oauthtoken` (zoho-crm-api.md §1.5); (b) the injected session, timeouts, retry policy and
+wants `Zoho-oauthtoken` (docs/outside-apis.md#crm-tokens); (b) the injected session, timeouts, retry policy and
 concurrency bound (`_Bounded`) must apply to every call; (c) its auto-refresh is not safe when parallel
 upserts all see the token expire at once. `CrmClient._request` adds the `Zoho-oauthtoken` header itself
 and refreshes through the client's token keeper (`widget.clients.tokens`), once for all threads.
@@ -25,17 +25,20 @@ from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
 from .http import (TRANSIENT, AuthenticationError, InvalidRequest, NetworkError, NotFound, PermissionDenied,
-                   RateLimited, RetryPolicy, ServerError, ServiceError, send)
+                   RateLimited, RetryPolicy, ServerError, ServiceError, chunks, observe, observe_given_up, observe_retry,
+                   send)
 from .tokens import TokenKeeper
 
 API_PATH = "/crm/v8"
-MAX_RECORDS_PER_CALL = 100  # insert/update/upsert/delete (zoho-crm-api.md §2.3–2.6)
+MAX_RECORDS_PER_CALL = 100  # insert/update/upsert/delete (docs/outside-apis.md#crm-writing-records)
 MAX_PER_PAGE = 200
-DISCRETE_PAGING_LIMIT = 2000  # page/per_page reach only the first 2000 records, then page_token (§2.2)
-SUB_CONCURRENCY = 10  # heavy calls (writes of more than 10 records, COQL) in flight, all editions (§4)
+# page/per_page reach only the first 2000 records, then page_token (docs/outside-apis.md#crm-reading-records)
+DISCRETE_PAGING_LIMIT = 2000
+# heavy calls (writes of more than 10 records, COQL) in flight, all editions (docs/outside-apis.md#crm-api-limits)
+SUB_CONCURRENCY = 10
 REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
 
-# Concurrent calls allowed per org and app, by edition (zoho-crm-api.md §4, Kaizen #203).
+# Concurrent calls allowed per org and app, by edition (docs/outside-apis.md#crm-api-limits, Kaizen #203).
 EDITION_CONCURRENCY = {"free": 5, "standard": 10, "professional": 15, "enterprise": 20, "ultimate": 25}
 
 
@@ -49,7 +52,7 @@ class DataCentre:
 
 
 
-# Production data centres (zoho-crm-api.md §1.1). NB: Canada's accounts server is *zohocloud*.ca.
+# Production data centres (docs/outside-apis.md#crm-data-centres). NB: Canada's accounts server is *zohocloud*.ca.
 DATA_CENTRES = {
     "us": DataCentre("https://accounts.zoho.com", "https://www.zohoapis.com", "https://crm.zoho.com"),
     "eu": DataCentre("https://accounts.zoho.eu", "https://www.zohoapis.eu", "https://crm.zoho.eu"),
@@ -78,11 +81,11 @@ def data_centres(sandbox_url=""):
 
 def authorization_url(accounts_server, client_id, redirect_uri, scopes, state=None, code_challenge=None):
     """The consent URL. `access_type=offline` asks for a refresh token and `prompt=consent` makes Zoho
-    issue one again on re-authorization (zoho-crm-api.md §1.3). With no `state`, requests-oauthlib puts a
+    issue one again on re-authorization (docs/outside-apis.md#crm-oauth). With no `state`, requests-oauthlib puts a
     fresh random one in the URL. `code_challenge`: PKCE (RFC 7636, S256), which Zoho's accounts server
     supports; the code is then exchanged only with its verifier (exchange_code)."""
-    # NB: Zoho scopes are comma-separated (§1.3, §1.7); oauthlib would join a list with spaces, and
-    # passes a string through as it is.
+    # NB: Zoho scopes are comma-separated (docs/outside-apis.md#crm-oauth, docs/outside-apis.md#crm-scopes); oauthlib
+    # would join a list with spaces, and passes a string through as it is.
     oauth = OAuth2Session(client_id, redirect_uri=redirect_uri, scope=",".join(scopes))
     pkce = {"code_challenge": code_challenge, "code_challenge_method": "S256"} if code_challenge else {}
     url, _ = oauth.authorization_url(f"{accounts_server.rstrip('/')}/oauth/v2/auth", state=state,
@@ -102,9 +105,9 @@ def known_accounts_server(accounts_server, centres=DATA_CENTRES):
 
 def exchange_code(session, accounts_server, code, client_id, client_secret, redirect_uri, policy=None,
                   code_verifier=None):
-    """Trade the redirect's `code` for tokens on the accounts server the redirect named (§1.4).
-    Returns the token dict (`access_token`, `refresh_token`, `api_domain`, `expires_at`, ...).
-    `code_verifier`: the PKCE verifier when the authorization asked with a `code_challenge`.
+    """Trade the redirect's `code` for tokens on the accounts server the redirect named
+    (docs/outside-apis.md#crm-oauth). Returns the token dict (`access_token`, `refresh_token`, `api_domain`,
+    `expires_at`, ...). `code_verifier`: the PKCE verifier when the authorization asked with a `code_challenge`.
     Retried only when throttled ("Access Denied": nothing was done); a code is one-time, so a 5xx or
     a lost answer is not retried."""
     policy = policy or RetryPolicy()
@@ -117,8 +120,8 @@ def exchange_code(session, accounts_server, code, client_id, client_secret, redi
 
 def refresh_token(session, accounts_server, token, client_id, client_secret, policy=None):
     """A new access token for `token`, retried on throttling, 5xx and network errors (a refresh only
-    adds an access token, §1.6). NB: Zoho's refresh answer carries no refresh token (§1.5);
-    requests-oauthlib keeps the old one in the returned dict."""
+    adds an access token, docs/outside-apis.md#crm-tokens). NB: Zoho's refresh answer carries no refresh token
+    (docs/outside-apis.md#crm-tokens); requests-oauthlib keeps the old one in the returned dict."""
     policy = policy or RetryPolicy()
     oauth = _oauth_session(session, client_id)
     return _token_call(lambda: oauth.refresh_token(
@@ -127,10 +130,10 @@ def refresh_token(session, accounts_server, token, client_id, client_secret, pol
 
 
 def revoke_refresh_token(session, accounts_server, refresh_token_value, policy=None):
-    """Revoke a refresh token (and its access tokens) on its accounts server (§1.2). Not an OAuth2Session
-    feature; a plain call. NB: revoking twice answers `invalid_token`, so a 5xx is not retried."""
+    """Revoke a refresh token (and its access tokens) on its accounts server (docs/outside-apis.md#crm-oauth). Not an
+    OAuth2Session feature; a plain call. NB: revoking twice answers `invalid_token`, so a 5xx is not retried."""
     send(session, "POST", f"{accounts_server.rstrip('/')}/oauth/v2/token/revoke", classify_token_response,
-         policy, params={"token": refresh_token_value})
+         policy, service="crm", params={"token": refresh_token_value})
 
 
 def _token_url(accounts_server):
@@ -150,8 +153,10 @@ def _oauth_session(session, client_id, redirect_uri=None):
 
 
 def _raise_for_token_error(response):
-    """Compliance hook: typed errors for the accounts server's answers before oauthlib parses them."""
+    """Compliance hook: typed errors for the accounts server's answers before oauthlib parses them (each
+    answer counted)."""
     error = classify_token_response(response)
+    observe("crm", "oauth", response, error)
     if error is not None:
         raise error
     return response
@@ -169,17 +174,20 @@ def _token_call(call, policy, retry_on):
                                       code=exc.error) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             error = NetworkError(f"token endpoint: {type(exc).__name__}", timed_out=isinstance(exc, requests.Timeout))
+            observe("crm", "oauth", None, error)
         except ServiceError as exc:
             error = exc
         if not isinstance(error, retry_on) or attempt == policy.attempts - 1:
+            observe_given_up("crm", "oauth", "POST", error, attempt + 1)
             raise error
+        observe_retry("crm", "oauth", error)
         policy.sleep(policy.delay(attempt, error))
     raise AssertionError("unreachable")
 
 
 def classify_token_response(response):
     """Errors of the accounts server. NB: Zoho answers token errors with HTTP 200 and an `error` key,
-    e.g. `{"error":"invalid_code"}`; throttling is also a 200, "Access Denied" (zoho-crm-api.md §1.5)."""
+    e.g. `{"error":"invalid_code"}`; throttling is also a 200, "Access Denied" (docs/outside-apis.md#crm-tokens)."""
     if response.status_code >= 500:
         return ServerError(f"accounts server answered {response.status_code}", status=response.status_code)
     body = _json_or_none(response)
@@ -202,7 +210,8 @@ RATE_CODES = {"TOO_MANY_REQUESTS"}
 
 def classify(response):
     """None for a success (2xx, 304, or a batch whose records carry their own errors), else the typed
-    error for the CRM's request-level envelope `{"code","details","message","status":"error"}` (§2.7)."""
+    error for the CRM's request-level envelope `{"code","details","message","status":"error"}`
+    (docs/outside-apis.md#crm-errors)."""
     status = response.status_code
     if status < 400:
         return None
@@ -215,7 +224,7 @@ def classify(response):
     details = envelope.get("details") or {}
     text = f"{code}: {message}" if code else message
     if code in RATE_CODES or status == 429:
-        # NB: no Retry-After on v8 (§4), so send() backs off exponentially.
+        # NB: no Retry-After on v8 (docs/outside-apis.md#crm-api-limits), so send() backs off exponentially.
         return RateLimited(text, status=status, code=code or "TOO_MANY_REQUESTS", body=body)
     if status >= 500:
         return ServerError(text, status=status, code=code, body=body)
@@ -282,7 +291,8 @@ class CrmClient:
         self.tokens = tokens or TokenKeeper(token, on_token)
         self.accounts_server, self.client_id, self.client_secret = accounts_server, client_id, client_secret
         self.max_concurrency = max_concurrency
-        self.credits_remaining = None  # daily API credits left, once the CRM starts telling (§4)
+        # daily API credits left, once the CRM starts telling (docs/outside-apis.md#crm-api-limits)
+        self.credits_remaining = None
         self.policy = policy or RetryPolicy()
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._heavy_slots = threading.BoundedSemaphore(min(max_concurrency, SUB_CONCURRENCY))
@@ -305,8 +315,10 @@ class CrmClient:
             headers = {**(extra_headers or {}), "Authorization": f"Zoho-oauthtoken {access_token}"}
             try:
                 response = send(_Bounded(self.session, self._semaphores(heavy)), method, self.url(path),
-                                classify, self.policy, idempotent=idempotent, headers=headers, **kwargs)
-                # NB: `X-API-CREDITS-REMAINING` appears only once half the day's credits are used [2nd] (§4).
+                                classify, self.policy, idempotent=idempotent, service="crm", headers=headers,
+                                **kwargs)
+                # NB: `X-API-CREDITS-REMAINING` appears only once half the day's credits are used [2nd]
+                # (docs/outside-apis.md#crm-api-limits).
                 if "X-API-CREDITS-REMAINING" in response.headers:
                     self.credits_remaining = int(response.headers["X-API-CREDITS-REMAINING"])
                 return _json_or_none(response)
@@ -338,10 +350,10 @@ class CrmClient:
 
     def _pages(self, path, params, key="data", per_page=MAX_PER_PAGE, page_token=True, headers=None,
                tokens_only=False, discrete_limit=DISCRETE_PAGING_LIMIT):
-        """Items of every page: `page` for the first 2000 records, then `page_token` (§2.2).
-        Stops on 204 (no content) or `more_records: false`; raises on a repeated page token.
-        `tokens_only`: follow `next_page_token` from the first page on (it continues after the last record
-        served, so records that move while being read, e.g. sorted by Modified_Time, shift no page).
+        """Items of every page: `page` for the first 2000 records, then `page_token`
+        (docs/outside-apis.md#crm-reading-records). Stops on 204 (no content) or `more_records: false`; raises on a
+        repeated page token. `tokens_only`: follow `next_page_token` from the first page on (it continues after the last
+        record served, so records that move while being read, e.g. sorted by Modified_Time, shift no page).
         `discrete_limit`: how far `page` reaches (None: no limit documented)."""
         params = {**params, "per_page": per_page, "page": 1}
         seen_tokens = set()
@@ -359,7 +371,8 @@ class CrmClient:
                 continue
             token = info.get("next_page_token")
             if not page_token or not token:
-                return  # search and similar stop at 2000 (LIMIT_REACHED past it, §3.2)
+                # search and similar stop at 2000 (LIMIT_REACHED past it, docs/outside-apis.md#crm-search-and-coql)
+                return
             if token in seen_tokens:
                 raise ServiceError(f"GET {path}: page token repeated", code="PAGINATION_LOOP")
             seen_tokens.add(token)
@@ -369,7 +382,7 @@ class CrmClient:
     def _write_batches(self, method, path, records, extra=None, idempotent=None):
         """Send `records` in batches of 100, in parallel up to the concurrency limit; per-record
         results in input order. A request-level error of any batch is raised (after the others end)."""
-        batches = [records[i:i + MAX_RECORDS_PER_CALL] for i in range(0, len(records), MAX_RECORDS_PER_CALL)]
+        batches = chunks(records, MAX_RECORDS_PER_CALL)
 
         def write(batch):
             body = self._request(method, path, heavy=len(batch) > 10, idempotent=idempotent,
@@ -387,9 +400,9 @@ class CrmClient:
 
     # ---- records -------------------------------------------------------------------------------
     def list_records(self, module, fields, per_page=MAX_PER_PAGE, modified_since=None, tokens_only=False, **params):
-        """Every record of `module` (a generator); `fields` is mandatory, at most 50 (§2.2).
-        `modified_since` (ISO 8601 text): only records modified after it (`If-Modified-Since`; a 304,
-        an empty generator, when there are none). `tokens_only`: see `_pages`."""
+        """Every record of `module` (a generator); `fields` is mandatory, at most 50
+        (docs/outside-apis.md#crm-reading-records). `modified_since` (ISO 8601 text): only records modified after it
+        (`If-Modified-Since`; a 304, an empty generator, when there are none). `tokens_only`: see `_pages`."""
         headers = {"If-Modified-Since": modified_since} if modified_since else None
         return self._pages(module, {"fields": ",".join(fields), **params}, per_page=per_page, headers=headers,
                            tokens_only=tokens_only)
@@ -413,8 +426,9 @@ class CrmClient:
         return body["data"][0] if body and body.get("data") else None
 
     def search_records(self, module, criteria=None, email=None, word=None, phone=None, per_page=MAX_PER_PAGE):
-        """Records matching `criteria` (e.g. `(Email:equals:a@b.c)`), else email, phone or word (§3.2).
-        NB: search reaches at most 2000 records and may lag behind recent writes; use coql() for those."""
+        """Records matching `criteria` (e.g. `(Email:equals:a@b.c)`), else email, phone or word
+        (docs/outside-apis.md#crm-search-and-coql). NB: search reaches at most 2000 records and may lag behind recent
+        writes; use coql() for those."""
         given = {"criteria": criteria, "email": email, "phone": phone, "word": word}
         params = {name: value for name, value in given.items() if value is not None}
         if not params:
@@ -422,18 +436,21 @@ class CrmClient:
         return self._pages(f"{module}/search", params, per_page=per_page, page_token=False)
 
     def coql(self, query):
-        """Rows of a COQL `select` query (§3.3); the query's LIMIT/OFFSET do the paging."""
+        """Rows of a COQL `select` query (docs/outside-apis.md#crm-search-and-coql); the query's LIMIT/OFFSET do the
+        paging."""
         body = self._request("POST", "coql", heavy=True, json={"select_query": query})
         return body.get("data", []) if body else []
 
     def related_records(self, module, record_id, related_list, fields, per_page=MAX_PER_PAGE):
-        """Records of a record's related list (a generator); `fields` is mandatory (§3.1)."""
+        """Records of a record's related list (a generator); `fields` is mandatory
+        (docs/outside-apis.md#crm-related-records)."""
         return self._pages(f"{module}/{record_id}/{related_list}", {"fields": ",".join(fields)}, per_page=per_page)
 
     def insert_records(self, module, records, trigger=None):
         """Insert `records`; one RecordResult per record, in order. `trigger`: the automations to run
-        (`["workflow", ...]`, `[]` for none); None leaves Zoho's default, all of them (§2.3).
-        Not retried after a 5xx or a lost answer: the records may exist, and a repeat would duplicate them."""
+        (`["workflow", ...]`, `[]` for none); None leaves Zoho's default, all of them
+        (docs/outside-apis.md#crm-writing-records). Not retried after a 5xx or a lost answer: the records may exist, and
+        a repeat would duplicate them."""
         return self._write_batches("POST", module, list(records), _trigger(trigger))
 
     def update_records(self, module, records, trigger=None):
@@ -441,19 +458,19 @@ class CrmClient:
         return self._write_batches("PUT", module, list(records), _trigger(trigger))
 
     def upsert_records(self, module, records, duplicate_check_fields, trigger=None):
-        """Insert or update by `duplicate_check_fields` (system or unique fields, §2.5); one RecordResult
-        per record in input order, `action` saying which happened. A POST, but safe to repeat (a repeat
-        finds the records by those fields and updates them), so it is retried after a 5xx or a lost answer;
-        a retried batch may then report `update` for records its lost first try inserted."""
+        """Insert or update by `duplicate_check_fields` (system or unique fields,
+        docs/outside-apis.md#crm-writing-records); one RecordResult per record in input order, `action` saying which
+        happened. A POST, but safe to repeat (a repeat finds the records by those fields and updates them), so it is
+        retried after a 5xx or a lost answer; a retried batch may then report `update` for records its lost first try
+        inserted."""
         extra = {"duplicate_check_fields": list(duplicate_check_fields), **_trigger(trigger)}
         return self._write_batches("POST", f"{module}/upsert", list(records), extra, idempotent=True)
 
     def delete_records(self, module, ids):
-        """Delete records by id, 100 per call; one RecordResult per id, in order (§2.6)."""
-        ids = list(ids)
+        """Delete records by id, 100 per call; one RecordResult per id, in order
+        (docs/outside-apis.md#crm-writing-records)."""
         results = []
-        for start in range(0, len(ids), MAX_RECORDS_PER_CALL):
-            batch = ids[start:start + MAX_RECORDS_PER_CALL]
+        for batch in chunks(ids, MAX_RECORDS_PER_CALL):
             body = self._request("DELETE", module, params={"ids": ",".join(batch)})
             results += [RecordResult.from_answer(a) for a in (body or {}).get("data", [])]
         return results
@@ -486,8 +503,9 @@ class CrmClient:
 
     def delete_custom_module(self, api_name):
         """Delete a custom module and its records. NB: Zoho documents no public delete for modules (the
-        OAS has none; §6.1 says an extension's modules go with its uninstall); this is the sandbox's
-        `DELETE settings/modules/{api_name}`, which the uninstall flow of DESIGN §7 relies on."""
+        OAS has none; docs/outside-apis.md#crm-extensions says an extension's modules go with its uninstall); this is
+        the sandbox's `DELETE settings/modules/{api_name}`, which the uninstall flow of docs/architecture.md#uninstall
+        relies on."""
         body = self._request("DELETE", f"settings/modules/{api_name}")
         return _single_answer(body, "modules", "delete custom module").get("details", {})
 
@@ -523,11 +541,12 @@ class CrmClient:
         body = self._request("GET", "org")
         return body["org"][0] if body and body.get("org") else None
 
-    # ---- notifications (/actions/watch, §5) -----------------------------------------------------
+    # ---- notifications (/actions/watch, docs/outside-apis.md#crm-notifications) --------------------------------------
     def enable_watch(self, channel_id, events, notify_url, token=None, channel_expiry=None,
                      return_affected_field_values=True):
         """Subscribe `notify_url` to `events` (`Contacts.create`, `Deals.all`...); returns the details
-        (`events` with each `channel_expiry`). NB: expiry at most one week, default one hour (§5)."""
+        (`events` with each `channel_expiry`). NB: expiry at most one week, default one hour
+        (docs/outside-apis.md#crm-notifications)."""
         watch = {"channel_id": int(channel_id), "events": list(events), "notify_url": notify_url,
                  "return_affected_field_values": return_affected_field_values}
         if token:
@@ -553,7 +572,7 @@ class CrmClient:
 
     # ---- the grant ------------------------------------------------------------------------------
     def revoke_refresh_token(self):
-        """Revoke this client's grant (uninstall, §7 of DESIGN)."""
+        """Revoke this client's grant (uninstall, docs/architecture.md#uninstall)."""
         revoke_refresh_token(self.session, self.accounts_server, self.token["refresh_token"], self.policy)
 
 
@@ -574,7 +593,8 @@ def _single_answer(body, key, what):
 
 class _Bounded:
     """The injected session with a concurrency slot held around each request (not across back-off
-    sleeps), so at most `max_concurrency` calls of this client are ever in flight (§4)."""
+    sleeps), so at most `max_concurrency` calls of this client are ever in flight
+    (docs/outside-apis.md#crm-api-limits)."""
 
     def __init__(self, session, semaphores):
         self.session, self.semaphores = session, semaphores

@@ -6,16 +6,28 @@ rate limits (honouring `Retry-After`), 5xx, timeouts and dropped connections —
 exponential backoff and jitter, and raises the rest at once. A request that is not idempotent (a
 create) is retried only when the service cannot have acted on it (429, 409, no connection made), so a
 retry never duplicates a write.
+
+Every attempt is counted (widget/ops/instruments.py) by service, endpoint family and status, with its
+retries and 429s; a transient failure given up on is counted and logged, with no URL, body or message
+(they may carry a person's email or a token), only what kind of call failed and how.
 """
 import email.utils
+import logging
 import random
+import re
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
+
+from ..ops.instruments import (OUTSIDE_CALL_SECONDS, OUTSIDE_CALLS, OUTSIDE_GIVEN_UP, OUTSIDE_RATE_LIMITED,
+                               OUTSIDE_RETRIES)
+
+log = logging.getLogger(__name__)
 
 
 class ServiceError(Exception):
@@ -81,6 +93,66 @@ class RepeatedCursor(ServiceError):
 
 
 TRANSIENT = (RateLimited, Conflict, ServerError, NetworkError)
+REASONS = ((RateLimited, "rate_limited"), (Conflict, "conflict"), (ServerError, "server_error"),
+           (NetworkError, "network"))
+_RESOURCE = re.compile(r"[a-z][a-z_]{0,39}")
+
+
+def endpoint_family(url):
+    """What a call touches, in a few words fit for a metric label: `oauth` for either service's token and
+    consent endpoints; Zendesk's resource (`/api/v2/tickets/7/comments` → `tickets`); the CRM's resource
+    (`coql`, `settings`, `users`, ...) or, for a module's own paths, `records` (`search` for its search).
+    Never an id, a module's name or anything else a tenant chose."""
+    segments = [segment.removesuffix(".json") for segment in urlsplit(url).path.split("/") if segment]
+    if "oauth" in segments:
+        return "oauth"
+    for index, (segment, version) in enumerate(zip(segments, segments[1:])):
+        rest = segments[index + 2:]
+        if (segment, version) == ("api", "v2"):  # Zendesk: /api/v2/{resource}/...
+            return _resource(rest)
+        if segment == "crm" and re.fullmatch(r"v\d+", version):  # Zoho CRM: /crm/v8/{module or resource}/...
+            if rest and rest[0][:1].isupper():  # a module's API name (Contacts, a custom module ...)
+                return "search" if rest[1:2] == ["search"] else "records"
+            return _resource(rest)
+    return "other"
+
+
+def _resource(segments):
+    return segments[0] if segments and _RESOURCE.fullmatch(segments[0]) else "other"
+
+
+def observe(service, endpoint, response, error, seconds=None):
+    """Count one attempt: its HTTP status (`network`: no answer), its time, and a rate limit."""
+    OUTSIDE_CALLS.labels(service, endpoint, "network" if response is None else str(response.status_code)).inc()
+    if seconds is not None:
+        OUTSIDE_CALL_SECONDS.labels(service, endpoint).observe(seconds)
+    if isinstance(error, RateLimited):
+        OUTSIDE_RATE_LIMITED.labels(service, endpoint).inc()
+
+
+def observe_retry(service, endpoint, error):
+    OUTSIDE_RETRIES.labels(service, endpoint, _reason(error)).inc()
+
+
+def observe_given_up(service, endpoint, method, error, attempts):
+    """A transient failure not tried again: counted and logged (an answer such as 404 or 422 is not one)."""
+    if not isinstance(error, TRANSIENT):
+        return
+    reason = _reason(error)
+    OUTSIDE_GIVEN_UP.labels(service, endpoint, reason).inc()
+    log.warning("outside call given up", extra={
+        "service": service, "endpoint": endpoint, "method": method, "reason": reason, "status": error.status,
+        "code": error.code, "attempts": attempts})
+
+
+def _reason(error):
+    return next((reason for kind, reason in REASONS if isinstance(error, kind)), "other")
+
+
+def chunks(items, size):
+    """`items` in lists of at most `size`: a call (or a SQL `IN (...)`) takes so many at a time."""
+    items = list(items)
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def retry_after_seconds(response, now=time.time):
@@ -118,9 +190,10 @@ class RetryPolicy:
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
-def send(session, method, url, classify, policy=None, idempotent=None, **kwargs):
+def send(session, method, url, classify, policy=None, idempotent=None, service="other", **kwargs):
     """Send a request with retries. `classify(response)` returns a ServiceError for an error response
-    (or None when the response is a success). Returns the successful `requests.Response`.
+    (or None when the response is a success). Returns the successful `requests.Response`. `service`
+    (`zendesk`, `crm`) labels the call's metrics.
 
     `idempotent` (default: by method, RFC 9110 §9.2.2) says whether repeating the request is harmless.
     When it is not, only failures the service cannot have acted on are retried: 429, 409 and a
@@ -130,17 +203,23 @@ def send(session, method, url, classify, policy=None, idempotent=None, **kwargs)
     if idempotent is None:
         idempotent = method.upper() in IDEMPOTENT_METHODS
     kwargs.setdefault("timeout", policy.timeout)
+    endpoint = endpoint_family(url)
     for attempt in range(policy.attempts):
+        started = time.perf_counter()
         try:
             response = session.request(method, url, **kwargs)
             error = classify(response)
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            response = None
             error = NetworkError(f"{method} {url}: {type(exc).__name__}", sent=not _never_sent(exc),
                                  timed_out=isinstance(exc, requests.Timeout))
+        observe(service, endpoint, response, error, time.perf_counter() - started)
         if error is None:
             return response
         if not _retryable(error, idempotent) or attempt == policy.attempts - 1:
+            observe_given_up(service, endpoint, method, error, attempt + 1)
             raise error
+        observe_retry(service, endpoint, error)
         policy.sleep(policy.delay(attempt, error))
     raise AssertionError("unreachable")
 
@@ -163,7 +242,8 @@ def _never_sent(exc):
 
 class CursorTrail:
     """The cursors (or next-page URLs) one pagination has followed. Loop detection as in the Meltano
-    SDK's paginator (house-style.md §4): a service that hands back a cursor twice would page forever."""
+    SDK's paginator (`singer_sdk.pagination.BaseAPIPaginator`): a service that hands back a cursor twice would page
+    forever."""
 
     def __init__(self):
         self.seen = set()

@@ -1,7 +1,7 @@
 """Zendesk Support API client: OAuth per subdomain, paged reads, incremental exports, bulk jobs, webhooks.
 
 Built on the shared HTTP layer (`widget.clients.http`): `classify()` below turns Zendesk's error bodies
-(zendesk-api.md §9) into its typed errors, and `send()` retries 429s (honouring `Retry-After`), 409s,
+(docs/outside-apis.md#zendesk-errors) into its typed errors, and `send()` retries 429s (honouring `Retry-After`), 409s,
 5xx, timeouts and dropped connections.
 
 OAuth runs on requests-oauthlib: the session is an `OAuth2Session` that sends the token; the client
@@ -24,18 +24,21 @@ from oauthlib.oauth2 import OAuth2Error, TokenExpiredError
 from requests_oauthlib import OAuth2Session
 
 from .http import (AuthenticationError, CallPacer, Conflict, CursorTrail, InvalidRequest, NetworkError, NotFound,
-                   PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, retry_after_seconds, send)
+                   PermissionDenied, RateLimited, RetryPolicy, ServerError, ServiceError, chunks, observe,
+                   observe_given_up, retry_after_seconds, send)
 from .tokens import TokenKeeper
 
 API_PATH = "/api/v2"
 SCOPES = ("read", "write")
-PAGE_SIZE = 100  # cursor pages: "Most endpoints limit this to a maximum of 100" (zendesk-api.md §3)
-EXPORT_PAGE_SIZE = 1000  # incremental exports: up to 1,000 a page (§4 "Page size")
-BULK_LIMIT = 100  # show_many ids and *_many items per call (§5)
-INCREMENTAL_CALLS_PER_MINUTE = 10  # "up to 10 requests per minute" (§4 "Rate limits")
+# cursor pages: "Most endpoints limit this to a maximum of 100" (docs/outside-apis.md#zendesk-pagination)
+PAGE_SIZE = 100
+EXPORT_PAGE_SIZE = 1000  # incremental exports: up to 1,000 a page (docs/outside-apis.md#zendesk-incremental-exports)
+BULK_LIMIT = 100  # show_many ids and *_many items per call (docs/outside-apis.md#zendesk-writes-and-search)
+INCREMENTAL_CALLS_PER_MINUTE = 10  # "up to 10 requests per minute" (docs/outside-apis.md#zendesk-incremental-exports)
 REFRESH_MARGIN = 60  # refresh this many seconds before the access token expires
 BUDGET_RESERVE = 0.05  # share of the plan's requests per minute left unused for the account's other apps
-# NB: the notes list queued, working, failed, completed (§2.5); Zendesk's job status reference also names `killed`.
+# NB: statuses are queued, working, failed, completed (docs/outside-apis.md#zendesk-job-statuses); the job status
+# reference also names `killed`.
 JOB_DONE = ("completed", "failed", "killed")
 JOB_RESUBMITS = 2  # new jobs for one batch whose job statuses keep expiring, before giving up
 SIDELOAD_KEYS = ("users", "organizations", "groups")  # sideloaded lists an export page may carry
@@ -50,17 +53,17 @@ def account_base_url(template, subdomain=None):
 # ---- OAuth: authorization URL and code exchange (before a client exists) -------------------------
 
 def authorization_url(session, base_url, state=None):
-    """(url, state) of the consent page (`/oauth/authorizations/new`, zendesk-api.md §7). `session` is an
-    `OAuth2Session(client_id, redirect_uri=..., scope=SCOPES)`; a fresh random `state` when None."""
+    """(url, state) of the consent page (`/oauth/authorizations/new`, docs/outside-apis.md#zendesk-oauth). `session` is
+    an `OAuth2Session(client_id, redirect_uri=..., scope=SCOPES)`; a fresh random `state` when None."""
     return session.authorization_url(f"{base_url}/oauth/authorizations/new", state=state)
 
 
 def exchange_code(session, base_url, code, client_secret, timeout=30, code_verifier=None):
     """Trade the redirect's `code` for tokens at `{base_url}/oauth/tokens`; the session then holds them.
     Returns the token dict (`access_token`, `refresh_token`, `expires_at`, ...). `code_verifier`: the PKCE
-    verifier when the authorization asked with a `code_challenge` (§7: "PKCE is supported").
+    verifier when the authorization asked with a `code_challenge` (docs/outside-apis.md#zendesk-oauth).
 
-    NB: the documented body is JSON (zendesk-api.md §7); requests-oauthlib sends the RFC 6749 §4.1.3
+    NB: the documented body is JSON (docs/outside-apis.md#zendesk-oauth); requests-oauthlib sends the RFC 6749 §4.1.3
     form body, which Zendesk's token endpoint also takes, with the client credentials in the body as
     the docs show them. Never retried: a code is single-use, and using it twice revokes its tokens.
     """
@@ -73,8 +76,15 @@ def exchange_code(session, base_url, code, client_secret, timeout=30, code_verif
         raise AuthenticationError(f"token endpoint: {exc.error}: {exc.description or ''}".strip(": "),
                                   status=exc.status_code, code=exc.error) from None
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise NetworkError(f"token endpoint: {type(exc).__name__}",
-                           timed_out=isinstance(exc, requests.Timeout)) from None
+        raise _token_network_error(f"token endpoint: {type(exc).__name__}", exc) from None
+
+
+def _token_network_error(message, exc):
+    """A token call that got no answer: counted, given up on (never retried), and the error to raise."""
+    error = NetworkError(message, timed_out=isinstance(exc, requests.Timeout))
+    observe("zendesk", "oauth", None, error)
+    observe_given_up("zendesk", "oauth", "POST", error, 1)
+    return error
 
 
 def _check_token_responses(session):
@@ -86,17 +96,24 @@ def _check_token_responses(session):
 
 
 def _raise_for_token_status(response):
+    """Each token answer counted; a 429 or 5xx, never retried here (a code or refresh token may be used
+    up), is given up on at once."""
+    error = None
     if response.status_code == 429:
-        raise RateLimited("token endpoint: rate limited", retry_after=retry_after_seconds(response))
-    if response.status_code >= 500:
-        raise ServerError(f"token endpoint answered {response.status_code}", status=response.status_code)
+        error = RateLimited("token endpoint: rate limited", retry_after=retry_after_seconds(response))
+    elif response.status_code >= 500:
+        error = ServerError(f"token endpoint answered {response.status_code}", status=response.status_code)
+    observe("zendesk", "oauth", response, error)
+    if error is not None:
+        observe_given_up("zendesk", "oauth", "POST", error, 1)
+        raise error
     return response
 
 
 # ---- classify: Zendesk's error bodies ------------------------------------------------------------
 
 def classify(response):
-    """None for a success, else the typed error for Zendesk's error body (zendesk-api.md §9):
+    """None for a success, else the typed error for Zendesk's error body (docs/outside-apis.md#zendesk-errors):
     the classic `{"error", "description", "details"?}`, OAuth's `{"error", "error_description"}`, and the
     newer services' `{"errors": [{"code", "title", "detail"}]}` (Webhooks API, offset depth)."""
     status = response.status_code
@@ -135,7 +152,8 @@ def _error_parts(body, status):
         message = " ".join(str(first[key]) for key in ("title", "detail") if first.get(key)) or f"HTTP {status}"
         return first.get("code"), message, {}
     code = body.get("error")
-    if isinstance(code, dict):  # not in the notes (§9); read rather than crash on a nested error object
+    # not in the classic envelope (docs/outside-apis.md#zendesk-errors); read rather than crash on a nested error object
+    if isinstance(code, dict):
         code, message = code.get("title"), code.get("message")
     else:
         message = body.get("description") or body.get("error_description")
@@ -162,9 +180,9 @@ def _json_or_none(response):
 # ---- webhooks: the receiver's check ----------------------------------------------------------------
 
 def webhook_signature(secret, timestamp, body):
-    """base64(HMAC-SHA256(key=secret, msg=timestamp + body)) (zendesk-api.md §8.4). NB: the key is the
-    secret string's bytes as given (not base64-decoded); the order is TIMESTAMP+BODY as the current docs
-    say (an older doc example verifies only as BODY+TIMESTAMP, open point §13)."""
+    """base64(HMAC-SHA256(key=secret, msg=timestamp + body)) (docs/outside-apis.md#zendesk-webhook-signatures). NB: the
+    key is the secret string's bytes as given (not base64-decoded); the order is TIMESTAMP+BODY as the current docs
+    say (an older doc example verifies only as BODY+TIMESTAMP, docs/outside-apis.md#zendesk-open-points)."""
     digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -199,7 +217,8 @@ class JobFailed(ServiceError):
 
 class JobGone(ServiceError):
     """A bulk job's status is no longer there (404): Zendesk keeps job statuses for a limited time
-    (§2.5), and a poll after that (a paused process, a long wait under rate limits) finds nothing."""
+    (docs/outside-apis.md#zendesk-job-statuses), and a poll after that (a paused process, a long wait under rate limits)
+    finds nothing."""
 
     def __init__(self, job_id):
         super().__init__(f"Zendesk no longer has the status of bulk job {job_id}", code="JobGone")
@@ -260,7 +279,8 @@ class ZendeskClient:
     def _keep_within_budget(self, response):
         """Stay under the plan's per-minute budget instead of running into 429s: when the account's
         requests left this minute fall to BUDGET_RESERVE of its limit (left for its agents' apps and
-        other integrations), wait for the window to reset (X-Rate-Limit, ratelimit-reset: §6)."""
+        other integrations), wait for the window to reset (X-Rate-Limit, ratelimit-reset:
+        docs/outside-apis.md#zendesk-rate-limits)."""
         try:
             limit = int(response.headers["X-Rate-Limit"])
             remaining = int(response.headers["X-Rate-Limit-Remaining"])
@@ -281,7 +301,8 @@ class ZendeskClient:
         if self.tokens is not None and self.session.token.get("access_token") != self._access_token():
             self.session.token = self.tokens.current()
         try:
-            return send(session, method, url, classify, self.policy, idempotent=idempotent, **kwargs)
+            return send(session, method, url, classify, self.policy, idempotent=idempotent, service="zendesk",
+                        **kwargs)
         except TokenExpiredError:
             raise AuthenticationError("invalid_token: the access token expired", status=401,
                                       code="invalid_token") from None
@@ -301,8 +322,8 @@ class ZendeskClient:
     def refresh_token(self, stale_access_token=None):
         """Trade the refresh token for new tokens, once for every thread that saw `stale_access_token`
         (default: the current one) fail: Zendesk rotates the refresh token ("delete the previous access
-        and refresh tokens", §7), so a second refresh with the old one would fail. The session sends the
-        new token only once the keeper has it (saved, for a stored grant). Returns the new token."""
+        and refresh tokens", docs/outside-apis.md#zendesk-oauth), so a second refresh with the old one would fail. The
+        session sends the new token only once the keeper has it (saved, for a stored grant). Returns the new token."""
         stale = stale_access_token if stale_access_token is not None else self._access_token()
         token = self.tokens.refresh(stale, self._fetch_token)
         self.session.token = token
@@ -317,7 +338,8 @@ class ZendeskClient:
             oauth.mount(prefix, adapter)
         _check_token_responses(oauth)
         try:
-            # NB: client credentials in the refresh body, as the token endpoint documents them (§7).
+            # NB: client credentials in the refresh body, as the token endpoint documents them
+            # (docs/outside-apis.md#zendesk-oauth).
             return dict(oauth.refresh_token(f"{self.base_url}/oauth/tokens", refresh_token=token["refresh_token"],
                                             timeout=self.policy.timeout, client_id=self.client_id,
                                             client_secret=self.client_secret))
@@ -325,8 +347,7 @@ class ZendeskClient:
             raise AuthenticationError(f"token refresh refused: {exc.error}", status=exc.status_code,
                                       code=exc.error) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise NetworkError(f"token refresh: {type(exc).__name__}",
-                               timed_out=isinstance(exc, requests.Timeout)) from None
+            raise _token_network_error(f"token refresh: {type(exc).__name__}", exc) from None
 
     # ---- pagination ---------------------------------------------------------------------------
     def _cursor_pages(self, path, key, params=None):
@@ -343,7 +364,7 @@ class ZendeskClient:
 
     def _offset_pages(self, path, key, params=None):
         """Pages of an offset-paginated list: `per_page`=100, then `next_page` until null.
-        NB: offset requests past the first 10,000 records are refused (400, §3)."""
+        NB: offset requests past the first 10,000 records are refused (400, docs/outside-apis.md#zendesk-pagination)."""
         url, query, trail = self.url(path), {"per_page": PAGE_SIZE, **(params or {})}, CursorTrail()
         while url:
             body = self._request("GET", url, params=query)
@@ -353,8 +374,9 @@ class ZendeskClient:
                 trail.follow(url)
 
     def _cursor_export(self, resource, start_time, cursor, per_page, params=None):
-        """Cursor-based incremental export (§4): `start_time` first, then `cursor=after_cursor` until
-        `end_of_stream`. NB: a page may be empty while `end_of_stream` is still false (Airbyte's manifest)."""
+        """Cursor-based incremental export (docs/outside-apis.md#zendesk-incremental-exports): `start_time` first, then
+        `cursor=after_cursor` until `end_of_stream`. NB: a page may be empty while `end_of_stream` is still false
+        (Airbyte's manifest)."""
         path = f"incremental/{resource}/cursor.json"
         query = {"per_page": per_page, **(params or {})}
         if cursor is not None:
@@ -376,9 +398,10 @@ class ZendeskClient:
             query = {"per_page": per_page, **(params or {}), "cursor": after}
 
     def _time_export(self, resource, key, start_time, per_page, params=None, stamp="updated_at"):
-        """Time-based incremental export (§4): `start_time`, then the next page from `end_time`, until
-        `end_of_stream`. Records already yielded on the previous page (same id and same `stamp`) are
-        dropped: time-based pages may repeat the boundary second (zendesk-api.md §4, "Time-based flow")."""
+        """Time-based incremental export (docs/outside-apis.md#zendesk-incremental-exports): `start_time`, then the next
+        page from `end_time`, until `end_of_stream`. Records already yielded on the previous page (same id and same
+        `stamp`) are dropped: time-based pages may repeat the boundary second
+        (docs/outside-apis.md#zendesk-incremental-exports, "Time-based flow")."""
         start, previous_keys = int(start_time or 0), set()
         trail = CursorTrail()
         trail.follow(start)
@@ -401,27 +424,30 @@ class ZendeskClient:
             yield from page
 
     def list_tickets_offset(self):
-        """Every ticket by offset pages (`next_page`); at most the first 10,000 (§3)."""
+        """Every ticket by offset pages (`next_page`); at most the first 10,000
+        (docs/outside-apis.md#zendesk-pagination)."""
         for page in self._offset_pages("tickets.json", "tickets"):
             yield from page
 
     def export_tickets(self, start_time=None, cursor=None, per_page=EXPORT_PAGE_SIZE, include=None):
         """Incremental ticket export pages (cursor-based), from `cursor` or else from `start_time`
         (Unix seconds, at least a minute old; 0 = everything). Tickets are ordered by
-        `generated_timestamp`, which also moves on system updates (§4). `include` asks for sideloads
-        (e.g. "users,organizations"; the cursor export takes ticket sideloads, §4), in `page.sideloads`."""
+        `generated_timestamp`, which also moves on system updates (docs/outside-apis.md#zendesk-incremental-exports).
+        `include` asks for sideloads (e.g. "users,organizations"; the cursor export takes ticket sideloads,
+        docs/outside-apis.md#zendesk-incremental-exports), in `page.sideloads`."""
         return self._cursor_export("tickets", start_time, cursor, per_page, {"include": include} if include else None)
 
     def export_ticket_events(self, start_time=0, include_comments=True, per_page=EXPORT_PAGE_SIZE):
         """Incremental ticket events (time-based only); with `include_comments`, each audit's
-        `child_events` carry its Comment events (`include=comment_events`, §4)."""
+        `child_events` carry its Comment events (`include=comment_events`,
+        docs/outside-apis.md#zendesk-incremental-exports)."""
         params = {"include": "comment_events"} if include_comments else None
         return self._time_export("ticket_events", "ticket_events", start_time, per_page, params, stamp="timestamp")
 
     def show_tickets(self, ids):
         """The tickets with these ids that exist (`show_many`, 100 ids a call)."""
         tickets = []
-        for batch in _batches(list(ids), BULK_LIMIT):
+        for batch in chunks(ids, BULK_LIMIT):
             body = self._request("GET", "tickets/show_many.json", params={"ids": ",".join(map(str, batch))})
             tickets.extend(body.get("tickets") or [])
         return tickets
@@ -463,7 +489,8 @@ class ZendeskClient:
 
     # ---- users and organizations -------------------------------------------------------------
     def export_users(self, start_time=None, cursor=None, per_page=EXPORT_PAGE_SIZE):
-        """Incremental user export pages (cursor-based, ordered by `updated_at`, §4)."""
+        """Incremental user export pages (cursor-based, ordered by `updated_at`,
+        docs/outside-apis.md#zendesk-incremental-exports)."""
         return self._cursor_export("users", start_time, cursor, per_page)
 
     def export_organizations(self, start_time=0, per_page=EXPORT_PAGE_SIZE):
@@ -480,7 +507,7 @@ class ZendeskClient:
 
     def _show_many(self, resource, ids, param="ids"):
         found = []
-        for batch in _batches(sorted(set(ids)), BULK_LIMIT):
+        for batch in chunks(sorted(set(ids)), BULK_LIMIT):
             body = self._request("GET", f"{resource}/show_many.json", params={param: ",".join(map(str, batch))})
             found.extend(body.get(resource) or [])
         return found
@@ -503,7 +530,8 @@ class ZendeskClient:
         return [result["id"] for result in body.get("results") or []][:limit]
 
     def search_users_by_email(self, email):
-        """Users whose email is `email` (`users/search?query=email:...`, §5)."""
+        """Users whose email is `email` (`users/search?query=email:...`,
+        docs/outside-apis.md#zendesk-writes-and-search)."""
         users = []
         for page in self._offset_pages("users/search.json", "users", {"query": f'email:"{email}"'}):
             users.extend(page)
@@ -511,7 +539,8 @@ class ZendeskClient:
 
     def search_users(self, query):
         """Users matching a search `query` (e.g. `organization:123 role:end-user`; `users/search`, offset
-        pages of 100, §5). NB: search reaches at most the first 10,000 results (§3)."""
+        pages of 100, docs/outside-apis.md#zendesk-writes-and-search). NB: search reaches at most the first 10,000
+        results (docs/outside-apis.md#zendesk-pagination)."""
         for page in self._offset_pages("users/search.json", "users", {"query": query}):
             yield from page
 
@@ -556,18 +585,19 @@ class ZendeskClient:
         return next(iter(body.get("organizations") or []), None)
 
     def create_or_update_users(self, users):
-        """Upsert users (matched by email or external_id, §5) in jobs of 100, waiting for each job.
-        Returns one result per input user, in order, as `job_results` words them: `{"index", "success": True,
-        "id", "status": "Created"|"Updated"}` or `{"index", "success": False, "error", "details"}`; `index` is
-        the position in `users`.
+        """Upsert users (matched by email or external_id, docs/outside-apis.md#zendesk-writes-and-search) in jobs of
+        100, waiting for each job. Returns one result per input user, in order, as `job_results` words them: `{"index",
+        "success": True, "id", "status": "Created"|"Updated"}` or `{"index", "success": False, "error", "details"}`;
+        `index` is the position in `users`.
         A job whose status expired is reconciled (see `_reconcile`); users found already written then
         report "Updated"."""
         return self._bulk("users/create_or_update_many.json", "users", users, self._find_users, "Updated")
 
     def create_or_update_user(self, user):
-        """Create a user, or update the one whose email or external_id matches (§5); returns it. One
-        call, answered at once (the bulk `create_or_update_users` waits on a job). A repeat meets the
-        user the first call made, so a lost answer is retried."""
+        """Create a user, or update the one whose email or external_id matches
+        (docs/outside-apis.md#zendesk-writes-and-search); returns it. One call, answered at once (the bulk
+        `create_or_update_users` waits on a job). A repeat meets the user the first call made, so a lost answer is
+        retried."""
         return self._request("POST", "users/create_or_update.json", idempotent=True, json={"user": user})["user"]
 
     def update_user(self, user_id, changes):
@@ -580,7 +610,8 @@ class ZendeskClient:
                              json={"organization": changes})["organization"]
 
     def create_or_update_organization(self, organization):
-        """Create, or update when `id`/`external_id` matches (never by name, §5); returns it."""
+        """Create, or update when `id`/`external_id` matches (never by name,
+        docs/outside-apis.md#zendesk-writes-and-search); returns it."""
         return self._request("POST", "organizations/create_or_update.json",
                              json={"organization": organization})["organization"]
 
@@ -592,7 +623,7 @@ class ZendeskClient:
 
     def _bulk(self, path, key, items, find, found_status):
         items, results = list(items), []
-        for offset, batch in zip(range(0, len(items), BULK_LIMIT), _batches(items, BULK_LIMIT)):
+        for offset, batch in zip(range(0, len(items), BULK_LIMIT), chunks(items, BULK_LIMIT)):
             for result in self._job_results(path, key, batch, find, found_status, JOB_RESUBMITS):
                 results.append({**result, "index": offset + result["index"]})
         return results
@@ -699,7 +730,8 @@ class ZendeskClient:
 
     # ---- webhooks ------------------------------------------------------------------------------
     def create_webhook(self, name, endpoint, subscriptions, authentication=None):
-        """An active, event-subscribed webhook (POST + json is required for those, §8.2); returns it."""
+        """An active, event-subscribed webhook (POST + json is required for those,
+        docs/outside-apis.md#zendesk-webhooks); returns it."""
         webhook = {"name": name, "status": "active", "endpoint": endpoint, "http_method": "POST",
                    "request_format": "json", "subscriptions": list(subscriptions)}
         if authentication is not None:
@@ -715,7 +747,7 @@ class ZendeskClient:
         return True
 
     def webhook_signing_secret(self, webhook_id):
-        """The secret deliveries are signed with (§8.1)."""
+        """The secret deliveries are signed with (docs/outside-apis.md#zendesk-webhooks)."""
         return self._request("GET", f"webhooks/{webhook_id}/signing_secret")["signing_secret"]["secret"]
 
     # ---- apps (the agent sidebar: https://developer.zendesk.com/api-reference/ticketing/apps/apps/) --
@@ -743,7 +775,7 @@ class ZendeskClient:
 
     # ---- the grant and the account -------------------------------------------------------------
     def current_token(self):
-        """This OAuth token as Zendesk sees it (`expires_at`, scopes, ...; §7 "Token introspection")."""
+        """This OAuth token as Zendesk sees it (`expires_at`, scopes, ...; docs/outside-apis.md#zendesk-oauth)."""
         return self._request("GET", "oauth/tokens/current.json")["token"]
 
     def revoke_current_token(self):
@@ -765,7 +797,7 @@ def job_results(job):
     an item done, `{"index", "success": False, "error", "details"}` for one refused. Zendesk words items
     several ways (docs/outside-apis-zendesk-audit.md, "Job results"): `{id, index}` and `{index, id,
     account_id}` (bulk create), `{id, status: "Created"}` (organizations and users), `{id, action, status:
-    "Updated", success: true}` (bulk update), `{id, action, error, details, success: false}` (the reference's
+    "Updated", success: true}` (bulk update), `{id, action, error, details, success: false}` (the OpenAPI file's
     FailedResult), `{id, error, details, status: "Failed"}` (a real users job, whose `id` is no record's)
     and an older `errors` text. A failed item's `id` is never taken for a record's. Without `index`, an
     item's position is its index (the recorded jobs list the items in the order sent). A `results` that
@@ -813,10 +845,6 @@ def _holds(record, item):
         elif current != value:
             return False
     return True
-
-
-def _batches(items, size):
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 class _Paced:

@@ -95,7 +95,7 @@ def _dashboard(form=None, notice=None):
 
 def _others(error):
     """[(label, url)] of the other records an error names: the Zendesk organization an account could not
-    take over, and the CRM account that holds it (people.py)."""
+    take over, and the CRM account that holds it (sync/organizations.py)."""
     installation, others = g.installation, []
     if error.zendesk_id and installation.zendesk_subdomain:
         others.append((_("Zendesk organization"),

@@ -1,4 +1,4 @@
-"""Each signed marketplace call is accepted once (DESIGN §4).
+"""Each signed marketplace call is accepted once (docs/architecture.md#lifecycle).
 
 A signature stays acceptable for its whole window (security.SIGNATURE_MAX_AGE): replayed inside it, an
 old uninstall would delete a new installation and an old `scope: all` would widen a narrowed scope. So

@@ -1,4 +1,5 @@
-"""Lifecycle URLs the CRM marketplace calls: install, permission change, uninstall (DESIGN §4, §7)."""
+"""Lifecycle URLs the CRM marketplace calls: install, permission change, uninstall (docs/architecture.md#lifecycle,
+docs/architecture.md#uninstall)."""
 import json
 
 from flask import Blueprint, current_app, jsonify, request
@@ -7,7 +8,9 @@ from ..connections import connection
 from ..extensions import csrf, db
 from ..models import SCOPE_TYPES, Installation, new_context_secret
 from ..security import verify_marketplace_request
-from . import provisioning, replay
+from . import replay
+from .install import ProvisioningError, on_crm_connected
+from .uninstall import uninstall as uninstall_installation
 
 bp = Blueprint("lifecycle", __name__, url_prefix="/lifecycle")
 csrf.exempt(bp)  # signed server-to-server calls, no browser form
@@ -92,7 +95,7 @@ def install():
     existing = db.session.scalar(db.select(Installation).filter_by(org_id=org_id))
     if existing is not None and existing.status == "uninstalling":
         # An earlier uninstall is unfinished: finish it first, never mix old and new state.
-        result = provisioning.uninstall(existing)
+        result = uninstall_installation(existing)
         if not result.done:
             pending = result.answer()[0]["pending"]
             raise LifecycleError(409, "uninstall_pending",
@@ -118,8 +121,8 @@ def _provisioned(installation, answer):
     """Re-install with a CRM grant already stored: make sure the modules and channel exist (F7)."""
     if connection(installation, "crm") is not None:
         try:
-            provisioning.on_crm_connected(installation)
-        except provisioning.ProvisioningError as error:
+            on_crm_connected(installation)
+        except ProvisioningError as error:
             answer["provisioning_error"] = error.message  # the install itself stands; settings can retry
     return answer
 
@@ -153,7 +156,7 @@ def permissions():
 
 @bp.post("/uninstall")
 def uninstall():
-    """Remove what the installation created outside and every row of it (F23, F24, DESIGN §7);
+    """Remove what the installation created outside and every row of it (F23, F24, docs/architecture.md#uninstall);
     idempotent. 200 when done; 202 with the steps still pending (retried by the next call and by
     `flask support retry-uninstalls`)."""
     body = _signed_body()
@@ -161,5 +164,5 @@ def uninstall():
     installation = db.session.scalar(db.select(Installation).filter_by(org_id=_text(body, "org_id")))
     if installation is None:
         return jsonify(status="uninstalled", manual=[])
-    answer, status = provisioning.uninstall(installation).answer()
+    answer, status = uninstall_installation(installation).answer()
     return jsonify(answer), status

@@ -32,7 +32,8 @@ from ..models import Link, NewTicketRequest, Ticket, as_utc, utcnow
 from ..notices import notice
 from ..sync import mapping, tickets
 from ..sync.engine import SyncContext
-from ..sync.people import mappings_for
+from ..sync.mapping_rows import mappings_for
+from ..sync.store import digest
 
 # A person waits on the answer: a few quick tries, then plain words (the sync's own policy is patient).
 READ_POLICY = RetryPolicy(attempts=2, base_delay=0.2, timeout=5.0)
@@ -240,9 +241,9 @@ def _pair(ctx, user, person, email):
         return
     if _user_paired(ctx, user["id"]) or _record_paired(ctx, person):
         return
-    digest = mapping.digest(mapping.view_of_zendesk(user, mappings_for(ctx, person.module)))
+    hashed = digest(mapping.view_of_zendesk(user, mappings_for(ctx, person.module)))
     db.session.add(Link(installation_id=ctx.installation.id, kind="user", zendesk_id=user["id"],
-                        crm_module=person.module, crm_id=person.id, last_hash=digest, email=email.lower()))
+                        crm_module=person.module, crm_id=person.id, last_hash=hashed, email=email.lower()))
     try:
         db.session.commit()
     except IntegrityError:  # paired meanwhile by the sync or another submit: theirs stands

@@ -1,4 +1,4 @@
-"""Which tickets a CRM record shows, read from the local copies the sync keeps (DESIGN §5), so the
+"""Which tickets a CRM record shows, read from the local copies the sync keeps (docs/architecture.md#data-model), so the
 widget never waits on an outside API to list.
 
 - A Contact or a Lead: the tickets they requested.

@@ -1,4 +1,6 @@
-"""Authorizing Zoho CRM and Zendesk from the settings panel (F2, F5, F6; DESIGN §4, §6, §8).
+"""Authorizing Zoho CRM and Zendesk from the settings panel, the OAuth flows (F2, F5, F6;
+docs/architecture.md#authorizing-the-two-services, docs/architecture.md#real-time,
+docs/architecture.md#errors-and-safety); each grant's status is status.py's.
 
 Both OAuth flows run in a top-level window of their own: Zendesk's and Zoho's sign-in pages refuse to
 be framed, and our panel lives in a cross-site iframe. The provider sends the admin back to our
@@ -21,7 +23,6 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
@@ -30,14 +31,13 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from requests_oauthlib import OAuth2Session
 
+from ..agent.installing import install_sidebar
 from ..clients import crm, zendesk
 from ..clients.http import AuthenticationError, InvalidRequest, NetworkError, RetryPolicy, ServiceError
-from ..connections import (SERVICE_NAMES, connection, crm_client, crm_data_centres, mark_revoked, save_grant,
-                           zendesk_client)
-from ..agent.installing import install_sidebar
+from ..connections import crm_data_centres, save_grant, zendesk_client
 from ..extensions import db
-from ..models import Installation, as_utc, utcnow
-from ..sync import runs
+from ..lifecycle.install import ProvisioningError, on_crm_connected
+from ..models import Installation
 from ..urls import external_root
 
 STATE_MAX_AGE = 15 * 60  # seconds between "Authorize" and the provider's redirect back
@@ -47,7 +47,7 @@ CRM_STATE = "settings-crm-oauth-state"
 PAGE_POLICY = RetryPolicy(attempts=2, base_delay=0.2, max_delay=1.0, timeout=10.0)
 
 # What the sync needs: records, custom modules and fields, users and org, notifications, COQL and
-# search (zoho-crm-api.md §1.7).
+# search (docs/outside-apis.md#crm-scopes).
 CRM_SCOPES = ("ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL", "ZohoCRM.users.READ", "ZohoCRM.org.READ",
               "ZohoCRM.notifications.ALL", "ZohoCRM.coql.READ", "ZohoSearch.securesearch.READ")
 
@@ -56,8 +56,8 @@ CRM_SCOPES = ("ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL", "ZohoCRM.users.READ
 UNPAID_PLANS = ("expired", "free")
 
 WEBHOOK_NAME = "Zendesk for Zoho CRM"
-# Event-subscribed webhook (zendesk-api.md §8.2, §8.3): tickets and their comments, end-users and
-# organizations — everything the real-time sync listens to.
+# Event-subscribed webhook (docs/outside-apis.md#zendesk-webhooks, docs/outside-apis.md#zendesk-webhook-events): tickets
+# and their comments, end-users and organizations — everything the real-time sync listens to.
 WEBHOOK_EVENTS = tuple(f"zen:event-type:{name}" for name in (
     "ticket.created", "ticket.status_changed", "ticket.priority_changed", "ticket.type_changed",
     "ticket.subject_changed", "ticket.tags_changed", "ticket.agent_assignment_changed",
@@ -163,7 +163,8 @@ def finish_crm(args):
         raise AuthorizeFailed(_("Zoho CRM was not authorized: access was denied."), retry)
     centres = crm_data_centres()
     try:
-        # NB: `accounts-server` comes from the browser: our secret goes only to a server we know (§1.4).
+        # NB: `accounts-server` comes from the browser: our secret goes only to a server we know
+        # (docs/outside-apis.md#crm-oauth).
         dc = crm.known_accounts_server(args.get("accounts-server", ""), centres)
     except InvalidRequest:
         raise AuthorizeFailed(_("Zoho sent you back from an accounts server we don't know. Try again."), retry) from None
@@ -205,12 +206,8 @@ def finish_crm(args):
 def _provision_crm(installation):
     """The CRM side's set-up (custom modules, notification channel); a problem in plain words, or None."""
     try:
-        from ..lifecycle import provisioning
-    except ImportError:  # NB: written alongside this module; without it the grant is all we store
-        return None
-    try:
-        provisioning.on_crm_connected(installation)
-    except provisioning.ProvisioningError as error:
+        on_crm_connected(installation)
+    except ProvisioningError as error:
         return error.message
     return None
 
@@ -286,13 +283,13 @@ def finish_zendesk(args):
 
 
 def zendesk_webhook_url(installation):
-    # NB: the webhooks blueprint is another issue's; its contract is POST /webhooks/zendesk/<installation_key>.
+    # The webhooks blueprint serves POST /webhooks/zendesk/<installation_key> (docs/architecture.md#routes).
     return f"{external_root()}/webhooks/zendesk/{installation.installation_key}"
 
 
 def register_webhook(installation, client):
-    """The event-subscribed webhook real-time sync listens to (DESIGN §6), its id and signing secret
-    stored (the secret encrypted). A re-authorization replaces the previous webhook. Returns a problem
+    """The event-subscribed webhook real-time sync listens to (docs/architecture.md#real-time), its id and signing
+    secret stored (the secret encrypted). A re-authorization replaces the previous webhook. Returns a problem
     in plain words, or None."""
     try:
         if installation.zendesk_webhook_id:
@@ -311,103 +308,6 @@ def register_webhook(installation, client):
     return None
 
 
-# ---- what the settings page shows -----------------------------------------------------------------
-
-# The live check of a grant runs in a fragment of the panel while the admin waits: one attempt with a
-# short timeout, never the sync's patient retries, so a slow service costs seconds, not a hung page.
-STATUS_POLICY = RetryPolicy(attempts=1, timeout=3.0)
-# How long a check that found a grant working is trusted. NB: kept in the database (Connection.checked_at),
-# not in one process's memory: any gunicorn worker may serve the fragments, a re-authorization in another
-# worker must end it (save_grant), and a fresh check of both grants lifts a refused-grant pause.
-STATUS_CACHE_SECONDS = 60
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    """`state`: missing | active | revoked | unreachable; `plan` (Zendesk); `problem` in plain words;
-    `checking`: only what is stored so far, the live check is still to load; `checked_now`: a call to
-    the service just said so (not the cache)."""
-
-    state: str
-    plan: str = ""
-    problem: str = ""
-    checking: bool = False
-    checked_now: bool = False
-
-    @property
-    def active(self):
-        return self.state in ("active", "unreachable")
-
-
-def stored_status(installation, service):
-    """What the panel shows at once, with no outside call: the grant as stored, the plan last seen."""
-    grant = connection(installation, service)
-    if grant is None or grant.status == "revoked":
-        return ServiceStatus("missing" if grant is None else "revoked")
-    return _working(installation, service, grant.plan, checking=True)
-
-
-def live_status(installation, service):
-    """The grant checked with one cheap call (the CRM org, the Zendesk subscription), or the answer of
-    such a check made less than STATUS_CACHE_SECONDS ago."""
-    grant = connection(installation, service)
-    if grant is None or grant.status == "revoked":
-        return stored_status(installation, service)
-    if _recently_checked(grant):
-        return _working(installation, service, grant.plan)
-    try:
-        plan = _check(installation, service, grant)
-    except AuthenticationError:  # refresh could not fix it: revoked by the service, or the refresh token is gone
-        mark_revoked(grant)
-        return ServiceStatus("revoked")
-    except ServiceError as error:
-        return ServiceStatus("unreachable", plan=grant.plan, problem=_not_checked(SERVICE_NAMES[service], error))
-    grant.plan, grant.checked_at = plan, utcnow()
-    db.session.commit()
-    return _working(installation, service, plan, checked_now=True)
-
-
-def crm_status(installation):
-    return live_status(installation, "crm")
-
-
-def zendesk_status(installation):
-    return live_status(installation, "zendesk")
-
-
-def check_grant(installation, service):
-    """The live status for the panel's fragment of `service`. When this check found the grant working
-    and the other grant was found working lately too, the admin has re-authorized: a pause for a refused
-    grant ends (runs.lift_grant_pause). Returns (status, whether a pause was lifted)."""
-    status = live_status(installation, service)
-    other = connection(installation, "zendesk" if service == "crm" else "crm")
-    both_work = status.checked_now and other is not None and other.status == "active" and _recently_checked(other)
-    return status, both_work and runs.lift_grant_pause(installation)
-
-
-def _check(installation, service, grant):
-    """One call that needs a working grant; returns the Zendesk plan ("" for the CRM)."""
-    if service == "crm":
-        crm_client(installation, grant, policy=STATUS_POLICY).org()
-        return ""
-    return zendesk_client(installation, grant, policy=STATUS_POLICY).account_plan()
-
-
-def _recently_checked(grant):
-    return grant.checked_at is not None and \
-        utcnow() - as_utc(grant.checked_at) < timedelta(seconds=STATUS_CACHE_SECONDS)
-
-
-def _working(installation, service, plan, **flags):
-    problem = ""
-    if service == "zendesk" and plan.lower() in UNPAID_PLANS:
-        problem = _("This Zendesk account is now on the %(plan)s plan: Zendesk refuses the extension's requests "
-                    "until the plan is renewed.", plan=plan)
-    elif service == "zendesk" and not installation.zendesk_webhook_id:
-        problem = _("Real-time updates from Zendesk are not set up. Re-authorize to set them up.")
-    return ServiceStatus("active", plan=plan, problem=problem, **flags)
-
-
 # ---- plain words -----------------------------------------------------------------------------------
 
 def _reason(service, error):
@@ -421,18 +321,6 @@ def _unreachable(service, error):
         return _("%(service)s could not be reached. Check your connection and try again in a few minutes.",
                  service=service)
     return _("%(service)s answered with an error (%(detail)s). Try again in a few minutes.",
-             service=service, detail=str(error))
-
-
-def _not_checked(service, error):
-    """A live check without an answer: the panel tries again later by itself."""
-    if isinstance(error, NetworkError) and error.timed_out:
-        return _("%(service)s did not answer in time. The status will be checked again in a minute.",
-                 service=service)
-    if isinstance(error, NetworkError):
-        return _("%(service)s could not be reached. The status will be checked again in a minute.",
-                 service=service)
-    return _("%(service)s answered with an error (%(detail)s). The status will be checked again in a minute.",
              service=service, detail=str(error))
 
 

@@ -15,11 +15,12 @@ from ..models import FieldMapping, Link
 from ..numbers import whole_number
 from ..sync import field_rules, mapping, queue, runs
 from ..sync.engine import sync_settings
-from ..sync.people import ensure_default_mappings
+from ..sync.mapping_rows import ensure_default_mappings
 from . import drafts
+from . import bp
 from .forms import WidgetForm
-from .views import bp
-from .wizard import MODULE_LABELS, MODULES, PICKER_POLICY, sync_settings_step
+from .sync_views import MODULE_LABELS
+from .wizard import MODULES, PICKER_POLICY, sync_settings_step
 
 DIRECTION_LABELS = {"to_zendesk": _l("CRM → Zendesk"), "to_crm": _l("Zendesk → CRM"), "both": _l("Both ways")}
 # Zendesk's own names for the user's and organization's standard fields (its Japanese UI says 名前, メール...).

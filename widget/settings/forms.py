@@ -1,8 +1,8 @@
 """Settings forms, with a form token that needs no cookie.
 
 Flask-WTF's own CSRF token lives in the Flask session, i.e. a cookie, and our pages run in a
-cross-site iframe where third-party cookies may be blocked (DESIGN §4). So these forms carry a token
-signed with SECRET_KEY and bound to the verified widget context (installation and CRM user) instead:
+cross-site iframe where third-party cookies may be blocked (docs/architecture.md#widget-context). So these forms carry a
+token signed with SECRET_KEY and bound to the verified widget context (installation and CRM user) instead:
 a page of another org or another user can't produce it, and it expires. Together with the
 `X-Widget-Context` header htmx sends, state-changing requests are CSRF-safe without any cookie.
 """
@@ -17,7 +17,8 @@ from werkzeug.datastructures import MultiDict
 from wtforms import StringField, ValidationError
 from wtforms.csrf.core import CSRF
 
-FORM_TOKEN_MAX_AGE = 3600  # seconds; the page itself lives at most 15 minutes per context (DESIGN §4)
+# seconds; the page itself lives at most 15 minutes per context (docs/architecture.md#widget-context)
+FORM_TOKEN_MAX_AGE = 3600
 
 
 def _serializer():

@@ -13,10 +13,10 @@ from ..context import widget_view
 from ..sync import queue, runs
 from ..sync.dry_run import dry_run
 from ..sync.engine import sync_settings
+from . import bp
 from .forms import SyncNowForm
-from .sync_views import sync_context
-from .views import bp
-from .wizard import MODE_LABELS, PICKER_POLICY, modules_in_words
+from .sync_views import modules_in_words, sync_context
+from .wizard import MODE_LABELS, PICKER_POLICY
 
 BULK_DONE = _l("A bulk sync can run only once, and it has run. To run it again, contact support; "
                "a Selective Sync of other organizations stays available.")

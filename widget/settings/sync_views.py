@@ -11,12 +11,12 @@ from ..context import widget_view
 from ..extensions import db
 from ..models import SyncError, SyncRun
 from ..sync import queue, runs
-from ..sync.engine import STREAM_ORDER, selected_streams, sync_settings
+from ..sync.engine import selected_streams, stream_names, sync_settings
+from . import bp
 from .forms import SyncNowForm
-from .views import bp
-from .wizard import modules_in_words
 
 FAILURES_SHOWN = 10  # the panel names a few; the dashboard keeps the whole error log
+MODULE_LABELS = {"Accounts": _l("Accounts"), "Contacts": _l("Contacts"), "Leads": _l("Leads")}
 
 STREAM_LABELS = {
     "crm_accounts": _l("Zoho CRM accounts → Zendesk organizations"),
@@ -29,13 +29,17 @@ STREAM_LABELS = {
 }
 
 
+def modules_in_words(modules):
+    return ", ".join(str(MODULE_LABELS.get(name, name)) for name in modules)
+
+
 def sync_context(form=None, refusal=None):
     """What the sync part of the panel shows."""
     installation = g.installation
     settings = sync_settings(installation)
     run = db.session.scalar(db.select(SyncRun).filter_by(installation_id=installation.id, kind="first")
                             .order_by(SyncRun.id.desc()).limit(1))
-    streams = selected_streams(settings) or list(STREAM_ORDER)
+    streams = selected_streams(settings) or stream_names()
     error_count = sum((count or {}).get("errors", 0) for count in (run.counts or {}).values()) if run else 0
     failures, more = _failures(run) if error_count and run.status == "done" else ([], 0)
     return {"sync_form": form or SyncNowForm(), "settings": settings, "run": run, "refusal": refusal,

@@ -1,28 +1,21 @@
 """The admin settings panel: connect Zoho CRM, authorize Zendesk (F5, F6); the sync wizard is wizard.py."""
-from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
+from flask import g, make_response, redirect, render_template, request, url_for
 
 from ..context import widget_view
-from ..extensions import csrf
-from . import authorize
+from . import authorize, bp, status
 from .forms import ZendeskSubdomainForm
-
-bp = Blueprint("settings", __name__, url_prefix="/settings")
-# Flask-WTF's session-based check needs a cookie, which a cross-site iframe may not get (DESIGN §4):
-# every settings form carries a token bound to the widget context instead (forms.py).
-csrf.exempt(bp)
+from .sync_views import sync_context
 
 
 def settings_panel(form=None, authorization_url=None):
     """The whole page, or only the panel partial for htmx requests (same partial either way). Only what
     is stored: each service's live status loads in a fragment of its own (`_live_part`)."""
-    from .sync_views import sync_context  # its module registers routes on this blueprint
-
     installation = g.installation
     form = form or ZendeskSubdomainForm(subdomain=installation.zendesk_subdomain)
     template = "settings/_panel.html" if request.htmx else "settings/index.html"
     body = render_template(template, form=form, authorization_url=authorization_url, context_token=g.context_token,
-                           crm=authorize.stored_status(installation, "crm"),
-                           zendesk=authorize.stored_status(installation, "zendesk"),
+                           crm=status.stored_status(installation, "crm"),
+                           zendesk=status.stored_status(installation, "zendesk"),
                            installation=installation, **sync_context())
     response = make_response(body)
     response.vary.add("HX-Request")
@@ -33,12 +26,12 @@ def _live_part(service):
     """One service's part of the panel, its grant checked live (or from the short cache). A grant found
     revoked reloads the panel (from storage) without the sync part; a lifted pause refreshes the sync part."""
     installation = g.installation
-    status, lifted = authorize.check_grant(installation, service)
-    body = render_template(f"settings/_{service}.html", **{service: status}, installation=installation,
+    found, lifted = status.check_grant(installation, service)
+    body = render_template(f"settings/_{service}.html", **{service: found}, installation=installation,
                            form=ZendeskSubdomainForm(subdomain=installation.zendesk_subdomain),
                            authorization_url=None, context_token=g.context_token)
     response = make_response(body)
-    if status.state == "revoked":
+    if found.state == "revoked":
         response.headers["HX-Trigger"] = "grant-revoked"
     elif lifted:
         response.headers["HX-Trigger"] = "sync-resumed"

@@ -21,8 +21,10 @@ from ..numbers import whole_number
 from ..sync import queue, runs
 from ..sync.engine import sync_settings
 from . import drafts
+from . import bp
 from .forms import WidgetForm
-from .views import bp, settings_panel
+from .sync_views import MODULE_LABELS
+from .views import settings_panel
 
 ORGANIZATIONS_SHOWN = 25
 # The picker answers an admin who waits: a short try, then a plain message (the sync's own policy is patient).
@@ -30,7 +32,6 @@ PICKER_POLICY = RetryPolicy(attempts=2, base_delay=0.2, timeout=5.0)
 
 MODULES = ("Accounts", "Contacts", "Leads")
 # Zoho CRM's own names for its modules in each language (the CRM's Japanese UI says 取引先, 連絡先, 見込み客).
-MODULE_LABELS = {"Accounts": _l("Accounts"), "Contacts": _l("Contacts"), "Leads": _l("Leads")}
 MODE_LABELS = {"bulk": _l("Bulk Sync"), "selective": _l("Selective Sync")}
 
 
@@ -72,10 +73,6 @@ def interval_in_words(seconds):
         return ngettext("every hour", "every %(num)d hours", hours)
     minutes = max(1, round(seconds / 60))
     return ngettext("every minute", "every %(num)d minutes", minutes)
-
-
-def modules_in_words(modules):
-    return ", ".join(str(MODULE_LABELS.get(name, name)) for name in modules)
 
 
 def _step(form, saved=False, unsaved=False):

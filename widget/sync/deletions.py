@@ -14,28 +14,20 @@ The sync learns of deletions two ways:
 from datetime import timedelta
 
 from ..extensions import db
-from ..models import Link, utcnow
+from ..models import utcnow
 from . import mapping
+from .store import crm_stream_name, links_by_crm
 
 KINDS = {"Accounts": "organization", "Contacts": "user", "Leads": "user"}
-ID_CHUNK = 500  # ids per SQL `IN (...)`
 # The first look at a module's deletions (the installation's first sync) goes back this far: earlier
 # deletions are of records this installation never linked. The margin covers clocks a little apart.
 FIRST_LOOK_MARGIN = timedelta(hours=1)
-
-def stream_of(module):
-    return f"crm_{module.lower()}"
 
 
 def unlink(ctx, module, crm_ids):
     """Unlink the CRM records `crm_ids` of `module`, deleted in the CRM. Returns how many were linked."""
     kind = KINDS[module]
-    links = []
-    ids = sorted({str(i) for i in crm_ids if i})
-    for start in range(0, len(ids), ID_CHUNK):
-        links += db.session.scalars(db.select(Link).filter(
-            Link.installation_id == ctx.installation.id, Link.kind == kind, Link.crm_module == module,
-            Link.crm_id.in_(ids[start:start + ID_CHUNK]))).all()
+    links = list(links_by_crm(ctx, kind, module, crm_ids).values())
     if not links:
         return 0
     ours = {link.zendesk_id: mapping.external_id(module, link.crm_id).lower() for link in links}
@@ -49,14 +41,14 @@ def unlink(ctx, module, crm_ids):
     for link in links:
         db.session.delete(link)
     db.session.commit()
-    ctx.clear_errors(stream_of(module), [link.crm_id for link in links])
+    ctx.clear_errors(crm_stream_name(module), [link.crm_id for link in links])
     return len(links)
 
 
 def catch_up(ctx, module):
     """Unlink the records of `module` deleted since the last look (GET /{module}/deleted, every page),
     then remember the latest deletion time seen."""
-    name = f"{stream_of(module)}:deleted"
+    name = f"{crm_stream_name(module)}:deleted"
     cursor = ctx.cursor(name) or (utcnow() - FIRST_LOOK_MARGIN).isoformat(timespec="seconds")
     # NB: one second earlier, as for records: If-Modified-Since has whole seconds and means "after".
     since = (mapping.parse_time(cursor) - timedelta(seconds=1)).isoformat()

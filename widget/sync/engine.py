@@ -1,16 +1,18 @@
 """The sync engine's core: streams, their context (clients, cursors, progress, errors) and leases.
 
 A *stream* is one flow of one kind of object in one direction (e.g. `zendesk_tickets`: Zendesk tickets
-into the CRM). Each stream is a function `stream(ctx)` that reads pages from its saved cursor, writes
+into the CRM). Each stream is a function `sync_<what>(ctx)` that reads pages from its saved cursor, writes
 them in batches, and commits the cursor only after the page it covers is written; run again, it
 resumes where it stopped (after a crash too) and, when caught up, returns.
 
-Streams register themselves with `@stream(name, module=...)`; `run_streams()` runs the ones an
-installation's settings select, in dependency order, each under a lease so that at most one job per
-installation and stream runs at a time across every worker and host.
+Every stream is listed, in dependency order, in `STREAMS` of widget/sync/__init__.py (a stream it does
+not list never runs); `run_streams()` runs the ones an installation's settings select, each under a lease
+so that at most one job per installation and stream runs at a time across every worker and host.
 """
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
@@ -24,10 +26,6 @@ from ..notices import notice, stored
 from ..leases import LEASE_SECONDS, acquire_lease, dead_on_this_host, holder_name, release_lease  # noqa: F401
 from ..models import Cursor, StreamLease, SyncError, SyncSettings, utcnow  # noqa: F401
 
-# People and organizations before tickets (ticket lookups need them), tickets before comments.
-STREAM_ORDER = ("crm_accounts", "crm_contacts", "crm_leads", "zendesk_users", "zendesk_organizations",
-                "zendesk_tickets", "zendesk_comments")
-STREAMS = {}  # name -> (function, CRM module that must be chosen in settings, or None)
 # Daily CRM credits left untouched for the org's other integrations; below it the sync pauses.
 CREDIT_RESERVE = 500
 CREDIT_PAUSE_HOURS = 1  # credits are counted over a rolling 24 h window: look again in an hour
@@ -48,21 +46,27 @@ class LeaseHeld(Exception):
     """Another worker is running this installation's stream right now."""
 
 
-def stream(name, module=None):
-    """Register a stream function. `module`: the CRM module (Accounts/Contacts/Leads) it needs chosen."""
-    def register(function):
-        if name not in STREAM_ORDER:
-            raise ValueError(f"unknown stream {name!r}; add it to STREAM_ORDER")
-        STREAMS[name] = (function, module)
-        return function
-    return register
+@dataclass(frozen=True)
+class Stream:
+    name: str  # its cursor, lease, counts and errors are kept under this name
+    run: Callable  # the function `sync_<what>(ctx)`
+    module: str | None = None  # the CRM module (Accounts/Contacts/Leads) it needs chosen in settings, or None
 
 
-def selected_streams(settings):
-    """The registered streams the settings select, in dependency order."""
+def all_streams():
+    """Every stream, in the order they run (the list in widget/sync/__init__.py)."""
+    from . import STREAMS  # the package imports this module before it lists its streams
+    return STREAMS
+
+
+def stream_names():
+    return [stream.name for stream in all_streams()]
+
+
+def selected_streams(settings, streams=None):
+    """The names of the streams (by default all of them) the settings select, in dependency order."""
     chosen = set(settings.modules or [])
-    return [name for name in STREAM_ORDER
-            if name in STREAMS and (STREAMS[name][1] is None or STREAMS[name][1] in chosen)]
+    return [stream.name for stream in streams or all_streams() if stream.module is None or stream.module in chosen]
 
 
 def sync_settings(installation):
@@ -138,9 +142,11 @@ class SyncContext:
         self.run.counts = counts
         db.session.commit()
 
-    def record_error(self, name, object_id, message, retryable=True, zendesk_id=None, other_crm_id=None):
+    def record_error(self, name, object_id, message, retryable=True, zendesk_id=None, other_crm_id=None,
+                     waiting_for_ticket=None):
         """A record that failed: kept with the outside service's message, never blocking the rest.
-        `zendesk_id`, `other_crm_id`: the Zendesk object and other CRM record in the way, if any."""
+        `zendesk_id`, `other_crm_id`: the Zendesk object and other CRM record in the way, if any;
+        `waiting_for_ticket`: a comment's ticket, not in the CRM yet."""
         row = db.session.scalar(db.select(SyncError).filter_by(
             installation_id=self.installation.id, stream=name, object_id=str(object_id)))
         if row is None:
@@ -150,6 +156,7 @@ class SyncContext:
         row.message, row.message_notice = stored(message)
         row.retryable = retryable
         row.zendesk_id, row.other_crm_id = zendesk_id, other_crm_id
+        row.waiting_for_ticket = waiting_for_ticket
         db.session.commit()
 
     def clear_errors(self, name, object_ids):
@@ -208,12 +215,13 @@ def run_streams(installation, names, run=None, ctx=None):
     """Run `names` in order for the installation, each under its lease. A revoked grant pauses the
     installation with a message for the admin instead of failing silently."""
     ctx = ctx or SyncContext(installation, run=run)
+    streams = {stream.name: stream for stream in all_streams()}
     for name in names:
         ctx.check_running()
         with lease(installation.id, name) as holder:
             ctx.lease_stream, ctx.lease_holder = name, holder
             try:
-                STREAMS[name][0](ctx)
+                streams[name].run(ctx)
             except AuthenticationError as error:
                 pause_for_revoked_grant(ctx, error)
                 raise

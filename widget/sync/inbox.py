@@ -1,4 +1,4 @@
-"""The real-time inbox (F16; DESIGN §6): store deliveries, then apply them in coalesced batches.
+"""The real-time inbox (F16; docs/architecture.md#real-time): store deliveries, then apply them in coalesced batches.
 
 The webhooks blueprint stores every verified delivery (`store`, deduplicated by delivery id) before it
 answers 200, and calls `trigger`, which queues a `drain` job. A drain holds the installation's "inbox"
@@ -29,7 +29,10 @@ from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import autocommit, db, insert_on_conflict
 from ..models import InboxEvent, Installation, StreamLease, SyncRun, SyncSettings, as_utc, utcnow
 from ..notices import notice
-from . import deletions, engine, people, queue, tickets
+from ..ops.logs import sync_run
+from . import deletions, engine, mapping, organizations, people, pull, queue, tickets
+from .mapping_rows import read_records
+from .store import crm_stream_name
 
 logger = logging.getLogger(__name__)
 LEASE = "inbox"
@@ -39,8 +42,6 @@ EVENTS_PER_PASS = 500
 # changes a second a pass per change would spend ~9,000 calls a minute (Team plans have 200); this way
 # ~360 at most, and a change waits at most this long before its pass starts.
 PASS_INTERVAL = 0.5
-CRM_IDS_PER_CALL = 100  # GET /{module}?ids= takes at most 100 ids (zoho-crm-api.md §2.2)
-PEOPLE_MODULES = ("Contacts", "Leads")
 INTERRUPTED = notice("Interrupted: the worker stopped. Its events are applied again.")
 
 
@@ -171,6 +172,7 @@ def drain(installation_id):
             db.session.rollback()
             ctx.run.status, ctx.run.finished_at = status, utcnow()
             db.session.commit()
+            sync_run("failed" if status == "failed" else "ended", ctx.run)
 
 
 def _applicable(installation_id):
@@ -201,6 +203,7 @@ def _drain(installation_id, holder, ctx):
                           mode=engine.sync_settings(installation).mode)
             db.session.add(run)
             db.session.commit()
+            sync_run("started", run)
             ctx = engine.SyncContext(installation, run=run)
         started = time.monotonic()
         try:
@@ -280,7 +283,7 @@ def _apply_zendesk(ctx, events):
     user_ids = _ids(user_events)
     if user_ids:
         failed |= _guarded(ctx, "zendesk_users", user_events, user_ids,
-                           lambda: people.pull_users(ctx, ctx.zendesk.show_users(user_ids)))
+                           lambda: pull.pull_users(ctx, ctx.zendesk.show_users(user_ids)))
     ticket_events = by_kind.get("ticket", [])
     ticket_ids = _ids(ticket_events)
     if ticket_ids:
@@ -290,7 +293,7 @@ def _apply_zendesk(ctx, events):
     organization_ids = _ids(organization_events)
     if organization_ids:
         failed |= _guarded(ctx, "zendesk_organizations", organization_events, organization_ids,
-                           lambda: people.pull_organizations(ctx, ctx.zendesk.show_organizations(organization_ids)))
+                           lambda: pull.pull_organizations(ctx, ctx.zendesk.show_organizations(organization_ids)))
     return failed
 
 
@@ -317,8 +320,9 @@ def _write_tickets(ctx, ticket_ids, ticket_events):
 
 
 def _comment_from_event(payload):
-    """The comment a `ticket.comment_added` event carries ({id, body, is_public, author}, §8.3), in the
-    API's comment shape. Its creation time is the event's `time`."""
+    """The comment a `ticket.comment_added` event carries ({id, body, is_public, author},
+    docs/outside-apis.md#zendesk-webhook-events), in the API's comment shape. Its creation time is the event's
+    `time`."""
     comment = payload["event"]["comment"]
     author = comment.get("author") or {}
     return {"id": int(comment["id"]), "type": "Comment", "body": comment.get("body") or "",
@@ -347,32 +351,29 @@ def _apply_crm(ctx, events):
     the pass's other changes, so a new record with a deleted one's email or name links afresh."""
     chosen = set(ctx.settings.modules or [])
     failed = set()
-    for module in ("Accounts",) + PEOPLE_MODULES:
+    for module in mapping.MODULES:
         module_events = [e for e in events if e.object_kind == module]
         if module not in chosen:
             continue
         deleted = sorted({str(i) for e in module_events if e.payload.get("operation") == "delete"
                           for i in e.payload.get("ids") or []})
         if deleted:
-            failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, deleted,
+            failed |= _guarded(ctx, crm_stream_name(module), module_events, deleted,
                                lambda module=module, ids=deleted: deletions.unlink(ctx, module, ids))
         ids = sorted({str(i) for e in module_events if e.payload.get("operation") != "delete"
                       for i in e.payload.get("ids") or []} - set(deleted))
         if ids:
-            failed |= _guarded(ctx, f"crm_{module.lower()}", module_events, ids,
+            failed |= _guarded(ctx, crm_stream_name(module), module_events, ids,
                                lambda module=module, ids=ids: _push(ctx, module, ids))
     return failed
 
 
 def _push(ctx, module, ids):
-    """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=, §2.2) and write
-    them to Zendesk through the people sync's batch functions."""
-    records = []
-    for start in range(0, len(ids), CRM_IDS_PER_CALL):
-        batch = ids[start:start + CRM_IDS_PER_CALL]
-        records.extend(ctx.crm.list_records(module, people.crm_fields(module, ctx), ids=",".join(batch)))
+    """Re-read the records (their mapped fields, 100 ids a call: GET /{module}?ids=,
+    docs/outside-apis.md#crm-reading-records) and write them to Zendesk through the people sync's batch functions."""
+    records = read_records(ctx, module, ids)
     if module == "Accounts":
-        people.push_accounts(ctx, records)
+        organizations.push_accounts(ctx, records)
     else:
         people.push_people(ctx, module, records)
 

@@ -1,4 +1,5 @@
-"""Sync jobs of an installation: the hook uninstall uses to stop them (DESIGN §6, §7).
+"""Sync jobs of an installation: the hook uninstall uses to stop them (docs/architecture.md#where-jobs-run,
+docs/architecture.md#uninstall).
 
 Uninstall marks the installation `uninstalling` first, then calls `stop_installation_jobs`:
 - jobs that have not started are dropped (thread pool: cancelled futures and timers; RQ: removed from

@@ -1,4 +1,5 @@
-"""The field mapping (F11, DESIGN §6): CRM records ⇄ Zendesk users and organizations. Pure functions, no I/O.
+"""The field mapping (F11, docs/architecture.md#what-maps-to-what): CRM records ⇄ Zendesk users and organizations. Pure
+functions, no I/O.
 
 A mapping is a list of rows with `crm_field`, `zendesk_field`, `direction` (both | to_zendesk | to_crm) and
 `value_map` (CRM picklist value → Zendesk value; read backwards towards the CRM) — FieldMapping rows, or
@@ -9,15 +10,14 @@ A mapping is a list of rows with `crm_field`, `zendesk_field`, `direction` (both
 - Zendesk `domain_names` ⇄ a website: the host only;
 - Zendesk `user_fields.<key>` / `organization_fields.<key>`: a custom field of the user or organization.
 
-Identity (decided by the lead): user.external_id = "zcrm:Contacts:<id>" / "zcrm:Leads:<id>",
+Identity: user.external_id = "zcrm:Contacts:<id>" / "zcrm:Leads:<id>",
 organization.external_id = "zcrm:Accounts:<id>".
 
 Echo detection: `view_of_crm` and `view_of_zendesk` express a pair's mapped values the same way (Zendesk
-terms, normalised), whichever side they are read from, so `digest()` of either equals `Link.last_hash` when
-that side holds exactly what we last wrote to it or read from it. Conflicts: for `both` fields the later
-change wins (`later_side`: the CRM's Modified_Time against Zendesk's updated_at).
+terms, normalised), whichever side they are read from, so the digest of either (store.digest) equals
+`Link.last_hash` when that side holds exactly what we last wrote to it or read from it. Conflicts: for
+`both` fields the later change wins (`later_side`: the CRM's Modified_Time against Zendesk's updated_at).
 """
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,7 +43,7 @@ class Field:
     value_map: dict = field(default_factory=dict)
 
 
-# The standard fields, mapped for every installation (the lead's defaults). Mobile is left unmapped:
+# The standard fields, mapped for every installation. Mobile is left unmapped:
 # Zendesk users have one phone. Email is the match key and write-once in Zendesk, so it only goes there.
 STANDARD = {
     "Contacts": (Field("Email", "email", "to_zendesk"), Field(FULL_NAME, "name", "to_zendesk"),
@@ -66,15 +66,17 @@ def parse_external_id(value):
     parts = str(value or "").split(":")
     if len(parts) == 3 and parts[0].lower() == EXTERNAL_PREFIX and parts[2].isdigit():
         module = next((m for m in MODULES + ("Deals",) if m.lower() == parts[1].lower()), None)
-        if module:  # NB: Zendesk matches external_ids case-insensitively (zendesk-api.md §2.2, §5)
+        # NB: Zendesk matches external_ids case-insensitively (docs/outside-apis.md#zendesk-objects,
+        # docs/outside-apis.md#zendesk-writes-and-search)
+        if module:
             return module, parts[2]
     return None
 
 
 # ---- which CRM fields to read --------------------------------------------------------------------
 def crm_fields(module, mappings=()):
-    """The CRM fields to ask for (`fields` is mandatory on list calls, at most 50; zoho-crm-api.md §2.2):
-    the mapped ones, plus what matching, scope and the conflict rule need."""
+    """The CRM fields to ask for (`fields` is mandatory on list calls, at most 50;
+    docs/outside-apis.md#crm-reading-records): the mapped ones, plus what matching, scope and the conflict rule need."""
     names = ["Modified_Time"]
     if module in PEOPLE:
         names += ["Email", "First_Name", "Last_Name"]
@@ -199,13 +201,7 @@ def without_two_way(changes, mappings):
     return {name: value for name, value in changes.items() if name not in two_way}
 
 
-# ---- the canonical hash ----------------------------------------------------------------------------
-def digest(view):
-    """sha256 of the canonical JSON of a view (Link.last_hash)."""
-    text = json.dumps(view, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
+# ---- one spelling per value ------------------------------------------------------------------------
 def normalise(value, name=""):
     """One spelling per value: trimmed text, "" as None, emails in lower case, lists sorted."""
     if isinstance(value, str):

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..clients.http import AuthenticationError, ServiceError
 from ..extensions import db
 from ..notices import notice, stored
+from ..ops.logs import sync_run
 from ..models import Cursor, Installation, StreamLease, SyncRun, as_utc, utcnow
 from . import inbox, queue
 from .engine import (LEASE_SECONDS, STALL_SECONDS, LeaseHeld, SyncContext, SyncPaused, SyncStopped, dead_on_this_host,
@@ -148,6 +149,7 @@ def _work_on(installation, run, **scope):
     if not claim_run(run.id, holder):
         return False
     db.session.refresh(run)
+    sync_run("started", run)
     with Heartbeat(current_app._get_current_object(), run.id, holder):
         _execute(installation, run, holder, scope)
     return True
@@ -269,7 +271,8 @@ def _execute(installation, run, holder, scope):
         _finish(run, holder, "paused", error.message)  # ... and the run carries on once re-authorized
     except ServiceError as error:
         _finish(run, holder, "failed", notice("Stopped: %(reason)s. Starting the sync again carries on from where "
-                                              "it stopped.", reason=error.message.rstrip(".")))
+                                              "it stopped.", reason=error.message.rstrip(".")),
+                error=type(error).__name__)
     except Exception:  # a job's exception would vanish in a thread pool; never leave the run `running`
         log.exception("run %s of installation %s stopped on an unexpected error", run.id, installation.id)
         _finish(run, holder, "failed", notice("Stopped on an unexpected error, which was logged for support. "
@@ -279,9 +282,9 @@ def _execute(installation, run, holder, scope):
     return run
 
 
-def _finish(run, holder, status, message):
+def _finish(run, holder, status, message, **logged):
     """End the job's work on the run, unless another worker took the run over meanwhile (this one was
-    thought dead): then the run is theirs to finish."""
+    thought dead): then the run is theirs to finish. `logged`: fields of its log line."""
     db.session.rollback()
     db.session.refresh(run)
     if run.holder != holder:
@@ -291,6 +294,7 @@ def _finish(run, holder, status, message):
     if status != "queued":
         run.finished_at = utcnow()
     db.session.commit()
+    sync_run("failed" if status == "failed" else "ended", run, **logged)
 
 
 def reset_bulk(org_id):

@@ -40,7 +40,7 @@ def tick(app, holder="scheduler"):
     for installation in db.session.scalars(db.select(Installation)).all():
         if installation.status == "uninstalling":
             if engine.acquire_lease(installation.id, "uninstall", _once(holder), seconds=UNINSTALL_RETRY_SECONDS):
-                enqueued.append(("widget.lifecycle.provisioning.retry_uninstalls", None, None))
+                enqueued.append(("widget.lifecycle.uninstall.retry_uninstalls", None, None))
             continue
         settings = engine.sync_settings(installation)
         if _pause_over(settings) and engine.acquire_lease(installation.id, "resume", _once(holder),
@@ -84,7 +84,7 @@ def _once(holder):
 
 def renew_channel(installation_id):
     """Extend the CRM notification channel (re-enabling it is idempotent and sets a new expiry)."""
-    from ..lifecycle.provisioning import ProvisioningError, on_crm_connected
+    from ..lifecycle.install import ProvisioningError, on_crm_connected
 
     installation = db.session.get(Installation, installation_id)
     if installation is None or installation.status != "installed":

@@ -1,4 +1,4 @@
-"""Zendesk tickets and their comments into the CRM (F21, DESIGN §6).
+"""Zendesk tickets and their comments into the CRM (F21, docs/architecture.md#what-maps-to-what).
 
 Two streams, both one-way (Zendesk → CRM):
 - `zendesk_tickets`: the incremental ticket export (cursor-based, 1000 a page, every status including
@@ -16,22 +16,18 @@ sent again.
 
 `write_tickets` and `write_comments` are the batch writers; real-time processing calls them too.
 """
-import hashlib
-import json
-import re
 from collections import deque
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
 from ..clients.crm import MAX_RECORDS_PER_CALL
-from ..clients.http import ServiceError
+from ..clients.http import ServiceError, chunks
 from ..connections import zendesk_base_url
 from ..extensions import db
 from ..models import Comment, Link, SyncError, Ticket
 from ..notices import notice
-from .engine import stream
+from .mapping import parse_time
+from .store import ID_CHUNK, Written, by_zendesk_id, crm_failure, digest, failed, links_by_zendesk, save_links
 
 TICKETS = "zendesk_tickets"
 COMMENTS = "zendesk_comments"
@@ -41,26 +37,11 @@ STAFF_ROLES = ("agent", "admin")
 NAME_LENGTH = 255  # the CRM's default text length (the modules' `Name` display field)
 SUMMARY_LENGTH = 120  # a comment's `Name`: the start of its first line
 BODY_LENGTH = 32000  # the CRM's textarea limit
-ID_CHUNK = 500  # ids per SQL `IN (...)`, well under SQLite's variable limit
 STAFF_CACHE_LIMIT = 5000  # agents' names kept for a run (comment authors); bounded, whatever the ticket count
-WAITING = "Waiting for ticket %(ticket_id)s"  # the SyncError message of a comment whose ticket is not in the CRM
-
-
-@dataclass
-class Written:
-    """What a batch write did: records now in the CRM, records that failed (see SyncError), records
-    left out (outside a selective sync, deleted before we had them, or waiting for their ticket), and
-    records removed from the CRM (tickets deleted in Zendesk)."""
-
-    written: int = 0
-    failed: int = 0
-    skipped: int = 0
-    removed: int = 0
 
 
 # ---- the streams ---------------------------------------------------------------------------------
 
-@stream(TICKETS)
 def sync_tickets(ctx):
     """Every ticket changed since the saved cursor (all of them on the first sync), page by page."""
     for page in ctx.zendesk.export_tickets(start_time=0, cursor=ctx.cursor(TICKETS), include=SIDELOADS):
@@ -70,7 +51,6 @@ def sync_tickets(ctx):
             ctx.save_cursor(TICKETS, page.cursor)
 
 
-@stream(COMMENTS)
 def sync_comments(ctx):
     """Every comment added since the saved time (all of them on the first sync).
 
@@ -114,20 +94,21 @@ def _write_whole_batches(ctx, unwritten, pages, everything):
 # ---- tickets -------------------------------------------------------------------------------------
 
 def write_tickets(ctx, zendesk_tickets, sideloads=None):
-    """Upsert Zendesk tickets (API dicts) into the CRM and the local table; returns `Written`.
-    Tickets outside a selective sync are left out; deleted ones leave the CRM (`remove_tickets`). `sideloads`: the page's
-    `users`/`organizations`; whatever names they lack are read with show_many, 100 a call."""
+    """Upsert Zendesk tickets (API dicts) into the CRM and the local table; returns `store.Written`.
+    Tickets outside a selective sync are left out; deleted ones leave the CRM (`remove_tickets`).
+    `sideloads`: the page's `users`/`organizations`; whatever names they lack are read with show_many,
+    100 a call."""
     tickets = [t for t in zendesk_tickets if t.get("status") != "deleted" and in_scope(ctx, t)]
     result = Written(removed=remove_tickets(ctx, [t["id"] for t in zendesk_tickets if t.get("status") == "deleted"]))
     result.skipped = len(zendesk_tickets) - len(tickets) - result.removed
     if tickets:
         users, organizations = _people(ctx, tickets, sideloads or {})
-        people = _links(ctx, "user", [t.get("requester_id") for t in tickets])
-        accounts = _links(ctx, "organization", [t.get("organization_id") for t in tickets])
-        done = _links(ctx, "ticket", [t["id"] for t in tickets])
+        people = links_by_zendesk(ctx, "user", [t.get("requester_id") for t in tickets])
+        accounts = links_by_zendesk(ctx, "organization", [t.get("organization_id") for t in tickets])
+        done = links_by_zendesk(ctx, "ticket", [t["id"] for t in tickets])
         records = {t["id"]: ticket_record(ctx, t, users, organizations, people, accounts) for t in tickets}
         crm_ids, written = _upsert(ctx, TICKETS, "tickets", "Ticket_ID", records, done, result)
-        _save_local(lambda: (_save_links(ctx, "ticket", written),
+        _save_local(lambda: (save_links(ctx, "ticket", written),
                              _save_tickets(ctx, tickets, records, users, crm_ids)))
         _retry_waiting_comments(ctx, set(crm_ids))
     ctx.count(TICKETS, read=len(zendesk_tickets), written=result.written, errors=result.failed)
@@ -142,11 +123,11 @@ def remove_tickets(ctx, ticket_ids):
     ids = sorted(set(ticket_ids))
     if not ids:
         return 0
-    tickets = _rows(ctx, Ticket, ids)
+    tickets = by_zendesk_id(ctx, Ticket, ids)
     comments = db.session.scalars(db.select(Comment.zendesk_id).filter(
         Comment.installation_id == ctx.installation.id, Comment.ticket_zendesk_id.in_(list(tickets)))).all()
     _forget_errors(ctx, ids, comments)
-    links = {COMMENTS: _links(ctx, "comment", comments), TICKETS: _links(ctx, "ticket", tickets)}
+    links = {COMMENTS: links_by_zendesk(ctx, "comment", comments), TICKETS: links_by_zendesk(ctx, "ticket", tickets)}
     for stream_name, module_key in ((COMMENTS, "comments"), (TICKETS, "tickets")):  # never an orphan comment
         by_crm_id = {link.crm_id: link.zendesk_id for link in links[stream_name].values()}
         if not by_crm_id:
@@ -155,11 +136,10 @@ def remove_tickets(ctx, ticket_ids):
         for crm_id, answer in zip(by_crm_id, answers):
             if not answer.ok and answer.code != "INVALID_DATA":  # INVALID_DATA: someone deleted it already
                 ctx.record_error(stream_name, by_crm_id[crm_id], notice(
-                    "Deleted in Zendesk, but its CRM record could not be removed: %(reason)s", reason=_failure(answer)),
-                    retryable=False)
+                    "Deleted in Zendesk, but its CRM record could not be removed: %(reason)s",
+                    reason=crm_failure(answer)), retryable=False)
     for model, kind, zendesk_ids in ((Comment, "comment", comments), (Ticket, "ticket", list(tickets))):
-        for start in range(0, len(zendesk_ids), ID_CHUNK):
-            chunk = zendesk_ids[start:start + ID_CHUNK]
+        for chunk in chunks(zendesk_ids, ID_CHUNK):
             db.session.execute(db.delete(Link).where(Link.installation_id == ctx.installation.id,
                                                      Link.kind == kind, Link.zendesk_id.in_(chunk)))
             db.session.execute(db.delete(model).where(model.installation_id == ctx.installation.id,
@@ -172,10 +152,10 @@ def _forget_errors(ctx, ticket_ids, comment_ids):
     """The deleted tickets' earlier errors, their comments' and those of comments that waited for them."""
     ctx.clear_errors(TICKETS, ticket_ids)
     ctx.clear_errors(COMMENTS, comment_ids)
-    for ticket_id in ticket_ids:
+    for batch in chunks(ticket_ids, ID_CHUNK):
         db.session.execute(db.delete(SyncError).where(
             SyncError.installation_id == ctx.installation.id, SyncError.stream == COMMENTS,
-            SyncError.message.startswith(WAITING % {"ticket_id": ticket_id} + ",")))
+            SyncError.waiting_for_ticket.in_(batch)))
     db.session.commit()
 
 
@@ -197,7 +177,7 @@ def ticket_record(ctx, ticket, users, organizations, people, accounts):
     return {
         "Ticket_ID": str(ticket["id"]),
         "Name": (ticket.get("subject") or "").strip()[:NAME_LENGTH] or f"Ticket #{ticket['id']}",
-        # The modules' picklists hold Zendesk's values capitalised ("hold" → "Hold", provisioning.py).
+        # The modules' picklists hold Zendesk's values capitalised ("hold" → "Hold", lifecycle/install.py).
         "Status": _capitalised(ticket.get("status")),
         "Priority": _capitalised(ticket.get("priority")),
         "Type": _capitalised(ticket.get("type")),
@@ -239,7 +219,7 @@ def _deal_id(ticket):
 
 
 def _save_tickets(ctx, tickets, records, users, crm_ids):
-    rows = _rows(ctx, Ticket, [t["id"] for t in tickets])
+    rows = by_zendesk_id(ctx, Ticket, [t["id"] for t in tickets])
     for ticket in tickets:
         record = records[ticket["id"]]
         row = rows.get(ticket["id"]) or Ticket(installation_id=ctx.installation.id, zendesk_id=ticket["id"])
@@ -253,7 +233,7 @@ def _save_tickets(ctx, tickets, records, users, crm_ids):
         row.assignee_name = record["Assignee"] or ""
         row.organization_id = ticket.get("organization_id")
         row.organization_name = record["Organization"] or ""
-        row.created_at, row.updated_at = _parse_time(ticket.get("created_at")), _parse_time(ticket.get("updated_at"))
+        row.created_at, row.updated_at = parse_time(ticket.get("created_at")), parse_time(ticket.get("updated_at"))
         row.crm_record_id = crm_ids.get(ticket["id"], row.crm_record_id)
         row.crm_contact_id = (record["Contact"] or {}).get("id")
         row.crm_lead_id = (record["Lead"] or {}).get("id")
@@ -265,11 +245,11 @@ def _save_tickets(ctx, tickets, records, users, crm_ids):
 
 def write_comments(ctx, comments):
     """Upsert comments — `(ticket_id, comment)` pairs, the comment as ticket_events' Comment child event
-    or the comments API gives it — into the CRM and the local table; returns `Written`.
+    or the comments API gives it — into the CRM and the local table; returns `store.Written`.
 
     A comment needs its ticket's CRM record (its lookup). Tickets not synced yet are fetched (show_many,
     100 a call) and written first; comments of tickets outside a selective sync are left out; a comment
-    whose ticket still cannot be written waits as a SyncError ("Waiting for ticket N") and is written when
+    whose ticket still cannot be written waits as a SyncError (`waiting_for_ticket`) and is written when
     that ticket is (`_retry_waiting_comments`): never a lookup to a record that does not exist."""
     comments = list(comments)
     result = Written()
@@ -281,15 +261,15 @@ def write_comments(ctx, comments):
                 result.skipped += 1  # outside a selective sync (or deleted)
             elif not tickets[ticket_id].crm_record_id:
                 result.skipped += 1
-                ctx.record_error(COMMENTS, comment["id"], notice(  # starts with WAITING
+                ctx.record_error(COMMENTS, comment["id"], notice(
                     "Waiting for ticket %(ticket_id)s, which is not in the CRM yet (see its own error).",
-                    ticket_id=ticket_id))
+                    ticket_id=ticket_id), waiting_for_ticket=ticket_id)
         if ready:
             authors = _author_names(ctx, ready)
-            done = _links(ctx, "comment", [c["id"] for _, c in ready])
+            done = links_by_zendesk(ctx, "comment", [c["id"] for _, c in ready])
             records = {c["id"]: comment_record(t, c, authors) for t, c in ready}
             crm_ids, written = _upsert(ctx, COMMENTS, "comments", "Comment_ID", records, done, result)
-            _save_local(lambda: (_save_links(ctx, "comment", written), _save_comments(ctx, ready, authors, crm_ids)))
+            _save_local(lambda: (save_links(ctx, "comment", written), _save_comments(ctx, ready, authors, crm_ids)))
     ctx.count(COMMENTS, read=len(comments), written=result.written, errors=result.failed)
     return result
 
@@ -311,11 +291,11 @@ def comment_record(ticket_row, comment, authors):
 def _synced_tickets(ctx, ticket_ids):
     """{ticket id: local Ticket row} for these tickets; tickets not synced yet (or whose CRM write
     failed before) are read from Zendesk and written first."""
-    rows = _rows(ctx, Ticket, ticket_ids)
+    rows = by_zendesk_id(ctx, Ticket, ticket_ids)
     missing = sorted(tid for tid in ticket_ids if tid not in rows or not rows[tid].crm_record_id)
     if missing:
         write_tickets(ctx, ctx.zendesk.show_tickets(missing))
-        rows.update(_rows(ctx, Ticket, missing))
+        rows.update(by_zendesk_id(ctx, Ticket, missing))
     return rows
 
 
@@ -335,7 +315,7 @@ def _author_names(ctx, ready):
 
 
 def _save_comments(ctx, ready, authors, crm_ids):
-    rows = _rows(ctx, Comment, [c["id"] for _, c in ready])
+    rows = by_zendesk_id(ctx, Comment, [c["id"] for _, c in ready])
     for ticket_row, comment in ready:
         row = rows.get(comment["id"]) or Comment(installation_id=ctx.installation.id, zendesk_id=comment["id"])
         db.session.add(row)
@@ -344,17 +324,18 @@ def _save_comments(ctx, ready, authors, crm_ids):
         row.author_name = (authors.get(comment.get("author_id")) or "")[:NAME_LENGTH]
         row.body = comment.get("plain_body") or comment.get("body") or ""
         row.public = bool(comment.get("public", True))
-        row.created_at = _parse_time(comment.get("created_at"))
+        row.created_at = parse_time(comment.get("created_at"))
         row.crm_record_id = crm_ids.get(comment["id"], row.crm_record_id)
 
 
 def _retry_waiting_comments(ctx, ticket_ids):
     """Comments that waited for one of these tickets (now in the CRM): read them again and write them."""
-    waiting = db.session.scalars(db.select(SyncError.message).filter(
-        SyncError.installation_id == ctx.installation.id, SyncError.stream == COMMENTS,
-        SyncError.message.startswith("Waiting for ticket "))).all()
-    found = {int(m.group(1)) for m in (re.match(r"Waiting for ticket (\d+)", text) for text in waiting) if m}
-    for ticket_id in sorted(found & ticket_ids):  # rare: a call per ticket whose comments waited
+    found = set()
+    for batch in chunks(sorted(ticket_ids), ID_CHUNK):
+        found.update(db.session.scalars(db.select(SyncError.waiting_for_ticket).filter(
+            SyncError.installation_id == ctx.installation.id, SyncError.stream == COMMENTS,
+            SyncError.waiting_for_ticket.in_(batch))))
+    for ticket_id in sorted(found):  # rare: a call per ticket whose comments waited
         write_comments(ctx, [(ticket_id, comment) for comment in ctx.zendesk.list_comments(ticket_id)])
 
 
@@ -368,7 +349,7 @@ def _upsert(ctx, stream_name, module_key, unique_field, records, links, result):
     module = (ctx.installation.crm_modules or {}).get(module_key)
     if not module:
         raise ServiceError("The Zendesk modules are not set up in the CRM yet: connect Zoho CRM again.")
-    hashes = {zid: record_hash(record) for zid, record in records.items()}
+    hashes = {zid: digest(record) for zid, record in records.items()}
     crm_ids = {zid: link.crm_id for zid, link in links.items() if link.last_hash == hashes[zid]}
     changed = [zid for zid in records if zid not in crm_ids]
     answers = ctx.crm.upsert_records(module, [records[zid] for zid in changed], [unique_field]) if changed else []
@@ -377,25 +358,10 @@ def _upsert(ctx, stream_name, module_key, unique_field, records, links, result):
         if answer.ok:
             crm_ids[zid] = fresh[zid] = answer.id
         else:
-            result.failed += 1
-            ctx.record_error(stream_name, zid, _failure(answer))
+            failed(ctx, stream_name, zid, crm_failure(answer), result)
     result.written += len(crm_ids)
     ctx.clear_errors(stream_name, list(crm_ids))
     return crm_ids, {zid: (module, crm_id, hashes[zid]) for zid, crm_id in fresh.items()}
-
-
-def _save_links(ctx, kind, written):
-    """Link rows for the records just written: {zendesk id: (CRM module, CRM id, hash)}."""
-    links = _links(ctx, kind, written)
-    for zid, (module, crm_id, digest) in written.items():
-        link = links.get(zid) or Link(installation_id=ctx.installation.id, kind=kind, zendesk_id=zid)
-        link.crm_module, link.crm_id, link.last_hash = module, crm_id, digest
-        db.session.add(link)
-
-
-def _failure(answer):
-    field = (answer.details or {}).get("api_name")
-    return f"{answer.code}: {answer.message}" + (f" ({field})" if field else "")
 
 
 def _save_local(write):
@@ -412,27 +378,6 @@ def _save_local(write):
         db.session.commit()
 
 
-def _links(ctx, kind, zendesk_ids):
-    """{zendesk id: Link} of one kind."""
-    ids = sorted({i for i in zendesk_ids if i is not None})
-    found = {}
-    for start in range(0, len(ids), ID_CHUNK):
-        found.update((link.zendesk_id, link) for link in db.session.scalars(db.select(Link).filter(
-            Link.installation_id == ctx.installation.id, Link.kind == kind,
-            Link.zendesk_id.in_(ids[start:start + ID_CHUNK]))))
-    return found
-
-
-def _rows(ctx, model, zendesk_ids):
-    """{zendesk id: row} of the local Ticket or Comment rows."""
-    ids = sorted(set(zendesk_ids))
-    found = {}
-    for start in range(0, len(ids), ID_CHUNK):
-        found.update((row.zendesk_id, row) for row in db.session.scalars(db.select(model).filter(
-            model.installation_id == ctx.installation.id, model.zendesk_id.in_(ids[start:start + ID_CHUNK]))))
-    return found
-
-
 def _staff(ctx):
     """Agents' names seen during this context's run (comment authors are mostly agents)."""
     return vars(ctx).setdefault("zendesk_staff_names", {})
@@ -445,25 +390,10 @@ def _remember_staff(ctx, users):
             staff[user["id"]] = user.get("name") or ""
 
 
-def record_hash(record):
-    """sha256 of the record's canonical JSON (Link.last_hash): an unchanged record is not sent again."""
-    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-                          .encode()).hexdigest()
-
-
 def crm_datetime(value):
     """Zendesk's `2024-05-01T09:30:00Z` as the CRM writes datetimes, `2024-05-01T09:30:00+00:00`."""
-    parsed = _parse_time(value)
+    parsed = parse_time(value)
     return parsed.isoformat(timespec="seconds") if parsed else None
-
-
-def _parse_time(value):
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _capitalised(value):

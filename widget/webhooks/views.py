@@ -1,4 +1,5 @@
-"""Real-time deliveries (F16; DESIGN §4, §6): Zendesk webhook events and Zoho CRM change notifications.
+"""Real-time deliveries (F16; docs/architecture.md#routes, docs/architecture.md#real-time): Zendesk webhook events and
+Zoho CRM change notifications.
 
 Each delivery is verified, stored in the inbox (InboxEvent) and only then acknowledged with a 200;
 processing happens off the request, in `widget.sync.inbox.drain`. Unknown installation key → 404,
@@ -40,7 +41,8 @@ def _json_object(raw):
 
 
 def _fresh(timestamp, now=None):
-    """Is the signature timestamp (`2023-09-18T23:38:13Z`, zendesk-api.md §8.3) within the window?"""
+    """Is the signature timestamp (`2023-09-18T23:38:13Z`, docs/outside-apis.md#zendesk-webhook-signatures) within the
+    window?"""
     try:
         signed_at = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except (AttributeError, ValueError):
@@ -88,8 +90,8 @@ def zendesk(installation_key):
     body = _json_object(raw)
     if body is None or not isinstance(body.get("type"), str):
         return _error(400, "invalid_payload", "The body must be a Zendesk event (a JSON object with a type).")
-    # The event's own `id` (a uuid, §8.3) names the change: a retried attempt and a second webhook of
-    # ours carry the same one. The invocation id is the fallback for a payload without it.
+    # The event's own `id` (a uuid, docs/outside-apis.md#zendesk-webhook-events) names the change: a retried attempt and
+    # a second webhook of ours carry the same one. The invocation id is the fallback for a payload without it.
     delivery_id = str(body.get("id") or request.headers.get("X-Zendesk-Webhook-Invocation-Id") or "")
     if not delivery_id:
         return _error(400, "invalid_payload", "The event has no id.")
@@ -102,7 +104,7 @@ def crm(installation_key):
     body = _json_object(request.get_data(cache=False))
     token = body.get("token") if body else None
     # NB: the CRM signs nothing; the channel token we chose at enable time, echoed in every callback,
-    # is the proof (zoho-crm-api.md §5). Compared in constant time, with the channel id.
+    # is the proof (docs/outside-apis.md#crm-notifications). Compared in constant time, with the channel id.
     address, verified = _verified(installation_key, lambda known: bool(
         known.crm_channel_token and isinstance(token, str)
         and hmac.compare_digest(token.encode(), known.crm_channel_token.encode())
@@ -115,9 +117,9 @@ def crm(installation_key):
     if not isinstance(body.get("module"), str) or not isinstance(ids, list):
         return _error(400, "invalid_payload", "The notification must name a module and record ids.")
     body = {key: value for key, value in body.items() if key != "token"}  # the secret is not kept
-    # NB: a callback carries no delivery id (§5). A redelivery repeats the body exactly, so the hash of
-    # what identifies it (channel, module, operation, ids, server_time in ms) is its delivery id. Two
-    # different notifications equal in all of these would only ask for the same re-read anyway.
+    # NB: a callback carries no delivery id (docs/outside-apis.md#crm-notifications). A redelivery repeats the body
+    # exactly, so the hash of what identifies it (channel, module, operation, ids, server_time in ms) is its delivery
+    # id. Two different notifications equal in all of these would only ask for the same re-read anyway.
     identity = [body.get("channel_id"), body["module"], body.get("operation"), sorted(map(str, ids)),
                 body.get("server_time")]
     delivery_id = hashlib.sha256(json.dumps(identity, separators=(",", ":")).encode()).hexdigest()

@@ -100,7 +100,7 @@ def test_watch_list_update_disable_and_expiry(crm, receiver):
         {"channel_id": "2", "events": ["Accounts.edit"], "notify_url": url}]}, timeout=10)
     listed = api.get(f"{api.base}/actions/watch", timeout=10).json()["watch"]
     assert {c["channel_id"] for c in listed} == {"1", "2"}
-    # More than a week (or none) falls back to one hour (enable docs, zoho-crm-api.md §5).
+    # More than a week (or none) falls back to one hour (enable docs, docs/outside-apis.md#crm-notifications).
     one_hour = [datetime.fromisoformat(c["channel_expiry"]) - datetime.now(timezone.utc) for c in listed]
     assert all(timedelta(minutes=58) < left <= timedelta(hours=1) for left in one_hour)
 
@@ -148,7 +148,7 @@ def test_watch_errors(crm):
 
 
 def test_concurrency_limit_answers_too_many_requests(crm):
-    crm.control("orgs/us/edition", {"edition": "free"})  # 5 concurrent calls (zoho-crm-api.md §4)
+    crm.control("orgs/us/edition", {"edition": "free"})  # 5 concurrent calls (docs/outside-apis.md#crm-api-limits)
     api = crm.api()
     crm.control("faults", {"latency": 0.6})
 

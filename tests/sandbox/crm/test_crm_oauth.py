@@ -10,7 +10,7 @@ from tests.sandbox.crm.crm_helpers import assert_error, consent, exchange, token
 
 def test_jp_user_consents_on_us_server_and_gets_a_jp_token_refused_by_us(crm):
     redirect = consent(crm, "admin@jp.zylker.example", "jp-admin-pass", "ZohoCRM.modules.ALL,ZohoCRM.org.READ")
-    # Zoho sends the user's own DC back (multi-DC, zoho-crm-api.md §1.4).
+    # Zoho sends the user's own DC back (multi-DC, docs/outside-apis.md#crm-oauth).
     assert redirect["location"] == "jp"
     assert redirect["accounts-server"] == f"{crm.url}/accounts/jp"
     assert redirect["state"] == "xyz"
@@ -87,7 +87,7 @@ def test_token_endpoint_errors_are_http_200_with_error_key(crm):
     for form, error in cases:
         answer = requests.post(url, data=form, timeout=10)
         assert answer.status_code == 200 and answer.json() == {"error": error}
-    # Params in the query string work too (zoho-crm-api.md §1.2), and a JP refresh token is unknown in the US.
+    # Params in the query string work too (docs/outside-apis.md#crm-oauth), and a JP refresh token is unknown in the US.
     jp = crm.dc("jp")
     answer = requests.post(url, params={"grant_type": "refresh_token", "client_id": jp["client_id"],
                                         "client_secret": jp["client_secret"], "refresh_token": jp["refresh_token"]},

@@ -125,7 +125,8 @@ def test_upsert_250_in_three_calls_with_one_invalid_record(crm):
     found = api.get(f"{api.base}/Leads/search", params={"email": "upsert249@bulk.example"}, timeout=10).json()["data"]
     assert found[0]["Last_Name"] == "Upsert 249"
 
-    # Replaying the same batch updates, matched on the system duplicate field Email (§2.5).
+    # Replaying the same batch updates, matched on the system duplicate field Email
+    # (docs/outside-apis.md#crm-writing-records).
     again = api.post(f"{api.base}/Leads/upsert", json={"data": people[:100]}, timeout=10)
     assert again.status_code == 200
     assert {(r["action"], r["duplicate_field"], r["message"]) for r in again.json()["data"]} == \
@@ -243,7 +244,8 @@ def test_coql_simple_selects(crm):
                 "(Amount > 0 and Stage is not null) order by Deal_Name asc limit 3").json()
     assert len(rows["data"]) == 3 and rows["info"]["more_records"] is True
     assert [r["Deal_Name"] for r in rows["data"]] == sorted(r["Deal_Name"] for r in rows["data"])
-    assert set(rows["data"][0]["Account_Name"]) == {"id"}  # COQL shows lookups as {"id"} (§2.8)
+    # COQL shows lookups as {"id"} (docs/outside-apis.md#crm-record-json)
+    assert set(rows["data"][0]["Account_Name"]) == {"id"}
     assert rows["data"][0]["Account_Name.Account_Name"]
     page = coql("select Last_Name from Contacts where Last_Name like 'C%' limit 1, 1")
     assert page.status_code in (200, 204)

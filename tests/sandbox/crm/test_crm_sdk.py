@@ -1,7 +1,7 @@
 """Conformance: Zoho's official Python SDK for API v8 (`zohocrmsdk8_0`), unchanged, against the sandbox.
 
-Initialised as zoho-crm-api.md §7.1 describes: a custom `DataCenter.Environment` pointing at the sandbox's JP
-data centre and the Self-Client refresh token from the sandbox's credentials. The SDK refreshes the token,
+Initialised as docs/outside-apis.md#crm-python-sdk describes: a custom `DataCenter.Environment` pointing at the
+sandbox's JP data centre and the Self-Client refresh token from the sandbox's credentials. The SDK refreshes the token,
 reads the current user and org, fetches module and field metadata, then reads and inserts records; it
 reads every empty answer (204, 304) as "no content", counts records and lists deleted records.
 """

@@ -99,6 +99,29 @@ def test_updating_a_ticket_goes_through_the_state_and_fires_events(zendesk, agen
     assert zendesk.account().comments[ticket["id"]][-1]["public"] is True
 
 
+def test_changing_the_requester_goes_through_the_state(zendesk, agent):
+    heard = []
+    zendesk.state.listeners.append(lambda account, event, kind, obj, *rest: heard.append((event, obj["id"])))
+    ticket = open_ticket(zendesk)
+    other = next(user for user in zendesk.account().users.values()
+                 if user["role"] == "end-user" and user.get("email") and user["id"] != ticket["requester_id"])
+    page = agent.get(f"{zendesk.url}/agent/tickets/{ticket['id']}")
+    url = f"{zendesk.url}/agent/tickets/{ticket['id']}/requester"
+    unknown = agent.post(url, data={"csrf_token": csrf(page), "email": "nobody@nowhere.example"},
+                         headers={"Accept": "application/json"})
+    assert unknown.status_code == 422 and "No user" in unknown.json()["error"]
+    assert ticket["requester_id"] != other["id"]
+    # The page's script asks for JSON (and then fires the ZAF event); a plain form post reloads the page.
+    changed = agent.post(url, data={"csrf_token": csrf(page), "email": other["email"].upper()},
+                         headers={"Accept": "application/json"})
+    assert changed.status_code == 200 and changed.json() == {"email": other["email"], "name": other["name"]}
+    assert ticket["requester_id"] == other["id"]
+    assert ("zen:event-type:ticket.requester_changed", ticket["id"]) in heard  # webhooks, so the sync hears it
+    back = agent.post(url, data={"csrf_token": csrf(page), "email": "nobody@nowhere.example"})
+    assert back.status_code == 422 and "No user of this account" in back.text
+    assert agent.post(url, data={"email": other["email"]}).status_code == 400  # no CSRF token
+
+
 def test_changes_are_visible_to_the_api(zendesk, agent):
     ticket = open_ticket(zendesk)
     page = agent.get(f"{zendesk.url}/agent/tickets/{ticket['id']}")

@@ -1,5 +1,5 @@
 """Bulk jobs of the Zendesk sandbox: queued at once, worked asynchronously, results per endpoint
-(zendesk-api.md §2.5, §5)."""
+(docs/outside-apis.md#zendesk-job-statuses, docs/outside-apis.md#zendesk-writes-and-search)."""
 import re
 import threading
 import time

@@ -1,5 +1,6 @@
 """Pagination, search and fields metadata of the Zendesk sandbox on a 2,500-ticket account, over real
-HTTP (zendesk-api.md §2.5, §3, §5, §9)."""
+HTTP (docs/outside-apis.md#zendesk-job-statuses, docs/outside-apis.md#zendesk-pagination,
+docs/outside-apis.md#zendesk-writes-and-search, docs/outside-apis.md#zendesk-errors)."""
 import base64
 import json
 

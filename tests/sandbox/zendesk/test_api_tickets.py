@@ -1,4 +1,5 @@
-"""Tickets and ticket comments of the Zendesk sandbox, over real HTTP (zendesk-api.md §2.1, §2.4, §5, §9)."""
+"""Tickets and ticket comments of the Zendesk sandbox, over real HTTP (docs/outside-apis.md#zendesk-objects,
+docs/outside-apis.md#zendesk-writes-and-search, docs/outside-apis.md#zendesk-errors)."""
 
 NOT_FOUND = {"error": "RecordNotFound", "description": "Not found"}
 TOO_MANY = {"error": "TooManyValues", "description": "Parameter  cannot specify more than 100 values", "max_count": 100}

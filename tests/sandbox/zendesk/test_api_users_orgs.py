@@ -1,5 +1,6 @@
 """Users and organizations of the Zendesk sandbox over real HTTP, including upserts and OAuth scopes
-(zendesk-api.md §2.2, §2.3, §5, §7, §9)."""
+(docs/outside-apis.md#zendesk-objects, docs/outside-apis.md#zendesk-writes-and-search,
+docs/outside-apis.md#zendesk-oauth, docs/outside-apis.md#zendesk-errors)."""
 import secrets
 
 import requests
@@ -51,7 +52,8 @@ def test_users_create_or_update_matches_email_or_external_id_case_insensitively(
     assert by_external_id.status_code == 200
     user = by_external_id.json()["user"]
     assert user["id"] == user_id and user["name"] == "Nao T." and user["phone"] == "+81-3"
-    # NB: the stored external_id takes the case of the matching request (zendesk-api.md §5).
+    # NB: the stored external_id takes the case of the matching request
+    # (docs/outside-apis.md#zendesk-writes-and-search).
     assert user["external_id"] == "crm-1"
 
 

@@ -1,4 +1,4 @@
-"""zenpy, an independent real Zendesk client, against the sandbox unchanged (zendesk-api.md §10):
+"""zenpy, an independent real Zendesk client, against the sandbox unchanged (docs/outside-apis.md#zendesk-clients):
 it reaches the sandbox through ZENPY_FORCE_SCHEME / ZENPY_FORCE_NETLOC."""
 import time
 from urllib.parse import urlsplit

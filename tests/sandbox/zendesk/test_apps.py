@@ -1,12 +1,13 @@
 """The sandbox's apps over real HTTP: a published marketplace app installed into an account through the
 Apps API (admins only), its public key, removal; and the agent UI's ticket page opening each installed
 sidebar app by a signed POST whose token that key verifies."""
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import requests
 
-from tests.sandbox.zendesk.test_agent_ui import sign_in, soup
+from tests.sandbox.zendesk.test_agent_ui import ADMIN, sign_in, soup
 
 SIDEBAR_URL = "http://127.0.0.1:9/zendesk/sidebar"
 
@@ -64,8 +65,19 @@ def test_the_ticket_page_opens_the_sidebar_app_with_a_signed_post(zendesk, api):
     action = urlsplit(form["action"])
     assert f"{action.scheme}://{action.netloc}{action.path}" == SIDEBAR_URL
     query = parse_qs(action.query)
-    assert query["ticket_id"] == [str(ticket_id)] and query["origin"] == [zendesk.url] and query["app_guid"]
-    assert query["locale"] == ["en-US"]
+    assert sorted(query) == ["app_guid", "origin"]  # as the framework sends: the ticket is told by ZAF
+    assert query["origin"] == [zendesk.url]
+    # What the page's ZAF host script (static/zaf_host.js) tells the app: the ticket and the agent's locale.
+    frame = page.select_one(f"iframe[name=app-{installed['id']}]")
+    zaf = json.loads(frame["data-zaf"])
+    assert zaf["origin"] == "http://127.0.0.1:9" and zaf["appGuid"] == query["app_guid"][0]
+    agent = zendesk.account().find_user(email=ADMIN)
+    assert zaf["data"]["ticket.id"] == ticket_id and zaf["data"]["currentUser.locale"] == agent["locale"]
+    assert zaf["context"]["location"] == "ticket_sidebar" and zaf["context"]["account"] == {"subdomain": "acme"}
+    assert zaf["metadata"]["installationId"] == installed["id"] and zaf["metadata"]["appId"] == app.id
+    assert page.select_one("script[src='/static/zaf_host.js']") is not None
+    host = browser.get(f"{zendesk.url}/static/zaf_host.js")
+    assert host.status_code == 200 and "zaf.app.registered" in host.text
     token = form.select_one("input[name=token]")["value"]
     key = api.get(f"{api.base}/apps/{app.id}/public_key.pem").text
     claims = jwt.decode(token, key, algorithms=["RS256"],

@@ -1,4 +1,5 @@
-"""Signed webhook delivery from the Zendesk sandbox to a real receiver over HTTP (zendesk-api.md §8.3, §8.4)."""
+"""Signed webhook delivery from the Zendesk sandbox to a real receiver over HTTP
+(docs/outside-apis.md#zendesk-webhook-events, docs/outside-apis.md#zendesk-webhook-signatures)."""
 import base64
 import hashlib
 import hmac

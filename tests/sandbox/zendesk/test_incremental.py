@@ -1,4 +1,4 @@
-"""Incremental exports of the Zendesk sandbox over real HTTP (zendesk-api.md §4, §12.3)."""
+"""Incremental exports of the Zendesk sandbox over real HTTP (docs/outside-apis.md#zendesk-incremental-exports)."""
 import base64
 
 import pytest

@@ -1,5 +1,6 @@
 """Plans, per-plan rate limits and fault injection of the Zendesk sandbox, over real HTTP
-(zendesk-api.md §6, §9; the plan endpoint: GET /api/v2/account/subscription)."""
+(docs/outside-apis.md#zendesk-rate-limits, docs/outside-apis.md#zendesk-errors; the plan endpoint: GET
+/api/v2/account/subscription)."""
 import time
 
 import pytest

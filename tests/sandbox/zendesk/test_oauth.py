@@ -1,5 +1,5 @@
 """The sandbox's OAuth over real HTTP: sign-in and consent pages, the token endpoint, rotation, expiry,
-scopes, revocation (zendesk-api.md §7)."""
+scopes, revocation (docs/outside-apis.md#zendesk-oauth)."""
 import base64
 import hashlib
 import time

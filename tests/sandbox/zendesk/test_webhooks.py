@@ -1,4 +1,4 @@
-"""The Webhooks API of the Zendesk sandbox over real HTTP (zendesk-api.md §8.1, §8.2)."""
+"""The Webhooks API of the Zendesk sandbox over real HTTP (docs/outside-apis.md#zendesk-webhooks)."""
 import re
 
 import pytest

@@ -7,7 +7,7 @@
 
 with dc in us, eu, in, au, jp, cn, ca, sa. The token endpoint's `api_domain` and the consent redirect's
 `accounts-server` use these URLs, so a client that follows them (as the real multi-DC flow requires)
-stays inside the sandbox. For the official Python SDK (zoho-crm-api.md §7.1):
+stays inside the sandbox. For the official Python SDK (docs/outside-apis.md#crm-python-sdk):
 
     DataCenter.Environment(url="{base}/api/{dc}", accounts_url="{base}/accounts/{dc}/oauth/v2/token",
                            file_upload_url="{base}/api/{dc}")

@@ -1,10 +1,10 @@
-"""The Zoho Accounts servers of every data centre (zoho-crm-api.md §1), at `{base}/accounts/{dc}`.
+"""The Zoho Accounts servers of every data centre (docs/outside-apis.md#crm-oauth), at `{base}/accounts/{dc}`.
 
 Sign-in (seeded CRM users' email + password; a session cookie the CRM web UI shares), the consent page,
 the code exchange (with PKCE when the authorization asked with a challenge), refresh and revoke.
 Signing in on any DC's server works for a user of any DC, and the redirect names the user's own DC in
 `location` and `accounts-server` — as Zoho's multi-DC flow does — so the client must exchange the code
-on that server (§1.4).
+on that server (docs/outside-apis.md#crm-oauth).
 """
 import base64
 import hashlib
@@ -153,7 +153,8 @@ def authorize():
     if request.form.get("decision") != "accept":
         return redirect(_with_query(params["redirect_uri"], {"error": "access_denied", **extra}))
     offline = params["access_type"] == "offline"
-    # A refresh token comes only with the first offline consent, or again with prompt=consent (§1.3).
+    # A refresh token comes only with the first offline consent, or again with prompt=consent
+    # (docs/outside-apis.md#crm-oauth).
     new_refresh = offline and (params["prompt"] == "consent" or not state().has_refresh_token(org, user, client["client_id"]))
     scope = " ".join(s for s in params["scope"].replace(" ", ",").split(",") if s)
     code = state().issue_code(org, user, client["client_id"], scope, params["redirect_uri"], offline, new_refresh,
@@ -164,7 +165,7 @@ def authorize():
 
 
 def _token_error(error):
-    # NB: the token endpoint answers errors with HTTP 200 and an `error` key (§1.5).
+    # NB: the token endpoint answers errors with HTTP 200 and an `error` key (docs/outside-apis.md#crm-tokens).
     return json_response({"error": error})
 
 
@@ -181,7 +182,8 @@ def _client():
 
 @bp.post("/oauth/v2/token")
 def token():
-    """authorization_code and refresh_token grants; params as form body or query string (§1.2)."""
+    """authorization_code and refresh_token grants; params as form body or query string
+    (docs/outside-apis.md#crm-oauth)."""
     sandbox, values = state(), request.values
     centre = sandbox.data_centres[g.dc]
     grant_type = values.get("grant_type")
@@ -215,8 +217,9 @@ def token():
         access = sandbox.issue_access_token(g.dc, client["client_id"], grant["org_id"], grant["user_id"],
                                             grant["scope"], values["refresh_token"])
         body, scope = {"access_token": access}, grant["scope"]
-    # NB: `expires_in` in seconds and no `expires_in_sec` (the SDK would read ms otherwise, §1.5); `api_domain`
-    # points back at this sandbox so clients (and the SDK) keep calling it.
+    # NB: `expires_in` in seconds and no `expires_in_sec` (the SDK would read ms otherwise,
+    # docs/outside-apis.md#crm-tokens); `api_domain` points back at this sandbox so clients (and the SDK) keep calling
+    # it.
     body.update({"scope": scope, "api_domain": api_domain(g.dc), "token_type": "Bearer", "expires_in": 3600})
     return json_response(body)
 
@@ -237,5 +240,5 @@ def revoke():
 
 @bp.get("/oauth/serverinfo")
 def serverinfo():
-    """Accounts server per DC ([obs] shape, §1.1)."""
+    """Accounts server per DC ([obs] shape, docs/outside-apis.md#crm-data-centres)."""
     return json_response({"result": "success", "locations": {dc: accounts_server(dc) for dc in DATA_CENTRES}})

@@ -1,4 +1,4 @@
-"""The `/crm/v8` records API of the CRM sandbox, at `{base}/api/{dc}/crm/v8/...` (zoho-crm-api.md §2–§3):
+"""The `/crm/v8` records API of the CRM sandbox, at `{base}/api/{dc}/crm/v8/...` (docs/outside-apis.md#zoho-crm):
 list with page/page_token, get one, insert, update, upsert, delete, search, COQL and related records.
 
 The blueprint `bp` also carries the metadata and notification routes (metadata.py, watch.py); its
@@ -171,14 +171,16 @@ def _refuse_page_with_page_token():
 
 def _page_of(records, bound, sort_by, descending, per_page):
     """The page asked for (`page`, or the one after a `page_token`) of the ordered `records`, and its
-    paging info. `page` reaches the first 2000 records, `page_token` the rest (§2.2, §3.1)."""
+    paging info. `page` reaches the first 2000 records, `page_token` the rest (docs/outside-apis.md#crm-reading-records,
+    docs/outside-apis.md#crm-related-records)."""
     token_in = request.args.get("page_token")
     if token_in:
         start, page = _resume(token_in, bound, records, sort_by, descending)
     else:
         page = parse_int("page", 1)
         if page * per_page > DISCRETE_LIMIT:
-            # NB: [unverified] message wording; code and rule per get-records docs (§2.2).
+            # NB: [unverified] message wording; code and rule per get-records docs
+            # (docs/outside-apis.md#crm-reading-records).
             raise ApiError(400, "DISCRETE_PAGINATION_LIMIT_EXCEEDED",
                            "you can fetch only 2000 records using page param; use page_token param to fetch more",
                            {"limit": DISCRETE_LIMIT})
@@ -206,7 +208,7 @@ def _issue_page_token(bound, last_key, page, served):
 
 def _resume(token, bound, records, sort_by, descending):
     """Where a page_token continues: the record after the last one served (keyset, so writes in between
-    neither skip nor repeat records). Errors per get-records docs (§2.2)."""
+    neither skip nor repeat records). Errors per get-records docs (docs/outside-apis.md#crm-reading-records)."""
     saved = g.org.page_tokens.get(token)
     if saved is None or saved["user_id"] != g.user["id"]:
         raise http.invalid_param("page_token")
@@ -269,7 +271,8 @@ def _check_fields(module, names, key):
     allowed = set(module.duplicate_fields())
     for index, name in enumerate(names):
         if name not in allowed:
-            # Only system duplicate-check fields and unique fields may be listed (§2.5).
+            # Only system duplicate-check fields and unique fields may be listed
+            # (docs/outside-apis.md#crm-writing-records).
             raise ApiError(400, "INVALID_DATA", "invalid data",
                            {"api_name": name, "json_path": f"$.{key}[{index}]"})
     return names
@@ -402,7 +405,7 @@ def query_error(error):
 @bp.get("/<module_name>/search")
 def search_records(module_name):
     module = module_or_error(module_name)
-    http.require_scope("ZohoSearch", "securesearch", "READ")  # documented as required (§1.7)
+    http.require_scope("ZohoSearch", "securesearch", "READ")  # documented as required (docs/outside-apis.md#crm-scopes)
     http.require_module_scope(module, "READ")
     args = request.args
     fields = parse_fields(module, required=False)
@@ -410,7 +413,7 @@ def search_records(module_name):
     page = parse_int("page", 1)
     if page * per_page > SEARCH_LIMIT:
         raise ApiError(400, "LIMIT_REACHED", "search results exceed the limit", {"limit": SEARCH_LIMIT})
-    # Precedence criteria > email > phone > word (§3.2).
+    # Precedence criteria > email > phone > word (docs/outside-apis.md#crm-search-and-coql).
     try:
         if args.get("criteria"):
             predicate = parse_criteria(module, args["criteria"])
@@ -421,7 +424,8 @@ def search_records(module_name):
                            {"expected_params": ["criteria", "email", "phone", "word"]})
     except QueryError as error:
         raise query_error(error) from None
-    # NB: the real search index lags writes (§3.2); the sandbox is immediately consistent.
+    # NB: the real search index lags writes (docs/outside-apis.md#crm-search-and-coql); the sandbox is immediately
+    # consistent.
     matches = ordered(module, "id", False, predicate)[:SEARCH_LIMIT]
     start = (page - 1) * per_page
     chunk = matches[start:start + per_page]
@@ -465,7 +469,8 @@ def coql():
     if query.offset + query.limit > 100_000:
         raise ApiError(400, "LIMIT_EXCEEDED", "limit exceeded", {"limit": 100_000, "clause": "offset"})
     http.enter_heavy()
-    http.charge(0 if query.limit <= 200 else 1 if query.limit <= 1000 else 2)  # 1, 2 or 3 credits (§3.3)
+    # 1, 2 or 3 credits (docs/outside-apis.md#crm-search-and-coql)
+    http.charge(0 if query.limit <= 200 else 1 if query.limit <= 1000 else 2)
     records = [r for r in g.org.module(query.module.api_name).records.values() if query.predicate(r)]
     for column, descending in reversed(query.order or [("id", False)]):
         name = column.split(".")[0]
@@ -480,7 +485,8 @@ def coql():
             name, _, sub = column.partition(".")
             value = record.get(name)
             if isinstance(value, dict):
-                # NB: COQL shows a lookup as {"id"} only (§2.8); `Lookup.Field` reads the looked-up record.
+                # NB: COQL shows a lookup as {"id"} only (docs/outside-apis.md#crm-record-json); `Lookup.Field` reads
+                # the looked-up record.
                 if sub and sub != "id":
                     target = g.org.module(query.module.fields[name]["lookup"]["module"]["api_name"]) \
                         if query.module.fields[name]["data_type"] == "lookup" else None

@@ -1,7 +1,7 @@
 """What every `/crm/v8` request of the CRM sandbox goes through: data-centre selection, the
 `Zoho-oauthtoken` check, scopes, edition limits (concurrency, sub-concurrency, daily credits), fault
 injection, and the request-level error envelope `{"code", "details", "message", "status": "error"}`
-(zoho-crm-api.md §2.7).
+(docs/outside-apis.md#crm-errors).
 """
 import json
 import math
@@ -29,12 +29,12 @@ def authentication_failure():
 
 
 def invalid_token():
-    # Verbatim from real logs (zoho-crm-api.md §2.7).
+    # Verbatim from real logs (docs/outside-apis.md#crm-errors).
     return ApiError(401, "INVALID_TOKEN", "invalid oauth token")
 
 
 def scope_mismatch():
-    # NB: v7/v8 pages list OAUTH_SCOPE_MISMATCH as 401, not 403 (§2.7).
+    # NB: v7/v8 pages list OAUTH_SCOPE_MISMATCH as 401, not 403 (docs/outside-apis.md#crm-errors).
     return ApiError(401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL")
 
 
@@ -80,9 +80,9 @@ def json_response(payload, status=200, headers=None):
 
 
 def no_content():
-    """Empty result: 204 with no body and no Content-Type (status-codes page; §2.2). Zoho's SDK parses any
-    answer that has a Content-Type by it (text/html: as a file download, which fails on an empty body),
-    and returns its "no content" answer only when there is none
+    """Empty result: 204 with no body and no Content-Type (status-codes page; docs/outside-apis.md#crm-reading-records).
+    Zoho's SDK parses any answer that has a Content-Type by it (text/html: as a file download, which fails on an empty
+    body), and returns its "no content" answer only when there is none
     (zohocrmsdk/src/com/zoho/crm/api/util/common_api_handler.py, `api_call`)."""
     return bare(204)
 
@@ -125,7 +125,7 @@ def authenticate():
     header = request.headers.get("Authorization", "")
     if not header.startswith("Zoho-oauthtoken "):
         raise authentication_failure()
-    # NB: tokens belong to one data centre; another DC's token is simply unknown here (§1.6).
+    # NB: tokens belong to one data centre; another DC's token is simply unknown here (docs/outside-apis.md#crm-tokens).
     grant = state().access_grant(g.dc, header[len("Zoho-oauthtoken "):].strip())
     if grant is None:
         raise invalid_token()
@@ -140,7 +140,8 @@ OPERATIONS = {"READ": {"READ"}, "CREATE": {"CREATE", "WRITE"}, "UPDATE": {"UPDAT
 
 
 def has_scope(service, group, operation, resource=None):
-    """Whether the grant's scopes cover `service.group[.resource].operation` (scopes.html grammar, §1.7)."""
+    """Whether the grant's scopes cover `service.group[.resource].operation` (scopes.html grammar,
+    docs/outside-apis.md#crm-scopes)."""
     accepted = OPERATIONS[operation] | {"ALL"}
     for scope in g.grant["scope"].replace(",", " ").split():
         parts = scope.split(".")
@@ -180,13 +181,14 @@ def require_admin():
 
 # ---- limits and faults ---------------------------------------------------------------------------
 def too_many_requests(details):
-    # NB: exact message/details text of TOO_MANY_REQUESTS is not documented (zoho-crm-api.md §10);
-    # the envelope and status follow §2.7 and §4.
+    # NB: exact message/details text of TOO_MANY_REQUESTS is not documented (docs/outside-apis.md#crm-open-points);
+    # the envelope and status follow docs/outside-apis.md#crm-errors and docs/outside-apis.md#crm-api-limits.
     return ApiError(429, "TOO_MANY_REQUESTS", "too many requests continuously", details)
 
 
 def enter_limits():
-    """Take a concurrency slot and one credit, or answer 429 (§4). Released in `leave_limits`."""
+    """Take a concurrency slot and one credit, or answer 429 (docs/outside-apis.md#crm-api-limits). Released in
+    `leave_limits`."""
     if not state().limits_enabled:
         return
     org = g.org
@@ -201,7 +203,7 @@ def enter_limits():
 
 
 def enter_heavy(records=None):
-    """Sub-concurrency for heavy calls: writes of more than 10 records, COQL (§4)."""
+    """Sub-concurrency for heavy calls: writes of more than 10 records, COQL (docs/outside-apis.md#crm-api-limits)."""
     if not state().limits_enabled or (records is not None and records <= 10):
         return
     org = g.org
@@ -252,7 +254,8 @@ def inject_latency(response):
 
 
 def add_credit_headers(response):
-    """`X-API-CREDITS-REMAINING` appears once half the daily credits are used ([2nd], §4)."""
+    """`X-API-CREDITS-REMAINING` appears once half the daily credits are used ([2nd],
+    docs/outside-apis.md#crm-api-limits)."""
     org = getattr(g, "org", None)
     if org is not None:
         used, total = org.credits_used(), org.daily_credits()
@@ -267,8 +270,8 @@ def per_record(error):
 
 
 def batch_status(results, success_status):
-    """201/200 when all succeeded, 207 when mixed, 400 when all failed (§2.3; all-failed per the per-endpoint
-    'Possible Errors' lists, which answer a failed single-record call with 400)."""
+    """201/200 when all succeeded, 207 when mixed, 400 when all failed (docs/outside-apis.md#crm-writing-records;
+    all-failed per the per-endpoint 'Possible Errors' lists, which answer a failed single-record call with 400)."""
     failures = sum(isinstance(r, RecordError) for r in results)
     if failures == 0:
         return success_status

@@ -1,10 +1,11 @@
-"""Metadata routes of the CRM sandbox (zoho-crm-api.md §3.4–3.5): modules (list, get, create custom
-module; delete custom module — sandbox-only), fields (list, create), related lists, users (list, get,
+"""Metadata routes of the CRM sandbox (docs/outside-apis.md#crm-metadata-and-custom-modules): modules (list, get, create
+custom module; delete custom module — sandbox-only), fields (list, create), related lists, users (list, get,
 update a user's profile, role or status), org.
 
 `DELETE /crm/v8/settings/modules/{api_name}` does not exist in the real API (custom modules are deleted
-in the CRM's setup UI, §6.1); the sandbox offers it so an uninstall can be exercised end to end. It answers
-`{"modules": [{"code": "SUCCESS", "details": {"api_name", "id"}, "message": "module deleted", "status": "success"}]}`.
+in the CRM's setup UI, docs/outside-apis.md#crm-extensions); the sandbox offers it so an uninstall can be exercised end
+to end. It answers `{"modules": [{"code": "SUCCESS", "details": {"api_name", "id"}, "message": "module deleted",
+"status": "success"}]}`.
 """
 from flask import g, request
 
@@ -14,7 +15,7 @@ from .http import ApiError, json_response, no_content, request_json
 from .schema import public
 from .state import TIME_ZONES, RecordError
 
-CREATE_MODULE_CREDITS = 500  # [2nd] (zoho-crm-api.md §4)
+CREATE_MODULE_CREDITS = 500  # [2nd] (docs/outside-apis.md#crm-api-limits)
 
 
 def module_json(org, module, with_fields=False):

@@ -1,5 +1,6 @@
-"""Search criteria (`(Field:operator:value)and(...)`, zoho-crm-api.md §3.2) and the COQL subset
-(`SELECT … FROM … WHERE … ORDER BY … LIMIT …`, §3.3) of the CRM sandbox, evaluated over record dicts.
+"""Search criteria (`(Field:operator:value)and(...)`, docs/outside-apis.md#crm-search-and-coql) and the COQL subset
+(`SELECT … FROM … WHERE … ORDER BY … LIMIT …`, docs/outside-apis.md#crm-search-and-coql) of the CRM sandbox, evaluated
+over record dicts.
 
 Both compile to a predicate `record -> bool`. Errors raise `QueryError(code, details, message)`.
 """
@@ -8,7 +9,7 @@ from datetime import datetime
 
 CRITERIA_OPERATORS = {"equals", "not_equal", "starts_with", "in", "greater_than", "greater_equal",
                       "less_than", "less_equal", "between"}
-MAX_CRITERIA = 10  # §3.2
+MAX_CRITERIA = 10  # docs/outside-apis.md#crm-search-and-coql
 
 
 class QueryError(Exception):
@@ -107,7 +108,7 @@ def _split_unescaped(text, sep):
 
 
 def parse_criteria(module, text):
-    """Compile search `criteria` into a predicate (§3.2)."""
+    """Compile search `criteria` into a predicate (docs/outside-apis.md#crm-search-and-coql)."""
     position, count = 0, [0]
 
     def error():
@@ -183,7 +184,8 @@ def _condition(module, condition):
         value = field_value(module, record, name)
         if op == "equals":
             if kind in ("text", "textarea") and isinstance(value, str):
-                # NB: search's `equals` behaves like "contains" for text fields (§3.2).
+                # NB: search's `equals` behaves like "contains" for text fields
+                # (docs/outside-apis.md#crm-search-and-coql).
                 return targets[0] in value
             return value == targets[0]
         if op == "not_equal":
@@ -278,7 +280,7 @@ class CoqlQuery:
                 self.order.append((column, (direction or ("", "asc"))[1] == "desc"))
                 if not self.accept("punct", ","):
                     break
-        self.limit, self.offset = 200, 0  # COQL defaults (§3.3)
+        self.limit, self.offset = 200, 0  # COQL defaults (docs/outside-apis.md#crm-search-and-coql)
         if self.accept("keyword", "limit"):
             first = int(self.take("number")[1])
             if self.accept("punct", ","):

@@ -1,5 +1,6 @@
 """Module and field metadata of the CRM sandbox: the standard modules' fields, and the shapes
-`settings/modules` and `settings/fields` return (zoho-crm-api.md §3.4; `zoho/crm-oas: v8.0/fields.json`).
+`settings/modules` and `settings/fields` return (docs/outside-apis.md#crm-metadata-and-custom-modules; `zoho/crm-oas:
+v8.0/fields.json`).
 
 A field spec is `(api_name, label, data_type, options)`; options: mandatory, length, unique, lookup (module
 API name), picklist (values), read_only, custom. Keys starting with `_` are the sandbox's own, never rendered.
@@ -17,7 +18,7 @@ DEFAULT_LENGTHS = {"text": 255, "email": 100, "phone": 30, "website": 255, "pick
 # Types the sandbox's `POST settings/fields` accepts.
 CREATABLE_TYPES = ("text", "textarea", "email", "phone", "website", "picklist", "integer", "bigint", "double",
                    "currency", "boolean", "date", "datetime", "lookup")
-# Upsert's system-defined duplicate-check fields (zoho-crm-api.md §2.5); custom modules use `Name`.
+# Upsert's system-defined duplicate-check fields (docs/outside-apis.md#crm-writing-records); custom modules use `Name`.
 SYSTEM_DUPLICATE_FIELDS = {"Leads": "Email", "Contacts": "Email", "Accounts": "Account_Name", "Deals": "Deal_Name"}
 
 LEAD_SOURCES = ["Advertisement", "Cold Call", "Employee Referral", "External Referral", "Online Store",
@@ -109,7 +110,8 @@ DISPLAY_FIELDS = {"Leads": "Full_Name", "Contacts": "Full_Name", "Accounts": "Ac
 
 
 def valid_api_name(name):
-    """Letters, digits, underscore; starts with a letter; no `__`; doesn't end with `_` (§3.5)."""
+    """Letters, digits, underscore; starts with a letter; no `__`; doesn't end with `_`
+    (docs/outside-apis.md#crm-metadata-and-custom-modules)."""
     return (isinstance(name, str) and 0 < len(name) <= 50 and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) is not None
             and "__" not in name and not name.endswith("_"))
 

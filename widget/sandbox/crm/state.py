@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta, timezone
 from ..clock import Clock
 from . import schema
 
-# (accounts-server host, API domain host, UTC offset in hours) per data centre (zoho-crm-api.md §1.1).
+# (accounts-server host, API domain host, UTC offset in hours) per data centre (docs/outside-apis.md#crm-data-centres).
 DATA_CENTRES = {
     "us": ("accounts.zoho.com", "www.zohoapis.com", -7),
     "eu": ("accounts.zoho.eu", "www.zohoapis.eu", 1),
@@ -38,7 +38,7 @@ TIME_ZONES = {"us": "America/Los_Angeles", "eu": "Europe/Berlin", "in": "Asia/Ko
               "jp": "Asia/Tokyo", "cn": "Asia/Shanghai", "ca": "America/Toronto", "sa": "Asia/Riyadh"}
 
 # Edition -> (concurrent calls, base daily credits, credits per user licence, max credits; None = no cap).
-# Concurrency and credits per zoho-crm-api.md §4 (Kaizen #203 and the API-limits page).
+# Concurrency and credits per docs/outside-apis.md#crm-api-limits (Kaizen #203 and the API-limits page).
 EDITIONS = {
     "free": (5, 5_000, 0, 5_000),
     "standard": (10, 50_000, 250, 100_000),
@@ -46,14 +46,16 @@ EDITIONS = {
     "enterprise": (20, 50_000, 1_000, 5_000_000),
     "ultimate": (25, 50_000, 2_000, None),
 }
-SUB_CONCURRENCY = 10  # heavy calls (writes of more than 10 records, COQL), all editions (§4)
+# heavy calls (writes of more than 10 records, COQL), all editions (docs/outside-apis.md#crm-api-limits)
+SUB_CONCURRENCY = 10
 
 ALL_SCOPES = ("ZohoCRM.modules.ALL,ZohoCRM.settings.ALL,ZohoCRM.users.ALL,ZohoCRM.org.ALL,"
               "ZohoCRM.notifications.ALL,ZohoCRM.coql.READ,ZohoSearch.securesearch.READ")
 ACCESS_TOKEN_SECONDS = 3600
-CODE_SECONDS = 180  # "one-time use, valid for three minutes" (CRM v8 token-validity page, §1.3)
-MAX_ACCESS_TOKENS_PER_REFRESH = 15  # the 16th invalidates the oldest (§1.6)
-MAX_REFRESH_TOKENS_PER_CLIENT = 20  # the 21st deletes the oldest (§1.6)
+# "one-time use, valid for three minutes" (CRM v8 token-validity page, docs/outside-apis.md#crm-oauth)
+CODE_SECONDS = 180
+MAX_ACCESS_TOKENS_PER_REFRESH = 15  # the 16th invalidates the oldest (docs/outside-apis.md#crm-tokens)
+MAX_REFRESH_TOKENS_PER_CLIENT = 20  # the 21st deletes the oldest (docs/outside-apis.md#crm-tokens)
 PAGE_TOKEN_SECONDS = 86400
 PAGE_TOKEN_MAX_RECORDS = 100_000
 WATCH_MAX_SECONDS = 7 * 86400
@@ -102,7 +104,8 @@ class Module:
         return [name for name, f in self.fields.items() if f.get("_unique") or name in self.duplicate_fields()]
 
     def duplicate_fields(self):
-        """System duplicate-check fields, then unique fields (upsert default; zoho-crm-api.md §2.5)."""
+        """System duplicate-check fields, then unique fields (upsert default;
+        docs/outside-apis.md#crm-writing-records)."""
         system = schema.SYSTEM_DUPLICATE_FIELDS.get(self.api_name)
         if system is None and self.meta["generated_type"] == "custom":
             system = "Name"
@@ -171,7 +174,8 @@ class Org:
         return self.state.clock.now()
 
     def iso(self, ts):
-        """Epoch seconds -> `2019-03-22T11:10:55+05:30` in the org's time zone (§2.8)."""
+        """Epoch seconds -> `2019-03-22T11:10:55+05:30` in the org's time zone
+        (docs/outside-apis.md#crm-record-json)."""
         return datetime.fromtimestamp(int(ts), self.tz).isoformat()
 
     # ---- users --------------------------------------------------------------------------------
@@ -349,7 +353,8 @@ class Org:
                     lists.append((other, field))
         names, out = set(), []
         for other, field in lists:
-            # NB: a lookup-based list is named after the module without any extension prefix (§3.1).
+            # NB: a lookup-based list is named after the module without any extension prefix
+            # (docs/outside-apis.md#crm-related-records).
             name = other.api_name.split("__")[-1]
             if name in names:
                 name = f"{name}_{field['api_name']}"
@@ -532,7 +537,8 @@ class Org:
         return changed
 
     def _validate(self, module, item, index, creating):
-        """Field values converted to stored form; RecordError on the first bad field (§2.3)."""
+        """Field values converted to stored form; RecordError on the first bad field
+        (docs/outside-apis.md#crm-writing-records)."""
         if not isinstance(item, dict):
             raise invalid_data("data", f"$.data[{index}]", "jsonobject")
         values = {}

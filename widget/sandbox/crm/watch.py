@@ -1,5 +1,5 @@
-"""Notifications: `/crm/v8/actions/watch` (enable, list, update, disable; zoho-crm-api.md §5) and the
-delivery of callbacks to each channel's `notify_url` when watched records are created, edited or deleted.
+"""Notifications: `/crm/v8/actions/watch` (enable, list, update, disable; docs/outside-apis.md#crm-notifications) and
+the delivery of callbacks to each channel's `notify_url` when watched records are created, edited or deleted.
 
 Delivery runs on a background thread (never on the request thread), retries failed POSTs with backoff,
 and keeps a log (`Notifier.log`) a UI or test can read.
@@ -19,7 +19,7 @@ from .state import WATCH_DEFAULT_SECONDS, WATCH_MAX_SECONDS
 
 OPERATIONS = ("create", "edit", "delete", "all")
 # NB: the callback says "insert" for a create (v7 enable page); "update"/"delete" for the others are the
-# likely values but unconfirmed (§5, §10).
+# likely values but unconfirmed (docs/outside-apis.md#crm-notifications, docs/outside-apis.md#crm-open-points).
 CALLBACK_OPERATIONS = {"create": "insert", "edit": "update", "delete": "delete"}
 
 
@@ -59,7 +59,8 @@ def _validate(org, item, index, partial=False):
         channel["notify_url"] = url
     if "token" in item:
         if item["token"] is not None and (not isinstance(item["token"], str) or len(item["token"]) > 50):
-            return None, _error("INVALID_DATA", index, "token")  # at most 50 characters (§5)
+            # at most 50 characters (docs/outside-apis.md#crm-notifications)
+            return None, _error("INVALID_DATA", index, "token")
         channel["token"] = item["token"]
     now = org.now()
     if "channel_expiry" in item or not partial:
@@ -71,7 +72,8 @@ def _validate(org, item, index, partial=False):
                 return None, _error("INVALID_DATA", index, "channel_expiry")
             if wanted <= now:
                 return None, _error("INVALID_DATA", index, "channel_expiry")
-            # NB: more than a week (or absent) falls back to one hour (v6–v8 enable docs, §5).
+            # NB: more than a week (or absent) falls back to one hour (v6–v8 enable docs,
+            # docs/outside-apis.md#crm-notifications).
             expiry = wanted if wanted - now <= WATCH_MAX_SECONDS else now + WATCH_DEFAULT_SECONDS
         channel["channel_expiry"] = expiry
     for key in ("return_affected_field_values", "notify_on_related_action"):

@@ -72,7 +72,8 @@ class Sandbox:
 
 
 class _JsonSuffix:
-    """Serve `/api/v2/x.json` and `/api/v2/x` alike (real clients use both; zendesk-api.md §2.6)."""
+    """Serve `/api/v2/x.json` and `/api/v2/x` alike (real clients use both;
+    docs/outside-apis.md#zendesk-ids-and-urls)."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app

@@ -5,7 +5,7 @@ Changes go through `Account.update_ticket`, like the API's, so webhooks fire and
 them: a person can watch the product's real-time sync in the demo. The session is a signed first-party
 cookie (this UI is never framed); forms carry a CSRF token bound to it.
 """
-from flask import (Blueprint, abort, flash, redirect, render_template, request, session, url_for)
+from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, session, url_for)
 from flask_wtf.csrf import ValidationError, generate_csrf, validate_csrf
 
 from .apps import sidebar_frames
@@ -105,9 +105,9 @@ def _ticket_or_404(account, ticket_id):
 
 def _render_ticket(account, user, ticket, error=None, status=200):
     # The ticket sidebar: each installed app's iframe, opened by a signed POST (apps.py), as the agent's
-    # Zendesk does; the agent's locale goes with it as the ZAF client would tell it.
+    # Zendesk does; the page's ZAF host script then tells the app the ticket and the agent's locale.
     origin = request.host_url.rstrip("/")
-    apps = sidebar_frames(account, origin, ticket["id"], user.get("locale") or "en-US")
+    apps = sidebar_frames(account, user, ticket, origin)
     return render_template("agent/ticket.html", account=account, user=user, ticket=ticket, users=account.users,
                            comments=account.comments.get(ticket["id"], []), statuses=TICKET_STATUSES,
                            priorities=TICKET_PRIORITIES, error=error, apps=apps), status
@@ -117,6 +117,32 @@ def _render_ticket(account, user, ticket, error=None, status=200):
 def ticket(ticket_id):
     account, user = _require_agent()
     return _render_ticket(account, user, _ticket_or_404(account, ticket_id))
+
+
+@bp.post("/tickets/<int:ticket_id>/requester")
+def change_requester(ticket_id):
+    """Make a known user the ticket's requester, as the ticket page's Requester field does. The page's
+    script sends it by fetch and then fires the ZAF event `ticket.requester.email.changed` into the sidebar
+    apps (static/zaf_host.js), which stay mounted; without script, the page reloads."""
+    account, user = _require_agent()
+    ticket = _ticket_or_404(account, ticket_id)
+    wants_json = request.accept_mimetypes.best == "application/json"
+    requester = account.find_user(email=request.form.get("email", ""))
+    error = None
+    if requester is None:
+        error = "No user of this account has that email address."
+    else:
+        try:
+            account.update_ticket(ticket, {"requester_id": requester["id"]}, author_id=user["id"])
+        except RecordInvalid as invalid:
+            error = "; ".join(item["description"] for items in invalid.details.values() for item in items)
+    if wants_json:
+        answer = {"error": error} if error else {"email": requester["email"], "name": requester["name"]}
+        return jsonify(answer), 422 if error else 200
+    if error:
+        return _render_ticket(account, user, ticket, error=error, status=422)
+    flash(f"Ticket #{ticket_id}'s requester changed.")
+    return redirect(url_for("agent.ticket", ticket_id=ticket_id))
 
 
 @bp.post("/tickets/<int:ticket_id>")

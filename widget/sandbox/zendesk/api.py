@@ -1,5 +1,6 @@
 """The sandbox's Zendesk Support resource endpoints: tickets, comments, users, organizations, bulk jobs,
-fields metadata and search (zendesk-api.md §2, §3, §5, §9).
+fields metadata and search (docs/outside-apis.md#zendesk-objects, docs/outside-apis.md#zendesk-pagination,
+docs/outside-apis.md#zendesk-writes-and-search, docs/outside-apis.md#zendesk-errors).
 
 Authentication, rate limits, faults and the `.json` suffix are handled before these views run
 (`__init__.py`); validation lives in `state.py` (RecordInvalid becomes the 422 body there too). Views
@@ -21,9 +22,10 @@ from .state import RecordInvalid, invalid, iso
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 
 MAX_BULK = 100
-TOO_MANY_USERS = "Maximum 100 users may be created per call"  # real (zendesk-api.md §5, §9)
-# NB: the body clients quote for page 11 at 100 per page (zendesk-api.md §3; several public clients,
-# e.g. a Java Zendesk search client's comment); zenpy maps 422 "invalid" to SearchResponseLimitExceeded.
+# real (docs/outside-apis.md#zendesk-writes-and-search, docs/outside-apis.md#zendesk-errors)
+TOO_MANY_USERS = "Maximum 100 users may be created per call"
+# NB: the body clients quote for page 11 at 100 per page (docs/outside-apis.md#zendesk-pagination; several public
+# clients, e.g. a Java Zendesk search client's comment); zenpy maps 422 "invalid" to SearchResponseLimitExceeded.
 SEARCH_LIMIT = {"error": "invalid",
                 "description": "Invalid search: Requested response size was greater than Search Response Limits"}
 SEARCH_RESULT_LIMIT = 1000
@@ -38,7 +40,7 @@ def _payload(key):
     """The `{key: {...}}` object of the request body."""
     data = request_json().get(key)
     if not isinstance(data, dict):
-        # NB: the notes give no body for a missing root key; this follows the classic envelope.
+        # NB: Zendesk publishes no body for a missing root key; this follows the classic envelope.
         raise bad_request(f"Parameter {key} is required", "ParameterMissing")
     return data
 
@@ -157,7 +159,8 @@ def list_tickets():
     require_scope("tickets", False)
     tickets = _snapshot(g.account.tickets)
     if "external_id" in request.args:
-        # NB: external_id is not unique; the filter "may return multiple tickets" (zendesk-api.md §2.1).
+        # NB: external_id is not unique; the filter "may return multiple tickets"
+        # (docs/outside-apis.md#zendesk-objects).
         tickets = [t for t in tickets if str(t.get("external_id")) == request.args["external_id"]]
     return json_response(paginate("tickets", tickets, partial(render.ticket, g.account), order="nice_id"))
 
@@ -337,7 +340,8 @@ def _user_fields(account, data):
 
 
 def create_or_update_user(account, data):
-    """(user, created?) matching on email or external_id, case-insensitively (zendesk-api.md §5)."""
+    """(user, created?) matching on email or external_id, case-insensitively
+    (docs/outside-apis.md#zendesk-writes-and-search)."""
     fields = _user_fields(account, data)
     existing = account.find_user(email=fields.get("email")) or account.find_user(external_id=fields.get("external_id"))
     if existing is not None:
@@ -468,7 +472,7 @@ def count_organizations():
 def autocomplete_organizations():
     """`?name=`: the organizations whose name starts with it (case-insensitive), by name, in pages (cursor
     or offset), as Zendesk's "Autocomplete Organizations" lists them. NB: Zendesk asks for at least two
-    characters; the answer to fewer is not in the reference notes: a 400 here."""
+    characters; the answer to fewer is not published (docs/outside-apis.md#zendesk-open-points): a 400 here."""
     require_scope("organizations", False)
     prefix = request.args.get("name", "").strip().lower()
     if len(prefix) < 2:
@@ -499,7 +503,7 @@ def show_many_organizations():
 def search_organizations():
     """`?name=` or `?external_id=`, not both: the organization whose name (or external id) is exactly the
     value, compared case-insensitively, as Zendesk's "Search Organizations" endpoint does; offset pages.
-    NB: the reference does not say what a request with neither (or both) gets; a 400 here."""
+    NB: Zendesk does not say what a request with neither (or both) gets; a 400 here."""
     require_scope("organizations", False)
     account = g.account
     if ("name" in request.args) == ("external_id" in request.args):
@@ -530,7 +534,8 @@ def update_organization(org_id):
 @bp.post("/organizations/create_or_update")
 def create_or_update_organization():
     """Matches on `id` or `external_id` only, never on name: "Name is not available as a matching
-    criteria" (zendesk-api.md §5), so a new name that is taken is a 422 RecordInvalid from state."""
+    criteria" (docs/outside-apis.md#zendesk-writes-and-search), so a new name that is taken is a 422 RecordInvalid from
+    state."""
     require_scope("organizations", True)
     account = g.account
     data = _payload("organization")
@@ -597,7 +602,8 @@ def show_job_status(job_id):
 
 # ---- fields metadata -----------------------------------------------------------------------------
 def _list_fields(envelope, fields, render_one, kind):
-    """Every field ordered by position, or a cursor page when `page[size]` is sent (zendesk-api.md §2.5)."""
+    """Every field ordered by position, or a cursor page when `page[size]` is sent
+    (docs/outside-apis.md#zendesk-job-statuses)."""
     require_scope(kind, False)
     ordered = sorted(fields, key=lambda field: (field["position"], field["id"]))
     if is_cursor_request():

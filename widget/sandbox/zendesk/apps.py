@@ -12,10 +12,10 @@ build-an-app/building-a-server-side-app/part-5-secure-the-app/):
 - `POST /api/v2/apps/installations` installs an app (`app_id`, `settings.name`); `DELETE
   /api/v2/apps/installations/{id}` removes it (https://developer.zendesk.com/api-reference/ticketing/
   apps/apps/).
-NB: the real page then learns the open ticket and the agent's locale from the ZAF client in the
-browser (`ticket.id`, `currentUser.locale`). The sandbox's host page sends both in the query string
-(`ticket_id`, `locale`): the extension's pages run no third-party script. They are not signed, as the
-ZAF client's answers are not either; only the token is.
+- The app's page then learns the open ticket and the agent's locale in the browser, from the ZAF client
+  (Zendesk's SDK, speaking postMessage to the agent page): `client.get(['ticket.id', 'currentUser.locale'])`.
+  The agent UI's ticket page plays that host side with its own script (static/zaf_host.js; the messages
+  are described there and in docs/agent-app.md), from what `sidebar_frames` gives each frame.
 
 Marketplace apps are the sandbox's own (`Sandbox.publish_app` or `POST /_sandbox/apps`): a developer
 publishes an app once, and every account installs it by its id.
@@ -25,7 +25,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -109,17 +109,35 @@ def signed_token(account, installation, app, now=None, lifetime=TOKEN_LIFETIME, 
     return jwt.encode(claims, key or app.private_key, algorithm="RS256")
 
 
-def sidebar_frames(account, origin, ticket_id, locale):
-    """What the agent UI's ticket page needs to open each sidebar app: its form's action and token."""
+def sidebar_frames(account, user, ticket, origin):
+    """What the agent UI's ticket page needs to open each sidebar app: its form's action (only `origin` and
+    `app_guid` in the query, as the framework sends), its token, and what the page's ZAF host script
+    answers the app (`zaf`: the app's origin, its guid, the registration's metadata and context, and the
+    values of the paths the app may `get`)."""
+    requester = account.users.get(ticket.get("requester_id")) or {}
     frames = []
     for installation, app in marketplace(state()).sidebar_apps(account):
         guid = secrets.token_hex(8)
         separator = "&" if "?" in app.sidebar_url else "?"
-        query = urlencode({"origin": origin, "app_guid": guid, "ticket_id": ticket_id, "locale": locale})
-        action = f"{app.sidebar_url}{separator}{query}"
+        action = f"{app.sidebar_url}{separator}{urlencode({'origin': origin, 'app_guid': guid})}"
+        zaf = {"origin": _origin_of(app.sidebar_url), "appGuid": guid,
+               "metadata": {"appId": app.id, "installationId": installation["id"], "name": app.name,
+                            "settings": installation["settings"]},
+               "context": {"product": "support", "location": "ticket_sidebar",
+                           "instanceGuid": guid, "account": {"subdomain": account.subdomain},
+                           "ticketId": ticket["id"]},
+               "data": {"ticket.id": ticket["id"], "ticket.subject": ticket.get("subject"),
+                        "ticket.requester.email": requester.get("email"),
+                        "currentAccount.subdomain": account.subdomain, "currentUser.id": user["id"],
+                        "currentUser.email": user.get("email"), "currentUser.locale": user.get("locale") or "en-US"}}
         frames.append({"name": installation["settings"]["name"], "frame": f"app-{installation['id']}",
-                       "action": action, "token": signed_token(account, installation, app)})
+                       "action": action, "token": signed_token(account, installation, app), "zaf": zaf})
     return frames
+
+
+def _origin_of(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 # ---- the Apps API --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Signed webhook delivery: every change the state emits becomes a POST to each active webhook
 subscribed to its event type, off the request thread, with retries, recorded as invocations and
-attempts for the Webhooks API (reference/zendesk-api.md §8).
+attempts for the Webhooks API (docs/outside-apis.md#zendesk-webhooks).
 
 Only event-subscribed webhooks (`zen:event-type:*`) receive deliveries here; trigger-connected
 webhooks (`conditional_ticket_events`) are driven by triggers, which the sandbox does not model.
@@ -27,7 +27,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 # ---- small formats shared with the Webhooks API ------------------------------------------------
 def new_ulid(now):
     """A ULID (48-bit milliseconds + 80 random bits, Crockford base32): webhook and invocation ids
-    look like `01HANAHHBNJDDW768TX5J4YFX7` in real Zendesk (zendesk-api.md §2.6)."""
+    look like `01HANAHHBNJDDW768TX5J4YFX7` in real Zendesk (docs/outside-apis.md#zendesk-ids-and-urls)."""
     value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
     return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
@@ -40,15 +40,16 @@ def iso_nano(now):
 
 
 def signature(secret, timestamp, body):
-    """base64(HMAC-SHA256(key=secret bytes, msg=timestamp + body)) (zendesk-api.md §8.4).
+    """base64(HMAC-SHA256(key=secret bytes, msg=timestamp + body)) (docs/outside-apis.md#zendesk-webhook-signatures).
     NB: current docs order is TIMESTAMP+BODY; an older doc example only verifies as BODY+TIMESTAMP
-    (open point §13). The sandbox follows the current docs."""
+    (docs/outside-apis.md#zendesk-open-points). The sandbox follows the current docs."""
     digest = hmac.new(secret.encode(), timestamp.encode() + body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
 def new_signing_secret():
-    """Real secrets are 32 random bytes in base64, e.g. `wMZJU7Dlw7pd...n7zs=` (§8.1)."""
+    """Real secrets are 32 random bytes in base64, e.g. `wMZJU7Dlw7pd...n7zs=`
+    (docs/outside-apis.md#zendesk-webhooks)."""
     return base64.b64encode(os.urandom(32)).decode()
 
 
@@ -74,18 +75,20 @@ def recorded_headers(headers, secret_names):
 
 # ---- the payload ----------------------------------------------------------------------------------
 def _id(value, none="0"):
-    """Ids inside `detail` are strings; a user's missing organization is "0" (real delivery, §8.3)."""
+    """Ids inside `detail` are strings; a user's missing organization is "0" (real delivery,
+    docs/outside-apis.md#zendesk-webhook-events)."""
     return none if value is None else str(value)
 
 
 def _upper(value):
     # NB: ticket event payloads give status/priority/type upper-case ("OPEN") in the ticket-events
-    # docs examples; unverified against recorded traffic (zendesk-api.md §13).
+    # docs examples; unverified against recorded traffic (docs/outside-apis.md#zendesk-open-points).
     return value.upper() if isinstance(value, str) else value
 
 
 def ticket_detail(ticket, actor_id):
-    """The ticket `detail` properties listed on the ticket-events docs page (§8.3)."""
+    """The ticket `detail` properties listed on the ticket-events docs page
+    (docs/outside-apis.md#zendesk-webhook-events)."""
     return {
         "actor_id": _id(actor_id, None), "assignee_id": _id(ticket.get("assignee_id"), None),
         "brand_id": _id(ticket.get("brand_id"), None), "created_at": ticket["created_at"],
@@ -102,7 +105,8 @@ def ticket_detail(ticket, actor_id):
 
 
 def user_detail(user):
-    """The user `detail` properties listed on the user-events docs page (§8.3)."""
+    """The user `detail` properties listed on the user-events docs page
+    (docs/outside-apis.md#zendesk-webhook-events)."""
     return {
         "created_at": user["created_at"], "email": user.get("email"), "external_id": user.get("external_id"),
         "default_group_id": _id(user.get("default_group_id")), "id": str(user["id"]),
@@ -121,7 +125,8 @@ def organization_detail(org):
 
 
 def _change_event(account, event_type, previous, current):
-    """`event` is {} for create/delete and {current, previous} for changes (§8.3)."""
+    """`event` is {} for create/delete and {current, previous} for changes
+    (docs/outside-apis.md#zendesk-webhook-events)."""
     if not current:
         return {}
     if "comment" in current:
@@ -152,7 +157,7 @@ def _last_updater(account, ticket_id):
 
 def envelope(account, event_type, kind, obj, previous, current, now):
     """The fixed event-subscribed payload: {type, account_id, id, time, zendesk_event_version,
-    subject, detail, event} (§8.3)."""
+    subject, detail, event} (docs/outside-apis.md#zendesk-webhook-events)."""
     if kind == "ticket":
         detail = ticket_detail(obj, _last_updater(account, obj["id"]))
     elif kind == "user":
@@ -177,7 +182,8 @@ class WebhookDelivery:
     def __init__(self, state, retry_delays=(2.0, 10.0, 30.0), timeout=10.0, workers=4):
         self.state = state
         self.retry_delays = tuple(retry_delays)
-        self.timeout = timeout  # seconds; real webhooks time out after 10 s (secondary sources, §8.3)
+        # seconds; real webhooks time out after 10 s (secondary sources, docs/outside-apis.md#zendesk-webhook-events)
+        self.timeout = timeout
         self.jobs = IdleWorkers(lambda job: self._attempt(*job), name="zendesk-webhooks", workers=workers)
 
     def __call__(self, account, event_type, kind, obj, previous, current):

@@ -1,7 +1,7 @@
 """What every sandbox API request goes through: account selection, authentication, rate limits,
 fault injection, error bodies and the response headers real Zendesk sends.
 
-Error bodies follow reference/zendesk-api.md §9 exactly; clients (zenpy among them) branch on them.
+Error bodies follow docs/outside-apis.md#zendesk-errors exactly; clients (zenpy among them) branch on them.
 """
 import base64
 import binascii
@@ -133,12 +133,12 @@ def authenticate():
             if user and account.api_tokens.get(credentials[1]) and user["role"] != "end-user":
                 g.account, g.user, g.grant = account, user, None
                 return
-    # NB: password Basic auth is deprecated and off by default in real accounts (zendesk-api.md §7).
+    # NB: password Basic auth is deprecated and off by default in real accounts (docs/outside-apis.md#zendesk-oauth).
     raise ApiError(401, UNAUTHENTICATED)
 
 
 def require_scope(kind, write):
-    """OAuth scopes: `read`/`write` broad, or `<resource>:read|write` (zendesk-api.md §7)."""
+    """OAuth scopes: `read`/`write` broad, or `<resource>:read|write` (docs/outside-apis.md#zendesk-oauth)."""
     grant = getattr(g, "grant", None)
     if grant is None:
         return
@@ -157,9 +157,9 @@ def require_admin():
 # NB: Zendesk documents no API answer for an expired (or free) account: "you temporarily lose the ability
 # to send or receive tickets ... after that, the account becomes completely inaccessible"
 # (support.zendesk.com/hc/en-us/articles/4408821139738). The sandbox answers every API call of such an
-# account with the classic 403 Forbidden envelope (§9), except what a client needs to explain the refusal
-# and to clean up: the subscription (its plan), the caller's own OAuth token, `users/me`, and deleting
-# webhooks (uninstall).
+# account with the classic 403 Forbidden envelope (docs/outside-apis.md#zendesk-errors), except what a client needs to
+# explain the refusal and to clean up: the subscription (its plan), the caller's own OAuth token, `users/me`, and
+# deleting webhooks (uninstall).
 UNPAID_DESCRIPTIONS = {
     "expired": "This account's subscription has expired. The account owner must renew it to use the API.",
     "free": "This account is on a free plan, which does not include API access.",
@@ -197,7 +197,7 @@ class MinuteWindow:
 
 
 def rate_limited(description, reset):
-    """The 429 Zendesk sends, with Retry-After in seconds (zendesk-api.md §6)."""
+    """The 429 Zendesk sends, with Retry-After in seconds (docs/outside-apis.md#zendesk-rate-limits)."""
     return ApiError(429, {"error": "APIRateLimitExceeded", "description": description},
                     {"Retry-After": str(reset)})
 
@@ -222,7 +222,7 @@ def apply_limits(account, incremental):
     if incremental:
         count, reset = windows["incremental"].hit(account.id, now)
         if count > INCREMENTAL_RATE_LIMIT:
-            # Real body (airbytehq/airbyte #11899; zendesk-api.md §4).
+            # Real body (airbytehq/airbyte #11899; docs/outside-apis.md#zendesk-incremental-exports).
             raise rate_limited("Number of allowed incremental export API requests per minute exceeded", reset)
 
 
@@ -264,7 +264,7 @@ def inject_faults():
 
 
 def add_standard_headers(response):
-    """Headers real Zendesk sends on every API response (zendesk-api.md §6)."""
+    """Headers real Zendesk sends on every API response (docs/outside-apis.md#zendesk-rate-limits)."""
     limit = getattr(g, "rate_limit", None)
     if limit is not None:
         remaining = getattr(g, "rate_remaining", limit)

@@ -1,4 +1,4 @@
-"""Incremental exports (`/api/v2/incremental/...`), as in zendesk-api.md §4.
+"""Incremental exports (`/api/v2/incremental/...`), as in docs/outside-apis.md#zendesk-incremental-exports.
 
 - Cursor-based tickets and users: order (timestamp, id), cursor = base64("<ts>.0||<id>|").
 - Time-based tickets, users, organizations and ticket_events: pages never split a second,
@@ -20,7 +20,7 @@ from .http import ApiError, json_response
 
 bp = Blueprint("incremental", __name__, url_prefix="/api/v2/incremental")
 
-PER_PAGE_MAX = 1000  # "up to 1,000, default 1,000" (§4 Page size)
+PER_PAGE_MAX = 1000  # "up to 1,000, default 1,000" (docs/outside-apis.md#zendesk-incremental-exports)
 MINUTE = 60
 # resource -> the account's ExportIndex attribute (keys: (timestamp, id)), its objects, their renderer
 RESOURCES = {
@@ -127,9 +127,10 @@ def _cursor_export(resource):
 
 
 def _ticket_sideloads(account, tickets):
-    """`include=users,organizations` (the ticket cursor export takes ticket sideloads, §4): the users the
-    page's tickets name (requester, submitter, assignee) and their organizations, each once.
-    NB: other ticket sideloads (groups, metric_sets, ...) are not modelled; unknown names are ignored."""
+    """`include=users,organizations` (the ticket cursor export takes ticket sideloads,
+    docs/outside-apis.md#zendesk-incremental-exports): the users the page's tickets name (requester, submitter,
+    assignee) and their organizations, each once. NB: other ticket sideloads (groups, metric_sets, ...) are not
+    modelled; unknown names are ignored."""
     wanted = set(request.args.get("include", "").split(","))
     out = {}
     if "users" in wanted:
@@ -218,8 +219,8 @@ def _child_event(child, with_comments):
 
 @bp.get("/ticket_events")
 def ticket_events():
-    """Ticket audits in time order; Comment child events whole only with `include=comment_events` (§4),
-    else as their `comment_present` / `comment_public` flags."""
+    """Ticket audits in time order; Comment child events whole only with `include=comment_events`
+    (docs/outside-apis.md#zendesk-incremental-exports), else as their `comment_present` / `comment_public` flags."""
     _authorize("tickets")
     now, per_page = http.state().clock.now(), _per_page()
     start, until = _start_time(now), _until(now)

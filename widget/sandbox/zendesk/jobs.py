@@ -1,6 +1,7 @@
 """Bulk jobs (`create_many`, `update_many`, `create_or_update_many`): answered at once with a queued
 job_status, then run by one background worker thread per sandbox app, moving `queued` → `working` →
-`completed` (or `failed`) while clients poll `/api/v2/job_statuses/{id}` (zendesk-api.md §2.5, §5).
+`completed` (or `failed`) while clients poll `/api/v2/job_statuses/{id}` (docs/outside-apis.md#zendesk-job-statuses,
+docs/outside-apis.md#zendesk-writes-and-search).
 """
 import secrets
 import threading
@@ -11,7 +12,7 @@ from flask import current_app
 from ..workers import IdleWorkers
 from .state import RecordInvalid
 
-JOB_TTL = 3600  # "jobs expire within an hour" (zendesk-api.md §2.5)
+JOB_TTL = 3600  # "jobs expire within an hour" (docs/outside-apis.md#zendesk-job-statuses)
 LISTED_JOBS = 100  # "only the last 100 are listed"
 
 _runner_lock = threading.Lock()
@@ -42,7 +43,7 @@ class JobRunner:
     def submit(self, account, kind, items, work, action, failed_as=None):
         """Queue `work(index, item) -> result dict` over `items` (of `kind`: tickets, users...);
         returns the job as it was when queued (the worker may already be on it). `failed_as(index,
-        ItemFailed) -> result dict` words a failed item (default: the reference's FailedResult)."""
+        ItemFailed) -> result dict` words a failed item (default: the OpenAPI file's FailedResult)."""
         # NB: a queued job reports `total` and `progress` as null ([ZENPY-CASS] create_many).
         job = {"id": f"V3-{secrets.token_hex(16)}", "total": None, "progress": None, "status": "queued",
                "message": None, "results": None, "_created": account.now(), "_kind": kind}

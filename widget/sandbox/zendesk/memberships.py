@@ -33,7 +33,7 @@ def add(account, user_id, organization_id, default=None, ts=None):
         if organization_id not in account.organizations:
             raise invalid("organization_id", "Organization: is invalid", "InvalidValue")
         if organization_id in organization_ids(account, user_id):
-            # NB: the reference gives no body for a second membership of the same pair; a 422 here.
+            # NB: Zendesk publishes no body for a second membership of the same pair; a 422 here.
             raise invalid("user_id", "User: is already a member of this organization", "DuplicateValue")
         stamp = iso(account.now() if ts is None else ts)
         membership = {"id": account.big_id(), "user_id": user_id, "organization_id": organization_id,
@@ -54,7 +54,7 @@ def make_default(account, membership):
 
 def remove(account, membership):
     """Delete a membership; when it was the default, the user's oldest other one becomes the default.
-    NB: the reference does not say which membership becomes the default then; the oldest here."""
+    NB: Zendesk does not say which membership becomes the default then; the oldest here."""
     with account.lock:
         del account.memberships[membership["id"]]
         account.memberships_by_user[membership["user_id"]].remove(membership)

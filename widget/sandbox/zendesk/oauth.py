@@ -1,4 +1,4 @@
-"""OAuth for the Zendesk sandbox (zendesk-api.md §7): the authorization-code flow's pages, the token
+"""OAuth for the Zendesk sandbox (docs/outside-apis.md#zendesk-oauth): the authorization-code flow's pages, the token
 endpoint (code, refresh with rotation, client credentials), and the API endpoints a client reads about
 its own grant and its account's plan.
 
@@ -23,15 +23,16 @@ from .state import Grant, iso
 
 bp = Blueprint("oauth", __name__)
 
-CODE_TTL = 120  # seconds an authorization code lives (zendesk-api.md §7)
-# (default, min, max) seconds; a requested value outside the documented bounds is clamped (§7 "TTL bounds").
+CODE_TTL = 120  # seconds an authorization code lives (docs/outside-apis.md#zendesk-oauth)
+# (default, min, max) seconds; a requested value outside the documented bounds is clamped
+# (docs/outside-apis.md#zendesk-oauth).
 ACCESS_TTL = (1800, 300, 172_800)
 REFRESH_TTL = (2_592_000, 604_800, 7_776_000)
 FORM_MAX_AGE = 600  # seconds a sign-in or consent form stays usable
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
-DEFAULT_SCOPE = "read"  # NB: the reference is silent on a missing `scope`; RFC 6749 §3.3 allows a default.
+DEFAULT_SCOPE = "read"  # NB: Zendesk is silent on a missing `scope`; RFC 6749 §3.3 allows a default.
 
-# RFC 6749 §5.2 error codes and statuses. NB: Zendesk's exact descriptions are not in the reference;
+# RFC 6749 §5.2 error codes and statuses. NB: Zendesk's exact descriptions are not published;
 # these are the wording of the common Rails OAuth provider (Doorkeeper).
 OAUTH_ERRORS = {
     "invalid_request": (400, "The request is missing a required parameter, includes an unsupported parameter "
@@ -45,7 +46,7 @@ OAUTH_ERRORS = {
 }
 ACCESS_DENIED = "The resource owner or authorization server denied the request."
 
-# What the consent page says each scope allows (zendesk-api.md §7 "Scopes").
+# What the consent page says each scope allows (docs/outside-apis.md#zendesk-oauth "Scopes").
 SCOPE_WORDS = {"read": "Read all your data", "write": "Create, change and delete your data",
                "impersonate": "Act on behalf of other users"}
 
@@ -336,7 +337,7 @@ def _refresh_token(client, authenticated, data):
 
 
 def _client_credentials(client, authenticated, data):
-    """Confidential clients only (added 2025-03-04, zendesk-api.md §7). The token acts as the account's
+    """Confidential clients only (added 2025-03-04, docs/outside-apis.md#zendesk-oauth). The token acts as the account's
     first admin and has no refresh token (RFC 6749 §4.4.3)."""
     if not authenticated:
         raise OAuthError("invalid_client")
@@ -360,7 +361,7 @@ def tokens():
         raise OAuthError("unsupported_grant_type")
     client, authenticated = _client(data)
     body = handler(client, authenticated, data)
-    # 201, as CreateTokenForGrantType answers ([OAS-2025], zendesk-api.md §7).
+    # 201, as CreateTokenForGrantType answers ([OAS-2025], docs/outside-apis.md#zendesk-oauth).
     return json_response(body, 201, {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
@@ -405,7 +406,8 @@ def _grant_by_id(number):
 
 
 # NB: no scope is required to read or revoke the token making the call: tap-zendesk reads `current`
-# to decide when to refresh (zendesk-api.md §7), and an uninstall must be able to revoke a narrow token.
+# to decide when to refresh (docs/outside-apis.md#zendesk-oauth), and an uninstall must be able to revoke a narrow
+# token.
 @bp.get("/api/v2/oauth/tokens/current")
 def show_current_token():
     return json_response({"token": token_json(_current_grant())})

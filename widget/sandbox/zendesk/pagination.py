@@ -1,6 +1,6 @@
 """One paginator for every list endpoint: cursor mode when `page[size]` is sent, offset mode otherwise.
 
-Rules (zendesk-api.md §3):
+Rules (docs/outside-apis.md#zendesk-pagination):
 - cursor: `page[size]` (max 100), `page[after]` / `page[before]`; the answer carries
   `meta{has_more, after_cursor, before_cursor}` and `links{next, prev}` as absolute URLs. Cursors are
   opaque base64 JSON like the real `{"o":"nice_id","v":"aQEAAAAAAAAA"}`.
@@ -32,8 +32,8 @@ PAGINATION_DEPTH_ERROR = {"errors": [{
               "does not have any limits.\nSee https://developer.zendesk.com/documentation/api-basics/pagination/"
               "comparing-cursor-pagination-and-offset-pagination\n",
 }]}
-# NB: the real text for a malformed cursor is not in the reference notes; this mirrors the typed
-# `errors` envelope Zendesk uses for the other pagination refusals.
+# NB: the real text for a malformed cursor is not published (docs/outside-apis.md#zendesk-open-points); this mirrors the
+# typed `errors` envelope Zendesk uses for the other pagination refusals.
 INVALID_CURSOR_ERROR = {"errors": [{"code": "InvalidPaginationParameter", "title": "Invalid cursor",
                                     "detail": "page[after] and page[before] must be cursors from a previous page"}]}
 
@@ -113,7 +113,8 @@ def offset_params(record_limit=OFFSET_RECORD_LIMIT, limit_error=None):
 
 
 def cursor_page(envelope, records, render, order, key):
-    # NB: "Most endpoints limit this to a maximum of 100" (zendesk-api.md §3); larger sizes are capped.
+    # NB: "Most endpoints limit this to a maximum of 100" (docs/outside-apis.md#zendesk-pagination); larger sizes are
+    # capped.
     size = min(max(_int_arg("page[size]", MAX_PAGE_SIZE), 1), MAX_PAGE_SIZE)
     keys = [key(record) for record in records]
     after, before = request.args.get("page[after]"), request.args.get("page[before]")

@@ -1,7 +1,7 @@
 """Turn stored sandbox objects into the JSON real Zendesk answers with.
 
 Stored objects are API-shaped dicts without `url` and with internal keys starting with `_`; every
-`url` is built from the base URL the client reached us at (zendesk-api.md §2.6).
+`url` is built from the base URL the client reached us at (docs/outside-apis.md#zendesk-ids-and-urls).
 """
 from .http import api_url
 
@@ -19,7 +19,7 @@ def with_url(obj, path):
 def ticket(account, stored):
     out = with_url(stored, f"tickets/{stored['id']}")
     # NB: responses list every custom ticket field, nulls included, and repeat the list as `fields`
-    # (zendesk-api.md §2.1, §5).
+    # (docs/outside-apis.md#zendesk-objects, docs/outside-apis.md#zendesk-writes-and-search).
     values = {field["id"]: field.get("value") for field in stored["custom_fields"]}
     custom = [{"id": field["id"], "value": values.get(field["id"])}
               for field in account.ticket_fields if not field.get("_system")]
@@ -43,7 +43,8 @@ def comment(stored):
 
 
 def audit(account, stored_event, ticket_obj):
-    """A `ticket_events` record as the `audit` of a create/update response (zendesk-api.md §2.5)."""
+    """A `ticket_events` record as the `audit` of a create/update response
+    (docs/outside-apis.md#zendesk-job-statuses)."""
     return {
         "id": stored_event["id"], "ticket_id": stored_event["ticket_id"],
         "created_at": stored_event["created_at"], "author_id": stored_event["updater_id"],

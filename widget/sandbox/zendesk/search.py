@@ -1,4 +1,4 @@
-"""The subset of Zendesk's search syntax the sandbox understands (zendesk-api.md §5).
+"""The subset of Zendesk's search syntax the sandbox understands (docs/outside-apis.md#zendesk-writes-and-search).
 
 `type:ticket|user|organization`, `keyword:value` (quoted values allowed), `keyword<value` /
 `keyword>value` for status and dates, a leading `-` to negate, and plain words matched in the

@@ -389,7 +389,7 @@ class Account:
 
     def _with_field_tags(self, ticket, fields):
         """(fields with the tags the custom fields imply, the ticket's custom fields after the update).
-        NB: custom_fields updates merge field by field (visual-mock-zendesk-api notes); tags follow the
+        NB: custom_fields updates merge field by field (docs/outside-apis.md#zendesk-writes-and-search); tags follow the
         drop-down, multi-select and checkbox fields, and drop-down fields follow the tags (field_tags.py)."""
         by_id = {f["id"]: dict(f) for f in ticket["custom_fields"]}
         for f in fields.get("custom_fields") or []:
@@ -406,8 +406,8 @@ class Account:
 
     def delete_ticket(self, ticket_id, ts=None):
         """Soft-delete: the API answers 404 for it from now on; the ticket exports list it once more, with
-        `status: "deleted"` (zendesk-api.md "Deleted records"). NB: no webhook event is sent: the ticket
-        event types for deletions are not in the reference notes."""
+        `status: "deleted"` (docs/outside-apis.md#zendesk-incremental-exports). NB: no webhook event is sent: the ticket
+        event types for deletions are not published (docs/outside-apis.md#zendesk-open-points)."""
         ts = self.now() if ts is None else ts
         with self.lock:
             ticket = self.tickets.pop(ticket_id)
@@ -491,7 +491,7 @@ _TICKET_CHANGE_EVENTS = {
 
 
 # User/organization field -> its zen:event-type name (webhooks user-events and organization-events
-# docs, zendesk-api.md §8.3). Real Zendesk has no generic "updated" event type.
+# docs, docs/outside-apis.md#zendesk-webhook-events). Real Zendesk has no generic "updated" event type.
 _USER_CHANGE_EVENTS = {
     "name": "name_changed", "external_id": "external_id_changed", "role": "role_changed",
     "tags": "tags_changed", "alias": "alias_changed", "details": "details_changed", "notes": "notes_changed",

@@ -1,9 +1,9 @@
-"""The Webhooks API (`/api/v2/webhooks...`), shaped as in recorded real traffic (zendesk-api.md §8.1).
+"""The Webhooks API (`/api/v2/webhooks...`), shaped as in recorded real traffic (docs/outside-apis.md#zendesk-webhooks).
 
 Errors: this API is a separate Zendesk service and does not use the classic `{"error", "description"}`
 envelope. No real error body of it is publicly recorded; the sandbox answers with the JSON:API-style
 `{"errors": [{code, title, detail}]}` that Zendesk's OpenAPI declares as its `Errors` schema for its
-newer services (zendesk-api.md §1, "typed errors"). The codes below are the sandbox's choice.
+newer services (docs/outside-apis.md#zendesk-errors). The codes below are the sandbox's choice.
 """
 import base64
 import binascii
@@ -48,7 +48,8 @@ def not_found(what="Webhook"):
 
 @bp.before_request
 def authorize():
-    """Webhooks need an admin and the `webhooks:read|write` (or broad `read|write`) scope (§7)."""
+    """Webhooks need an admin and the `webhooks:read|write` (or broad `read|write`) scope
+    (docs/outside-apis.md#zendesk-oauth)."""
     http.require_scope("webhooks", write=request.method != "GET")
     http.require_admin()
 
@@ -65,7 +66,8 @@ def _hook(webhook_id):
 
 
 def render(hook):
-    """The public webhook: no secret, no password or token (only a basic-auth username, §8.1)."""
+    """The public webhook: no secret, no password or token (only a basic-auth username,
+    docs/outside-apis.md#zendesk-webhooks)."""
     out = {key: hook[key] for key in PUBLIC_ORDER if hook.get(key) is not None}
     auth = hook.get("authentication")
     if auth:
@@ -75,7 +77,7 @@ def render(hook):
 
 
 def _validate(fields, existing=None):
-    """The rules of §8.2, on the webhook as it would be after the write."""
+    """The rules of docs/outside-apis.md#zendesk-webhooks, on the webhook as it would be after the write."""
     merged = {**(existing or {}), **fields}
     for key in ("name", "endpoint", "http_method", "request_format", "status"):
         if not merged.get(key):
@@ -102,7 +104,8 @@ def _validate(fields, existing=None):
     if events and (merged["http_method"] != "POST" or merged["request_format"] != "json"):
         raise invalid("webhooks subscribed to Zendesk events must use POST and json")
     if existing is not None and "subscriptions" in fields:
-        # NB: the connection method (trigger vs event subscription) cannot change later (§8.2).
+        # NB: the connection method (trigger vs event subscription) cannot change later
+        # (docs/outside-apis.md#zendesk-webhooks).
         was_trigger = TRIGGER_CONNECTED in (existing.get("subscriptions") or [])
         if existing.get("subscriptions") and was_trigger != (TRIGGER_CONNECTED in subscriptions):
             raise invalid("a webhook's connection method cannot be changed")
@@ -126,7 +129,8 @@ def _webhook_body():
 
 
 def _merge_authentication(fields, existing):
-    """A write without credentials keeps the stored ones: they are never echoed back (§8.1)."""
+    """A write without credentials keeps the stored ones: they are never echoed back
+    (docs/outside-apis.md#zendesk-webhooks)."""
     auth, old = fields.get("authentication"), existing.get("authentication")
     if auth and old and auth.get("type") == old["type"]:
         auth["data"] = {**old["data"], **(auth.get("data") or {})}
@@ -179,7 +183,7 @@ def show(webhook_id):
 @bp.put("/<webhook_id>")
 @bp.patch("/<webhook_id>")
 def update(webhook_id):
-    """PUT replaces, PATCH merges; both answer 204 with no body (§8.1)."""
+    """PUT replaces, PATCH merges; both answer 204 with no body (docs/outside-apis.md#zendesk-webhooks)."""
     fields = _webhook_body()
     with g.account.lock:
         hook = _hook(webhook_id)
@@ -267,7 +271,8 @@ def _invocation_view(invocation):
 
 @bp.get("/<webhook_id>/invocations")
 def invocations(webhook_id):
-    """Newest first by default (`sort=-latest_completed_at`), filters from docs (§8.1)."""
+    """Newest first by default (`sort=-latest_completed_at`), filters from docs
+    (docs/outside-apis.md#zendesk-webhooks)."""
     status = request.args.get("filter[status]")
     from_ts, to_ts = request.args.get("filter[from_ts]"), request.args.get("filter[to_ts]")
     ascending = request.args.get("sort") == "latest_completed_at"
@@ -305,7 +310,8 @@ def _decode(cursor):
 
 def _cursor_page(path, items, key, direction="asc"):
     """`page[size]` (max 100), `page[after]`/`page[before]`; meta.after_cursor/before_cursor and
-    links.next/prev appear only when relevant, as in recorded invocation lists (§3, §8.1)."""
+    links.next/prev appear only when relevant, as in recorded invocation lists (docs/outside-apis.md#zendesk-pagination,
+    docs/outside-apis.md#zendesk-webhooks)."""
     try:
         size = min(max(int(request.args.get("page[size]", PAGE_SIZE_MAX)), 1), PAGE_SIZE_MAX)
     except ValueError:

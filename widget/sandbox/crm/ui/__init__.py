@@ -2,7 +2,8 @@
 
 Sign in as a seeded user, browse and edit Leads, Contacts, Accounts, Deals and custom modules, and
 use Settings → Marketplace to install, authorize, re-scope and uninstall "Zendesk for Zoho CRM".
-Record pages host the extension's widgets in iframes with a signed context (`?ctx=`, DESIGN §4).
+Record pages host the extension's widgets in iframes with a signed context (`?ctx=`,
+docs/architecture.md#widget-context).
 
 The UI is a blueprint inside the CRM sandbox app and changes records only through the state's `Org`
 methods, exactly as the API does, so notification channels fire for UI edits too.
@@ -17,14 +18,14 @@ from dataclasses import dataclass, field
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, ValidationError, generate_csrf, validate_csrf
 
-from ....config import DEV_MARKETPLACE_SECRET
 from ..accounts import sign_in, signed_in_user
 from ..http import state as sandbox_state
 
 CRM_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The extension's development defaults (widget/config.py, `flask --app wsgi demo`), so the demo needs no settings.
+# The extension's public development defaults (README "Configuration", `flask --app wsgi demo`), so the demo
+# needs no settings.
 DEFAULT_EXTENSION_URL = "http://127.0.0.1:5000"
-DEFAULT_MARKETPLACE_SECRET = DEV_MARKETPLACE_SECRET
+DEFAULT_MARKETPLACE_SECRET = "dev-only-marketplace-secret"
 
 bp = Blueprint("crm_ui", __name__, template_folder=os.path.join(CRM_DIR, "templates"),
                static_folder=os.path.join(CRM_DIR, "static"), static_url_path="/crm/ui-static")
@@ -35,7 +36,7 @@ class Install:
     """What the marketplace keeps about one org's installation of the extension."""
 
     installation_id: int
-    context_secret: str  # signs the widget contexts of this org (DESIGN §4); never shown
+    context_secret: str  # signs the widget contexts of this org (docs/architecture.md#widget-context); never shown
     scope_type: str  # admins | all | profiles
     scope_profiles: list = field(default_factory=list)
     installed_by: str = ""

@@ -1,7 +1,7 @@
 """Settings → Marketplace: install (terms → scope → confirm), authorize, change permissions, uninstall.
 
-Each action calls the extension's lifecycle URL, signed with the marketplace secret (DESIGN §4). The
-UI hides install/uninstall from non-admins, but never decides for the extension: whatever it refuses
+Each action calls the extension's lifecycle URL, signed with the marketplace secret (docs/architecture.md#lifecycle).
+The UI hides install/uninstall from non-admins, but never decides for the extension: whatever it refuses
 (not an admin, unsupported data centre, ...) is shown to the person in its own words (`message`).
 The install answer carries the context secret, sent once: installing again (say, after this sandbox
 restarted and forgot) answers a new one, which replaces ours.
@@ -11,7 +11,7 @@ import json
 import requests
 from flask import g, redirect, render_template, request, url_for
 
-from ....security import marketplace_headers
+from ..signing import marketplace_headers
 from . import Install, bp, login_required, settings
 from .records import widget_context
 
@@ -45,7 +45,7 @@ def call_lifecycle(action, body):
     if response.ok and isinstance(answer, dict):
         return answer
     if isinstance(answer, dict) and answer.get("message"):
-        raise LifecycleFailed(answer["message"])  # DESIGN §4: every error is {"error", "message"}
+        raise LifecycleFailed(answer["message"])  # docs/architecture.md#lifecycle: every error is {"error", "message"}
     raise LifecycleFailed(f"{EXTENSION['name']} answered with an unexpected error (HTTP {response.status_code}).")
 
 
@@ -164,7 +164,7 @@ def permissions():
 @bp.route("/crm/settings/marketplace/zendesk/uninstall", methods=["GET", "POST"])
 @login_required
 def uninstall():
-    """A confirm dialog saying what goes (DESIGN §7), then OK calls /lifecycle/uninstall."""
+    """A confirm dialog saying what goes (docs/architecture.md#uninstall), then OK calls /lifecycle/uninstall."""
     if g.install is None:
         return redirect(url_for("crm_ui.marketplace"))
     error = None

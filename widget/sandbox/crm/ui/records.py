@@ -3,11 +3,12 @@ from urllib.parse import urlsplit
 
 from flask import abort, g, jsonify, redirect, render_template, request, url_for
 
-from ....security import ENTITIES, mint_context
+from ..signing import mint_context
 from ..state import RecordError
 from . import bp, can_see_module, login_required, settings
 
 PAGE_SIZE = 50
+WIDGET_MODULES = ("Leads", "Contacts", "Accounts", "Deals")  # the record pages the extension's widgets are on
 # The columns a list view shows, like the CRM's default views; custom modules show their first fields.
 LIST_COLUMNS = {
     "Leads": ["Full_Name", "Company", "Email", "Phone", "Lead_Status", "Owner"],
@@ -15,7 +16,7 @@ LIST_COLUMNS = {
     "Accounts": ["Account_Name", "Phone", "Website", "Industry", "Owner"],
     "Deals": ["Deal_Name", "Amount", "Stage", "Closing_Date", "Account_Name", "Owner"],
 }
-# The API's per-record error codes (zoho-crm-api.md §2.3) in the words a person reads in a form.
+# The API's per-record error codes (docs/outside-apis.md#crm-writing-records) in the words a person reads in a form.
 PLAIN_ERRORS = {"MANDATORY_NOT_FOUND": "is required.", "INVALID_DATA": "is not valid.",
                 "DUPLICATE_DATA": "is already used by another record."}
 SYSTEM_FIELDS = ("Created_By", "Modified_By", "Created_Time", "Modified_Time")
@@ -126,7 +127,7 @@ def _related(module, record):
 def _widgets(module, record):
     """The extension's iframes for this page, or None when it isn't installed or the user is outside its scope."""
     install = g.install
-    if module.api_name not in ENTITIES or install is None or not install.allows(g.org, g.user):
+    if module.api_name not in WIDGET_MODULES or install is None or not install.allows(g.org, g.user):
         return None
     base, token = settings().extension_url, widget_context(module.api_name, record["id"])
     path = f"{base}/record/{module.api_name}/{record['id']}/tickets"
@@ -134,7 +135,7 @@ def _widgets(module, record):
 
 
 def widget_context(entity=None, entity_id=None):
-    """The signed context our iframes get (DESIGN §4), minted as the CRM side does."""
+    """The signed context our iframes get (docs/architecture.md#widget-context), minted as the CRM side does."""
     user = g.user
     claims_user = {"id": user["id"], "name": user["full_name"], "email": user["email"],
                    "profile": user["profile"]["name"], "is_admin": g.org.is_admin(user), "locale": user["locale"],

@@ -20,15 +20,15 @@ from flask import current_app
 from ..clients import crm as crm_api
 from ..connections import allow_http_to_loopback_sandboxes, save_grant
 from ..extensions import db
-from ..lifecycle.provisioning import on_crm_connected
+from ..lifecycle.install import on_crm_connected
 from ..models import Installation
 from ..sandbox import crm as crm_sandbox
 from ..sandbox import zendesk as zendesk_sandbox
 from ..sandbox.serving import BackgroundServer
 from ..sandbox.zendesk.seed import seed_account
 from ..sandbox.zendesk.state import SandboxState
-from .engine import INCREMENTAL_PACERS
-from .runs import first_sync_job, start_first_sync
+from ..sync.engine import INCREMENTAL_PACERS
+from ..sync.runs import first_sync_job, start_first_sync
 
 DC = "jp"
 SUBDOMAIN = "acme"
@@ -122,7 +122,8 @@ def connect(app, bench):
     with requests.Session() as session:
         crm_token = crm_api.refresh_token(session, centre["accounts_url"], {"refresh_token": centre["refresh_token"]},
                                           crm_creds["client_id"], crm_creds["client_secret"])
-        # A confidential client's client-credentials grant (zendesk-api.md §7): acts as the account's admin.
+        # A confidential client's client-credentials grant (docs/outside-apis.md#zendesk-oauth): acts as the account's
+        # admin.
         answer = session.post(f"{bench.zendesk.url}/oauth/tokens", timeout=30, data={
             "grant_type": "client_credentials", "scope": "read write"},
             auth=(zendesk_creds["oauth_client_id"], zendesk_creds["oauth_client_secret"]))

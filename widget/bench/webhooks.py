@@ -2,11 +2,11 @@
 as `concurrency` senders can post them, to the extension served by gunicorn in a process of its own.
 
 A fresh database (a temporary SQLite file, or a PostgreSQL schema created and dropped here) gets one
-installation with a webhook secret. Each delivery is an event-subscribed payload (zendesk-api.md §8.3)
-signed as Zendesk signs it (the sandbox's own `signature`, never the product's verifier), with a fresh
-timestamp and invocation id per attempt; every RESEND_EVERY-th event is posted a second time with the
-same event id, as Zendesk's retries and a second webhook are. The figures: acknowledged deliveries per
-second, p50/p95/p99 of the acknowledgement, and the rows in the inbox afterwards (must be the event count).
+installation with a webhook secret. Each delivery is an event-subscribed payload
+(docs/outside-apis.md#zendesk-webhook-events) signed as Zendesk signs it (the sandbox's own `signature`, never the
+product's verifier), with a fresh timestamp and invocation id per attempt; every RESEND_EVERY-th event is posted a
+second time with the same event id, as Zendesk's retries and a second webhook are. The figures: acknowledged deliveries
+per second, p50/p95/p99 of the acknowledgement, and the rows in the inbox afterwards (must be the event count).
 
 The installation's first sync is not done, so the inbox keeps every event waiting (widget/sync/inbox.py)
 and the figures are the ingest alone, not the drain's calls to Zendesk.
@@ -28,9 +28,9 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from .serving import free_port
-from .zendesk.delivery import signature
-from .zendesk.state import iso
+from ..sandbox.serving import free_port
+from ..sandbox.zendesk.delivery import signature
+from ..sandbox.zendesk.state import iso
 
 ROOT = Path(__file__).resolve().parents[2]  # where wsgi.py is
 RESEND_EVERY = 10
@@ -125,7 +125,7 @@ class Gunicorn:
 
 
 def event_body(number):
-    """An event-subscribed Zendesk payload (zendesk-api.md §8.3) about ticket `number`."""
+    """An event-subscribed Zendesk payload (docs/outside-apis.md#zendesk-webhook-events) about ticket `number`."""
     return json.dumps({
         "type": "zen:event-type:ticket.status_changed", "account_id": 1, "id": str(uuid.uuid4()),
         "time": iso(time.time()), "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{number}",
