@@ -25,10 +25,25 @@ def shoot(page, name):
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+# Chromium as it will ship by default: third-party cookies blocked (the CRM and Zendesk frame our pages
+# from other sites, so nothing of ours may lean on a cookie).
+NO_THIRD_PARTY_COOKIES = "--test-third-party-cookie-phaseout"
+
+
 @pytest.fixture(scope="module")
 def chromium():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def strict_chromium():
+    """Chromium with third-party cookies blocked."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS + [NO_THIRD_PARTY_COOKIES])
         yield browser
         browser.close()
 

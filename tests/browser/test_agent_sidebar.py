@@ -11,9 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.browser.conftest import (CHROMIUM, CHROMIUM_ARGS, MARKETPLACE_SECRET, install_from_marketplace, shoot,
-                                    sign_in)
-from tests.browser.test_rep_walkthrough import NO_THIRD_PARTY_COOKIES
+from tests.browser.conftest import (MARKETPLACE_SECRET, install_from_marketplace, shoot, sign_in,  # noqa: F401
+                                    strict_chromium)
 from tests.browser.test_wizard_walkthrough import _authorize_both
 from tests.helpers import served
 from widget import create_app
@@ -63,16 +62,6 @@ def world(tmp_path):
     with extension.app_context():
         db.engine.dispose()
 
-
-@pytest.fixture(scope="module")
-def strict_chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS + [NO_THIRD_PARTY_COOKIES])
-        yield browser
-        browser.close()
 
 
 def _install_authorize_and_sync(context, world):

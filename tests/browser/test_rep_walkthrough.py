@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, install_from_marketplace, shoot, sign_in
+from tests.browser.conftest import install_from_marketplace, shoot, sign_in, strict_chromium  # noqa: F401
 from tests.browser.test_help_page_walkthrough import _world
 from tests.browser.test_new_ticket_popup import authorize_both, open_popup
 from widget.extensions import db
@@ -19,9 +19,6 @@ from widget.sync import runs
 pytestmark = pytest.mark.browser
 
 WAIT = 30_000  # generous: a loaded 2-core CI machine
-# Chromium's own switch that blocks third-party cookies, as browsers do by default now: our iframes must
-# work without any cookie (they carry the CRM's signed context instead).
-NO_THIRD_PARTY_COOKIES = "--test-third-party-cookie-phaseout"
 
 LANGUAGES = {
     "jp": {"rep": ("rep@jp.zylker.example", "jp-rep-pass"), "admin": ("admin@jp.zylker.example", "jp-admin-pass"),
@@ -30,16 +27,6 @@ LANGUAGES = {
            "shot": "en", "heading": "Zendesk Tickets", "reply": "The fix ships tomorrow.", "sent": "reply"},
 }
 
-
-@pytest.fixture(scope="module")
-def strict_chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                             args=CHROMIUM_ARGS + [NO_THIRD_PARTY_COOKIES])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(params=sorted(LANGUAGES))
