@@ -3,6 +3,7 @@ database of a test's own; and the markers' rules: a test marked `postgres` or `r
 why, when that service is down, and fails instead under `.ci/run` (REQUIRE_SERVICES=1), which starts them."""
 import os
 import socket
+import time
 import uuid
 from contextlib import ExitStack
 from functools import cache
@@ -16,7 +17,7 @@ import sqlalchemy
 os.environ["WIDGET_ENV"] = "development"
 
 from tests.helpers import POSTGRES_URL, REDIS_URL, served  # noqa: E402
-from widget import create_app  # noqa: E402
+from widget import context, create_app  # noqa: E402
 from widget.extensions import db  # noqa: E402
 from widget.sandbox.zendesk import create_sandbox  # noqa: E402
 
@@ -92,3 +93,23 @@ def postgres_url():
     with admin.connect() as conn:
         conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+class ServerClock:
+    """The widget's server clock (widget.context.clock), moved by the test."""
+
+    def __init__(self):
+        self.now = int(time.time())
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    moved = ServerClock()
+    monkeypatch.setattr(context, "clock", moved)
+    return moved

@@ -2,7 +2,6 @@
 with the installation's grant, over real HTTP against the CRM sandbox): a demoted admin, a CRM that
 doesn't answer or a missing grant give a renewed context without admin rights, whose settings pages say
 to reopen them from the CRM while the rep-level pages keep working."""
-import time
 
 import jwt
 from bs4 import BeautifulSoup
@@ -11,29 +10,11 @@ import requests
 
 from tests.helpers import ADMIN, install, lifecycle
 from tests.lifecycle.conftest import connect_tenant, crm_api_session
-from widget import context
 from widget.sandbox.crm.signing import mint_context
 
 SETTINGS = "/settings"
 RECORD = "/record/Contacts/42/tickets"
 
-
-class Clock:
-    def __init__(self):
-        self.now = int(time.time())
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    moved = Clock()
-    monkeypatch.setattr(context, "clock", moved)
-    return moved
 
 
 def claims(token):

@@ -6,11 +6,9 @@ moved, never waited for."""
 import time
 
 import jwt
-import pytest
 from bs4 import BeautifulSoup
 
 from tests.helpers import REP, context_for, install
-from widget import context
 from widget.security import (ACTIVITY_STEP, CONTEXT_ABSOLUTE_LIMIT, CONTEXT_IDLE_LIMIT, CONTEXT_MAX_LIFETIME,
                              renew_context)
 
@@ -26,25 +24,6 @@ def active_at(token):
     """The user's last own action the context records (the CRM's signing time until we record one)."""
     return claims(token).get("active_at", claims(token)["iat"])
 
-
-class Clock:
-    """The server's clock, moved by the test (widget.context.clock)."""
-
-    def __init__(self):
-        self.now = int(time.time())
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(monkeypatch):
-    moved = Clock()
-    monkeypatch.setattr(context, "clock", moved)
-    return moved
 
 
 class Page:
