@@ -2,12 +2,12 @@
 
 A CRM page polls its list every 30 seconds (views.py), and most polls find nothing new: rendering the
 list again from the local copy costs its queries and template (milliseconds) each time. So each worker
-process keeps the lists it rendered, keyed by everything that shapes one — the installation (its random key: a database may give a
-new installation the id of a removed one) and its
-local copy's version (widget/local_copy.py: it changes in the transaction that changes what a list
-shows), the record, the filter and page asked for, the page's language and the user's clock — and
-serves a kept one while its key still holds. The widget context is not part of a list: a kept list holds
-a placeholder where the context goes, and each answer puts in its own request's context.
+process keeps the lists it rendered, keyed by everything that shapes one: the installation (its random
+key, as a database may give a new installation the id of a removed one) and its local copy's version
+(widget/local_copy.py: it changes in the transaction that changes what a list shows), the record, the
+filter and page asked for, the page's language and the user's clock. A kept one is served while its key
+still holds. A list answered to htmx carries no widget context (its links take the page's); should a
+template put one in, a kept list holds a placeholder there and each answer puts in its own request's.
 
 A Deal's list also depends on the Deal's Account, read from the CRM at most every hour (deals.py): its
 rendering is kept only until then.
@@ -49,10 +49,6 @@ class RenderedLists:
             self._lists.move_to_end(key)
             while len(self._lists) > self._size:
                 self._lists.popitem(last=False)
-
-    def clear(self):
-        with self._lock:
-            self._lists.clear()
 
 
 def lists():
