@@ -22,11 +22,6 @@ from ..connections import allow_http_to_loopback_sandboxes, save_grant
 from ..extensions import db
 from ..lifecycle.install import on_crm_connected
 from ..models import Installation
-from ..sandbox import crm as crm_sandbox
-from ..sandbox import zendesk as zendesk_sandbox
-from ..sandbox.serving import BackgroundServer
-from ..sandbox.zendesk.seed import seed_account
-from ..sandbox.zendesk.state import SandboxState
 from ..sync.engine import INCREMENTAL_PACERS
 from ..sync.runs import first_sync_job, start_first_sync
 
@@ -83,6 +78,10 @@ class Bench:
 def zendesk_with_tickets(tickets, comments_per_ticket, seed=1):
     """A Zendesk sandbox whose one account has `tickets` tickets of `comments_per_ticket` comments each
     (the first is the ticket's description; None: 1 to 3 at random)."""
+    from ..sandbox import zendesk as zendesk_sandbox  # the sandboxes load with the bench, never at import
+    from ..sandbox.zendesk.seed import seed_account
+    from ..sandbox.zendesk.state import SandboxState
+
     state = SandboxState()
     state.add_oauth_client(zendesk_sandbox.CLIENT_ID, "Zendesk for Zoho CRM")
     replies = None if comments_per_ticket is None else max(comments_per_ticket - 1, 0)
@@ -92,6 +91,9 @@ def zendesk_with_tickets(tickets, comments_per_ticket, seed=1):
 
 def serve(tickets, comments_per_ticket=2, latency_ms=0):
     """Both sandboxes served with counters, limits off, `latency_ms` added to every API call."""
+    from ..sandbox import crm as crm_sandbox
+    from ..sandbox.serving import BackgroundServer
+
     zendesk = zendesk_with_tickets(tickets, comments_per_ticket)
     zendesk.state.rate_limits_enabled = False
     zendesk.state.faults["latency"] = latency_ms / 1000

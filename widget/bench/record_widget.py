@@ -36,9 +36,6 @@ from ..connections import connection, mark_revoked, save_grant
 from ..extensions import db
 from ..models import Comment, Installation, Link, Ticket
 from ..record.listing import STATUSES
-from ..sandbox.crm.signing import mint_context
-from ..sandbox.serving import free_port
-from ..sandbox.zendesk.conversations import SUPPORT
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ORG_ID = "bench-org"
@@ -104,6 +101,8 @@ def seed(tickets, other_tickets, comments_per_ticket, zendesk_token):
     """The installation (its Zendesk grant holding `zendesk_token`), the Contact's
     tickets (Zendesk ids 1..`tickets`) and comments, other Contacts' tickets, and each Contact's Link to
     its Zendesk user, as the sync keeps them. Returns the context secret."""
+    from ..sandbox.zendesk.conversations import SUPPORT  # the sandboxes load with the bench, never at import
+
     installation = Installation(org_id=ORG_ID, org_name="Zylker Japan K.K.", data_center="jp", scope_type="all",
                                 zendesk_subdomain=SUBDOMAIN)
     db.session.add(installation)
@@ -129,6 +128,8 @@ def seed(tickets, other_tickets, comments_per_ticket, zendesk_token):
 
 def _ticket(installation_id, n, contact, now):
     """Ticket `n + 1` of the `contact`-th Contact (0: the one the bench opens), requested by its Zendesk user."""
+    from ..sandbox.zendesk.conversations import SUPPORT
+
     script = SUPPORT[n % len(SUPPORT)]
     created = now - timedelta(hours=3 * n + 5)
     return {"installation_id": installation_id, "zendesk_id": n + 1, "subject": script.subject,
@@ -152,6 +153,8 @@ class Server:
     """A command serving HTTP on a free loopback port, in a process group of its own (stopped with it)."""
 
     def __init__(self, command, env, log=None):
+        from ..sandbox.serving import free_port
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         output = open(log, "wb") if log else None  # None: its messages (gunicorn's errors) show with ours
@@ -254,6 +257,8 @@ def measure(extension, bare, zendesk, secret, tickets, clients, seconds):
     }
 
     def sent(name):
+        from ..sandbox.crm.signing import mint_context  # the CRM's signer, as the CRM signs
+
         port, requests_for = targets[name]
         # A context signed now, as the CRM signs one when its page opens (renewals would add their own cost).
         token = mint_context(secret, ORG_ID, USER, "Contacts", CONTACT_ID)

@@ -28,9 +28,6 @@ from pathlib import Path
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
-from ..sandbox.serving import free_port
-from ..sandbox.zendesk.delivery import signature
-from ..sandbox.zendesk.state import iso
 
 ROOT = Path(__file__).resolve().parents[2]  # where wsgi.py is
 RESEND_EVERY = 10
@@ -93,6 +90,8 @@ class Gunicorn:
     """`gunicorn wsgi:app` in a process of its own on a free loopback port, on `database_url`."""
 
     def __init__(self, database_url, workers, threads):
+        from ..sandbox.serving import free_port  # the sandboxes load with the bench, never at import
+
         self.port = free_port()
         self.args = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
                      "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "wsgi:app"]
@@ -126,6 +125,8 @@ class Gunicorn:
 
 def event_body(number):
     """An event-subscribed Zendesk payload (docs/outside-apis.md#zendesk-webhook-events) about ticket `number`."""
+    from ..sandbox.zendesk.state import iso
+
     return json.dumps({
         "type": "zen:event-type:ticket.status_changed", "account_id": 1, "id": str(uuid.uuid4()),
         "time": iso(time.time()), "zendesk_event_version": "2022-11-06", "subject": f"zen:ticket:{number}",
@@ -171,6 +172,9 @@ class Sender:
             return self.bodies[self.next - 1]
 
     def _send_all(self):
+        from ..sandbox.zendesk.delivery import signature  # signed as Zendesk signs, with the sandbox's code
+        from ..sandbox.zendesk.state import iso
+
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         latencies, answers = [], {}
         while (body := self._take()) is not None:
