@@ -13,7 +13,7 @@ from functools import partial
 from flask import Blueprint, Response, g, request
 
 from . import jobs, render
-from .http import (ApiError, api_url, bad_request, json_response, not_found, request_json, require_scope,
+from .http import (ApiError, api_url, bad_request, found, json_response, not_found, request_json, require_scope,
                    too_many_values)
 from .pagination import is_cursor_request, paginate
 from .search import parse, search
@@ -68,13 +68,6 @@ def _ids_arg(name="ids", as_int=True):
 def _snapshot(mapping):
     with g.account.lock:
         return list(mapping.values())
-
-
-def _get(mapping, object_id):
-    obj = mapping.get(object_id)
-    if obj is None:
-        raise not_found()
-    return obj
 
 
 def _show_many(envelope, mapping, render_one, by_external_id=None):
@@ -181,7 +174,7 @@ def count_tickets():
 @bp.get("/tickets/<int:ticket_id>")
 def show_ticket(ticket_id):
     require_scope("tickets", False)
-    return json_response({"ticket": render.ticket(g.account, _get(g.account.tickets, ticket_id))})
+    return json_response({"ticket": render.ticket(g.account, found(g.account.tickets, ticket_id))})
 
 
 @bp.get("/tickets/show_many")
@@ -237,7 +230,7 @@ def _idempotent(key, create):
 def update_ticket(ticket_id):
     require_scope("tickets", True)
     account = g.account
-    ticket = _get(account.tickets, ticket_id)
+    ticket = found(account.tickets, ticket_id)
     data = _payload("ticket")
     account.update_ticket(ticket, _ticket_fields(account, data, ticket), _comment_input(data), g.user["id"])
     return json_response({"ticket": render.ticket(account, ticket),
@@ -248,7 +241,7 @@ def update_ticket(ticket_id):
 def delete_ticket(ticket_id):
     require_scope("tickets", True)
     with g.account.lock:
-        _get(g.account.tickets, ticket_id)
+        found(g.account.tickets, ticket_id)
         g.account.delete_ticket(ticket_id)
     return Response(status=204)
 
@@ -298,7 +291,7 @@ def _comment_key(comment):
 def list_comments(ticket_id):
     """Sorted by created_at ascending; `sort=-created_at` (cursor) or `sort_order=desc` (offset) reverses."""
     require_scope("tickets", False)
-    _get(g.account.tickets, ticket_id)
+    found(g.account.tickets, ticket_id)
     with g.account.lock:
         comments = sorted(g.account.comments.get(ticket_id, []), key=_comment_key)
     key = _comment_key
@@ -315,7 +308,7 @@ def list_comments(ticket_id):
 @bp.get("/tickets/<int:ticket_id>/comments/count")
 def count_comments(ticket_id):
     require_scope("tickets", False)
-    _get(g.account.tickets, ticket_id)
+    found(g.account.tickets, ticket_id)
     with g.account.lock:
         return _count(len(g.account.comments.get(ticket_id, [])))
 
@@ -371,7 +364,7 @@ def count_users():
 @bp.get("/users/<int:user_id>")
 def show_user(user_id):
     require_scope("users", False)
-    return json_response({"user": render.user(_get(g.account.users, user_id))})
+    return json_response({"user": render.user(found(g.account.users, user_id))})
 
 
 @bp.get("/users/me")
@@ -408,7 +401,7 @@ def create_user():
 @bp.put("/users/<int:user_id>")
 def update_user(user_id):
     require_scope("users", True)
-    user = _get(g.account.users, user_id)
+    user = found(g.account.users, user_id)
     g.account.update_user(user, _user_fields(g.account, _payload("user")))
     return json_response({"user": render.user(user)})
 
@@ -489,7 +482,7 @@ def _by_name(organization):
 @bp.get("/organizations/<int:org_id>")
 def show_organization(org_id):
     require_scope("organizations", False)
-    return json_response({"organization": render.organization(_get(g.account.organizations, org_id))})
+    return json_response({"organization": render.organization(found(g.account.organizations, org_id))})
 
 
 @bp.get("/organizations/show_many")
@@ -526,7 +519,7 @@ def create_organization():
 @bp.put("/organizations/<int:org_id>")
 def update_organization(org_id):
     require_scope("organizations", True)
-    org = _get(g.account.organizations, org_id)
+    org = found(g.account.organizations, org_id)
     g.account.update_organization(org, _organization_fields(_payload("organization")))
     return json_response({"organization": render.organization(org)})
 
@@ -541,7 +534,7 @@ def create_or_update_organization():
     data = _payload("organization")
     existing = None
     if data.get("id") is not None:
-        existing = _get(account.organizations, data["id"])
+        existing = found(account.organizations, data["id"])
     elif data.get("external_id"):
         existing_id = account.orgs_by_external_id.get(str(data["external_id"]).lower())
         existing = account.organizations.get(existing_id)

@@ -41,6 +41,14 @@ def not_found():
     return ApiError(404, NOT_FOUND)
 
 
+def found(mapping, object_id):
+    """`mapping[object_id]`, or Zendesk's 404 RecordNotFound."""
+    obj = mapping.get(object_id)
+    if obj is None:
+        raise not_found()
+    return obj
+
+
 def bad_request(description, error="InvalidValue"):
     return ApiError(400, {"error": error, "description": description})
 

@@ -7,7 +7,7 @@ must be one of its requester's; without one given, a new ticket takes the reques
 """
 from flask import Blueprint, Response, g, request
 
-from .http import api_url, bad_request, json_response, not_found, require_scope
+from .http import api_url, bad_request, found, json_response, not_found, require_scope
 from .pagination import paginate
 from .state import invalid, iso
 
@@ -114,11 +114,6 @@ def _membership(membership_id, user_id=None):
     return membership
 
 
-def _known(mapping, object_id):
-    if object_id not in mapping:
-        raise not_found()
-
-
 @bp.get("/organization_memberships")
 def list_memberships():
     require_scope("organizations", False)
@@ -130,7 +125,7 @@ def list_memberships():
 def list_user_memberships(user_id):
     require_scope("users", False)
     with g.account.lock:
-        _known(g.account.users, user_id)
+        found(g.account.users, user_id)
         return _listed(of_user(g.account, user_id))
 
 
@@ -138,7 +133,7 @@ def list_user_memberships(user_id):
 def list_organization_memberships(org_id):
     require_scope("organizations", False)
     with g.account.lock:
-        _known(g.account.organizations, org_id)
+        found(g.account.organizations, org_id)
         return _listed([m for m in g.account.memberships.values() if m["organization_id"] == org_id])
 
 
@@ -158,7 +153,7 @@ def create_membership(user_id=None):
     if not isinstance(data, dict):
         raise bad_request("Parameter organization_membership is required", "ParameterMissing")
     if user_id is not None:
-        _known(g.account.users, user_id)
+        found(g.account.users, user_id)
     membership = add(g.account, user_id if user_id is not None else data.get("user_id"), data.get("organization_id"),
                      default=bool(data.get("default")))
     return json_response({"organization_membership": _render(membership)}, 201,

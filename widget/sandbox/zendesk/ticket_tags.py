@@ -6,7 +6,7 @@ Changes go through `Account.update_ticket`, so they are audited and their drop-d
 """
 from flask import Blueprint, g, request
 
-from .http import ApiError, bad_request, json_response, not_found, require_scope
+from .http import ApiError, bad_request, found, json_response, require_scope
 
 bp = Blueprint("ticket_tags", __name__, url_prefix="/api/v2")
 
@@ -16,13 +16,6 @@ UPDATE_CONFLICT = {"error": "UpdateConflict",
                                   "Please fetch the latest ticket data and try again."}
 
 
-def _ticket(ticket_id):
-    ticket = g.account.tickets.get(ticket_id)
-    if ticket is None:
-        raise not_found()
-    return ticket
-
-
 def _answer(ticket):
     return json_response({"tags": list(ticket["tags"])})
 
@@ -30,7 +23,7 @@ def _answer(ticket):
 @bp.get("/tickets/<int:ticket_id>/tags")
 def show_tags(ticket_id):
     require_scope("tickets", False)
-    return _answer(_ticket(ticket_id))
+    return _answer(found(g.account.tickets, ticket_id))
 
 
 @bp.route("/tickets/<int:ticket_id>/tags", methods=["POST", "PUT", "DELETE"])
@@ -43,7 +36,7 @@ def change_tags(ticket_id):
     tags = {tag.strip() for tag in tags if tag.strip()}
     account = g.account
     with account.lock:
-        ticket = _ticket(ticket_id)
+        ticket = found(g.account.tickets, ticket_id)
         if body.get("safe_update") in (True, "true") and body.get("updated_stamp") != ticket["updated_at"]:
             raise ApiError(409, UPDATE_CONFLICT)
         current = set(ticket["tags"])
