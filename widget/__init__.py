@@ -8,6 +8,7 @@ from . import body_limits, headers, numbers
 from . import config as config_module
 from .connections import allow_http_to_loopback_sandboxes
 from .extensions import babel, csrf, db, htmx, migrate
+from .no_sessions import NoSessions
 from .ops import logs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,6 +60,7 @@ def create_app(overrides=None):
     from .lifecycle import bp as lifecycle_bp
     from .ops.views import bp as ops_bp
     from .record import bp as record_bp
+    from .record.kept_answers import KeptListAnswers
     from .settings import bp as settings_bp
     from .webhooks import bp as webhooks_bp
 
@@ -67,6 +69,8 @@ def create_app(overrides=None):
         app.register_blueprint(blueprint)
     headers.init_app(app)
     app.app_ctx_globals_class = WidgetGlobals  # g.installation loaded when a view first uses it
+    app.session_interface = NoSessions()
+    app.wsgi_app = KeptListAnswers(app)  # a list's polls answered from kept renderings before Flask
     register_cli(app)
     return app
 

@@ -44,6 +44,8 @@ def route_limit():
 
 
 def read_body_within_limit():
+    if not request.content_length and "Transfer-Encoding" not in request.headers:
+        return  # no body follows (RFC 9112 §6.3): nothing to read, as for every GET the widget polls
     limit = route_limit()
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()

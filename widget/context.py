@@ -19,6 +19,7 @@ by itself don't count as the user's: the idle page's renewal (/context/renew) an
 """
 import functools
 import time
+from typing import NamedTuple
 
 from flask import Blueprint, abort, current_app, g, make_response, render_template, request
 from flask.ctx import _AppCtxGlobals
@@ -27,7 +28,7 @@ from flask_babel import gettext as _
 from . import local_copy
 from .admins import confirmed_admin
 from .crypto import decrypt_json_kept
-from .extensions import db
+from .extensions import PreparedSelect, db
 from .models import Installation, in_scope
 from .security import (ACTIVITY_STEP, ContextError, read_context_claims, renew_context, session_times,
                        touch_context, verify_context)
@@ -50,9 +51,29 @@ def current_context():
     """Verify the request's context; set g.installation (loaded when first used), g.installation_key,
     g.local_copy_version, g.user, g.claims, g.context_token and g.locale."""
     token = token_sent()
+    now = clock()
+    checked = checked_context(token, now)
+    signer, claims = checked.signer, checked.claims
+    g.installation_id, g.installation_key, g.local_copy_version = signer.id, signer.installation_key, signer.version
+    g.claims, g.user, g.context_token, g.locale = claims, claims["user"], token, checked.language
+    if not admits(signer, claims):  # after g.locale: the refusal speaks the user's language
+        raise _turned_away(signer, claims)
+    g.context_token = signed_again(checked.secret, claims, now) or token
+
+
+class CheckedContext(NamedTuple):
+    signer: tuple  # what _signer reads: the installation's id, status, scope, key and local copy version
+    claims: dict
+    secret: str
+    language: str  # "ja" or "en", from the user's CRM locale
+
+
+def checked_context(token, now):
+    """The request's context checked at `now` against its installation (no Flask request needed, so the
+    kept lists' answers use it too: record/kept_answers.py). Raises Refused for a missing or invalid
+    context or an unknown org; whether the installation lets its user in is `admits`."""
     if not token:
         raise Refused(401, _("Open this page from Zoho CRM: it needs the CRM's signed context."))
-    now = clock()
     try:
         org_id = str(read_context_claims(token).get("iss", ""))
         signer = _signer(org_id)
@@ -62,31 +83,36 @@ def current_context():
         claims = verify_context(token, secret, org_id, now=now)
     except ContextError:
         raise Refused(401, _("This page's sign-in has expired or is not valid. Reload the CRM page.")) from None
-    g.installation_id, g.installation_key, g.local_copy_version = signer.id, signer.installation_key, signer.version
-    g.claims, g.user, g.context_token = claims, claims["user"], token
-    g.locale = "ja" if str(claims["user"].get("locale", "")).lower().startswith("ja") else "en"
+    language = "ja" if str(claims["user"].get("locale", "")).lower().startswith("ja") else "en"
+    return CheckedContext(signer, claims, secret, language)
+
+
+def admits(signer, claims):
+    """Whether the installation lets the context's user in: installed (not being uninstalled) and the
+    user inside the install scope (F4)."""
+    return signer.status == "installed" and in_scope(signer.scope_type, signer.scope_profiles, claims["user"])
+
+
+def _turned_away(signer, claims):
     if signer.status != "installed":  # uninstalling (docs/architecture.md#uninstall): refuse at once
-        raise Refused(410, _("Zendesk for Zoho CRM is being uninstalled from this CRM account."))
-    if not in_scope(signer.scope_type, signer.scope_profiles, claims["user"]):
-        if claims.get("admin_unconfirmed"):
-            raise Refused(403, admin_unconfirmed_message())
-        raise Refused(403, _("Your CRM profile does not have access to Zendesk for Zoho CRM. "
-                             "Ask your CRM administrator."))
-    g.context_token = signed_again(secret, claims, now) or token
+        return Refused(410, _("Zendesk for Zoho CRM is being uninstalled from this CRM account."))
+    if claims.get("admin_unconfirmed"):  # out of scope as a mere user: the CRM did not confirm the admin
+        return Refused(403, admin_unconfirmed_message())
+    return Refused(403, _("Your CRM profile does not have access to Zendesk for Zoho CRM. "
+                          "Ask your CRM administrator."))
 
 
 def _signer(org_id):
     """What checking a context needs of the org's installation, with its local copy's version: a row read
     on a connection of its own, not an ORM object in the session (a kept related list needs nothing
     else: README "Benchmarks"). The views load the Installation itself when they use it (g.installation)."""
-    with db.engine.connect() as connection:
-        return connection.execute(_SIGNER, {"org_id": org_id}).first()
+    return _SIGNER.first(org_id=org_id)
 
 
-_SIGNER = db.select(  # built once: it runs on every widget request
+_SIGNER = PreparedSelect(db.select(  # built once: it runs on every widget request
     Installation.id, Installation.status, Installation.scope_type, Installation.scope_profiles,
     Installation.context_secret_ciphertext, Installation.installation_key, local_copy.version_of(Installation.id)
-).where(Installation.org_id == db.bindparam("org_id"))
+).where(Installation.org_id == db.bindparam("org_id")))
 
 
 class WidgetGlobals(_AppCtxGlobals):
@@ -110,9 +136,18 @@ def signed_again(secret, claims, now):
     on), or None to keep the one sent: renewed once it is CONTEXT_RENEW_AFTER old, or with the user's
     activity recorded when it is behind by ACTIVITY_STEP."""
     active = request.headers.get(BACKGROUND_HEADER) != "1" and request.endpoint != "context.renew"
-    if now - claims["iat"] >= current_app.config["CONTEXT_RENEW_AFTER"]:
+    if renewal_due(claims, now):
         keep_admin = claims["user"]["is_admin"] and confirmed_admin(g.installation, claims["user"]["id"], now)
         return renew_context(claims, secret, now=now, active=active, keep_admin=keep_admin)
+    return touched(secret, claims, now, active)
+
+
+def renewal_due(claims, now):
+    return now - claims["iat"] >= current_app.config["CONTEXT_RENEW_AFTER"]
+
+
+def touched(secret, claims, now, active):
+    """The context with its user's activity recorded when `active` and it is ACTIVITY_STEP behind, else None."""
     if active and now - session_times(claims)[1] >= ACTIVITY_STEP:
         return touch_context(claims, secret, now=now)
     return None

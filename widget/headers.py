@@ -15,6 +15,8 @@
 - Cache-Control: no-store on every answer but static files: pages and fragments hold the widget context
   and the CRM user's data, and the lifecycle answers the context secret; no browser or proxy keeps them.
 """
+import functools
+
 from flask import current_app, request
 
 # The CRM web origins of the supported data centres (F3), the only pages allowed to frame ours.
@@ -30,17 +32,25 @@ def init_app(app):
 ZENDESK_ORIGINS = ("https://*.zendesk.com",)
 
 
-def content_security_policy(config, framed_by=CRM_ORIGINS):
-    ancestors = framed_by + tuple(origin for origin in config["SANDBOX_ORIGIN"].split() if origin)
+def content_security_policy(sandbox_origins, framed_by=CRM_ORIGINS):
+    """The policy for pages framed by `framed_by` and the SANDBOX_ORIGIN setting's origins."""
+    ancestors = framed_by + tuple(origin for origin in sandbox_origins.split() if origin)
     return "; ".join(("default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
                       "base-uri 'none'", "frame-ancestors " + " ".join(ancestors)))
 
 
 def security_headers(response):
-    framed_by = ZENDESK_ORIGINS if request.blueprint == "agent" else CRM_ORIGINS
-    response.headers["Content-Security-Policy"] = content_security_policy(current_app.config, framed_by)
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    if request.endpoint != "static":
-        response.headers["Cache-Control"] = "no-store"
+    response.headers.update(security_header_values(current_app.config["SANDBOX_ORIGIN"], request.blueprint,
+                                                   request.endpoint))
     return response
+
+
+@functools.lru_cache(maxsize=256)
+def security_header_values(sandbox_origins, blueprint, endpoint):
+    """The security headers of an answer of `endpoint`, as (name, value) pairs (built once per endpoint)."""
+    framed_by = ZENDESK_ORIGINS if blueprint == "agent" else CRM_ORIGINS
+    values = [("Content-Security-Policy", content_security_policy(sandbox_origins, framed_by)),
+              ("Referrer-Policy", "no-referrer"), ("X-Content-Type-Options", "nosniff")]
+    if endpoint != "static":
+        values.append(("Cache-Control", "no-store"))
+    return tuple(values)

@@ -17,15 +17,26 @@ OTHER_ADMIN = {**ADMIN, "id": "5725767000000000777", "name": "Ren Sales", "email
 
 
 def _statements(app):
-    """The SQL statements run on the app's engine, as a list that grows (for the `with` block's life)."""
+    """The SQL statements SQLite runs for the app's engine, as a list that grows (for the `with` block's
+    life): traced on each connection the pool hands out, so the statements run on a DBAPI connection
+    (extensions.PreparedSelect) count as well as SQLAlchemy's."""
     run = []
 
-    def note(conn, cursor, statement, parameters, context, executemany):
-        run.append(statement)
+    def trace(dbapi_connection, connection_record, connection_proxy):
+        dbapi_connection.set_trace_callback(run.append)
+
+    def untrace(dbapi_connection, connection_record):
+        dbapi_connection.set_trace_callback(None)
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", note)
-    return run, lambda: event.remove(engine, "before_cursor_execute", note)
+    assert engine.dialect.name == "sqlite"
+    event.listen(engine, "checkout", trace)
+    event.listen(engine, "checkin", untrace)
+
+    def stop():
+        event.remove(engine, "checkout", trace)
+        event.remove(engine, "checkin", untrace)
+    return run, stop
 
 
 def _status(company, response, name):

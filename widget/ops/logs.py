@@ -43,22 +43,31 @@ def init_app(app):
 
 
 def _started():
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = sent if REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER))
     g.request_started = time.perf_counter()
+
+
+def request_id(sent):
+    """The id of a request: the one a proxy sent (X-Request-Id) when it looks like one, else a new one."""
+    return sent if sent and REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
 
 
 def _answered(response):
     started = g.get("request_started")
     seconds = time.perf_counter() - started if started is not None else 0.0
-    route = request.endpoint or "unmatched"
-    REQUEST_SECONDS.labels(route).observe(seconds)
-    request_id = g.get("request_id") or uuid.uuid4().hex
-    response.headers[REQUEST_ID_HEADER] = request_id
-    requests_log.info("request", extra={
-        "request_id": request_id, "method": request.method, "route": route, "status": response.status_code,
-        "duration_ms": round(seconds * 1000, 1), "installation_id": _installation_id()})
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+    answered(response.headers[REQUEST_ID_HEADER], request.method, request.endpoint, response.status_code, seconds,
+             _installation_id())
     return response
+
+
+def answered(request_id, method, endpoint, status, seconds, installation_id):
+    """Time and log a request once answered (its route is its endpoint, "unmatched" for none)."""
+    route = endpoint or "unmatched"
+    REQUEST_SECONDS.labels(route).observe(seconds)
+    requests_log.info("request", extra={
+        "request_id": request_id, "method": method, "route": route, "status": status,
+        "duration_ms": round(seconds * 1000, 1), "installation_id": installation_id})
 
 
 def _installation_id():

@@ -51,6 +51,13 @@ class RenderedLists:
                 self._lists.popitem(last=False)
 
 
+def list_key(installation_key, version, entity, record_id, filter_name, page, language, user):
+    """Everything that shapes a rendered list: its installation and local copy version, its record, filter
+    and page, the page's language and the user's clock (zone and locale)."""
+    return (installation_key, version, entity, record_id, filter_name, page, language, user.get("time_zone"),
+            user.get("locale"))
+
+
 def lists():
     """This app's kept lists (one app per process in production; tests make many, each its own database)."""
     return current_app.extensions.setdefault("rendered_lists", RenderedLists())

@@ -36,8 +36,8 @@ def ticket_list(entity, record_id):
     if not request.htmx:
         values = _list_values(entity, record_id, filter_name, page)
         return _render("record/_ticket_list.html", entity, record_id, **values)
-    key = (g.installation_key, g.local_copy_version, entity, record_id, filter_name, page, g.locale,
-           g.user.get("time_zone"), g.user.get("locale"))
+    key = rendered.list_key(g.installation_key, g.local_copy_version, entity, record_id, filter_name, page, g.locale,
+                            g.user)
     body = rendered.lists().get(key)
     if body is None:
         values = _list_values(entity, record_id, filter_name, page)
