@@ -6,8 +6,9 @@ process keeps the lists it rendered, keyed by everything that shapes one: the in
 key, as a database may give a new installation the id of a removed one) and its local copy's version
 (widget/local_copy.py: it changes in the transaction that changes what a list shows), the record, the
 filter and page asked for, the page's language and the user's clock. A kept one is served while its key
-still holds. A list answered to htmx carries no widget context (its links take the page's); should a
-template put one in, a kept list holds a placeholder there and each answer puts in its own request's.
+still holds (before Flask by kept_answers.py, else by views.ticket_list). A list answered to htmx
+carries no widget context (its links take the page's); should a template put one in, a kept list holds a
+placeholder there and each answer puts in its own request's.
 
 A Deal's list also depends on the Deal's Account, read from the CRM at most every hour (deals.py): its
 rendering is kept only until then.
