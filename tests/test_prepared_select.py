@@ -1,6 +1,7 @@
 """extensions.PreparedSelect, the statement of every widget request run on a DBAPI connection: it reads
 what SQLAlchemy's own execution reads (the statement's literals, JSON columns, a missing row), on SQLite
-and on PostgreSQL."""
+and on PostgreSQL, and leaves the pool's connections as it found them (on PostgreSQL it reads in
+autocommit: the ORM's transactions after it must still be transactions)."""
 import pytest
 
 from widget import context, create_app
@@ -28,6 +29,14 @@ def _reads_what_sqlalchemy_reads(app):
         ours, theirs = both("org-9")
         assert ours == theirs and ours.version == 1
         assert both("org-404") == (None, None)
+
+        db.session.remove()
+        db.engine.dispose()  # the pool emptied: the connection the read opens and returns is the ORM's next
+        context._SIGNER.first(org_id="org-9")
+        db.session.get(Installation, installation_id).org_name = "Renamed"
+        db.session.flush()
+        db.session.rollback()
+        assert db.session.scalar(db.select(Installation.org_name)) == "さくら商事"
 
 
 def test_a_prepared_select_reads_what_sqlalchemy_reads_on_sqlite(app):

@@ -67,13 +67,20 @@ class PreparedSelect:
         sql, literals, order, processors = self._compiled.get(engine) or self._compile(engine)
         values = {**literals, **params}
         connection = engine.raw_connection()
+        # NB: psycopg opens a transaction before a statement: in autocommit, a read is one round trip, not
+        # three (BEGIN, the read, the pool's ROLLBACK). SQLite's driver reads outside a transaction already.
+        autocommit = engine.dialect.name == "postgresql"
         try:
+            if autocommit:
+                engine.dialect.set_isolation_level(connection.driver_connection, "AUTOCOMMIT")
             cursor = connection.cursor()
             cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
             row = cursor.fetchone()
             cursor.close()
         finally:
-            connection.close()  # back to the pool, which ends the transaction a SELECT may have begun
+            if autocommit:
+                engine.dialect.reset_isolation_level(connection.driver_connection)
+            connection.close()  # back to the pool
         if row is None:
             return None
         return self._row._make(value if process is None else process(value) for value, process in zip(row, processors))
