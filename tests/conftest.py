@@ -95,6 +95,18 @@ def postgres_url():
     admin.dispose()
 
 
+@pytest.fixture
+def postgres_app(postgres_url):
+    """The app on a PostgreSQL database of the test's own, its tables created (mark the test `postgres`)."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url, "TESTING": True})
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 class ServerClock:
     """The widget's server clock (widget.context.clock), moved by the test."""
 

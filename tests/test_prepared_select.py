@@ -4,7 +4,7 @@ and on PostgreSQL, and leaves the pool's connections as it found them (on Postgr
 autocommit: the ORM's transactions after it must still be transactions)."""
 import pytest
 
-from widget import context, create_app
+from widget import context
 from widget.extensions import db
 from widget.models import Installation, Ticket
 
@@ -44,13 +44,5 @@ def test_a_prepared_select_reads_what_sqlalchemy_reads_on_sqlite(app):
 
 
 @pytest.mark.postgres
-def test_a_prepared_select_reads_what_sqlalchemy_reads_on_postgresql(postgres_url):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url, "TESTING": True})
-    with app.app_context():
-        db.create_all()
-    try:
-        _reads_what_sqlalchemy_reads(app)
-    finally:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
+def test_a_prepared_select_reads_what_sqlalchemy_reads_on_postgresql(postgres_app):
+    _reads_what_sqlalchemy_reads(postgres_app)

@@ -6,7 +6,6 @@ from sqlalchemy import event
 
 from tests.helpers import ADMIN, context_for, install
 from tests.record.conftest import listed
-from widget import create_app
 from widget.connections import connection, mark_revoked
 from widget.extensions import db
 from widget.local_copy import LocalCopyUnknown
@@ -153,15 +152,8 @@ def test_the_version_changes_with_each_committed_write_on_sqlite(app):
 
 
 @pytest.mark.postgres
-def test_the_version_changes_with_each_committed_write_on_postgresql(postgres_url):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": postgres_url, "TESTING": True})
-    with app.app_context():
-        db.create_all()
-    try:
-        _versions_follow_commits(app)
-    finally:
-        with app.app_context():
-            db.engine.dispose()
+def test_the_version_changes_with_each_committed_write_on_postgresql(postgres_app):
+    _versions_follow_commits(postgres_app)
 
 
 def test_a_ticket_added_by_the_app_shows_on_the_next_poll(app, client):
