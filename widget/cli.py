@@ -313,8 +313,13 @@ def bench_widget(tickets, other_tickets, comments_per_ticket, clients, seconds, 
 def bench_webhooks(events, concurrency, database_url, workers, threads):
     """Post signed Zendesk webhook deliveries to the extension under gunicorn; print one JSON line."""
     from .bench import webhooks as bench
+    from .bench.serving import BenchRefused
 
-    click.echo(json.dumps(bench.run(events, concurrency, database_url, workers, threads)))
+    try:
+        result = bench.run(events, concurrency, database_url, workers, threads)
+    except BenchRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    click.echo(json.dumps(result))
 
 
 @click.command("worker")

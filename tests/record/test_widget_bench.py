@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from widget.bench.serving import BenchRefused, Gunicorn
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ("bare", "related_list", "ticket_detail", "ticket_detail_local_copy")
 FIGURES = {"requests", "requests_per_s", "p50_ms", "p95_ms", "p99_ms", "statuses"}
@@ -18,6 +22,7 @@ def test_the_widget_bench_prints_one_json_line_with_each_endpoints_figures(tmp_p
         cwd=ROOT, env={**os.environ, "WIDGET_INSTANCE_PATH": str(tmp_path)}, capture_output=True, text=True,
         timeout=120, check=False)
     assert done.returncode == 0, done.stderr
+    assert "route=record.ticket_list" not in done.stderr  # the servers' request lines go to their own logs
     (line,) = done.stdout.splitlines()
     result = json.loads(line)
     assert (result["clients"], result["workers"], result["threads"], result["tickets"]) == (4, 1, 2, 30)
@@ -42,3 +47,10 @@ def test_the_widget_bench_prints_one_json_line_with_each_endpoints_figures(tmp_p
         ratio = result[name]["requests_per_s"] / result["bare"]["requests_per_s"]
         assert abs(result[name]["ratio_to_bare"] - ratio) <= 0.01, name
     assert isinstance(result["target_met"], bool)
+
+
+def test_a_server_that_does_not_start_says_why_from_its_log(tmp_path):
+    log = tmp_path / "extension.log"
+    with pytest.raises(BenchRefused, match=r"(?s)gunicorn exited with \d+:.*No module named 'widget.nowhere'"):
+        with Gunicorn("widget.nowhere:app", dict(os.environ), 1, 1, "/ping", str(log)):
+            pass

@@ -18,9 +18,6 @@ import json
 import math
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -36,8 +33,8 @@ from ..connections import connection, mark_revoked, save_grant
 from ..extensions import db
 from ..models import Comment, Installation, Link, Ticket
 from ..record.listing import STATUSES
+from .serving import BenchRefused, Gunicorn, Server
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ORG_ID = "bench-org"
 CONTACT_ID = "3652000000000002001"
 # A sales rep of the JP org, as the CRM signs them into the widget context.
@@ -78,8 +75,9 @@ def run(folder, tickets=500, other_tickets=20_000, comments_per_ticket=4, client
                        "SYNC_QUEUE": "thread", "SCHEDULER_ENABLED": "0",  # the widget alone: no sync here
                        # NB: production refuses plain http for OAuth; this Zendesk is a sandbox on loopback.
                        "OAUTHLIB_INSECURE_TRANSPORT": "1"}
-                with Gunicorn("wsgi:app", env, workers, threads, "/healthz") as extension, \
-                        Gunicorn("widget.bench.bare:app", env, workers, threads, "/ping") as bare:
+                with Gunicorn("wsgi:app", env, workers, threads, "/healthz", os.path.join(folder, "extension.log")) \
+                        as extension, Gunicorn("widget.bench.bare:app", env, workers, threads, "/ping",
+                                               os.path.join(folder, "bare.log")) as bare:
                     results = measure(extension, bare, zendesk, secret, tickets, clients, seconds)
         finally:
             db.session.remove()
@@ -91,10 +89,6 @@ def run(folder, tickets=500, other_tickets=20_000, comments_per_ticket=4, client
             "database": make_url(database_url).get_backend_name(),
             "tickets": tickets, "other_tickets": other_tickets, **results,
             "target_met": related["p95_ms"] <= TARGET_P95_MS and related["ratio_to_bare"] >= TARGET_RATIO}
-
-
-class BenchRefused(Exception):
-    """The bench can't run as asked; `str()` says why."""
 
 
 def seed(tickets, other_tickets, comments_per_ticket, zendesk_token):
@@ -149,64 +143,6 @@ def _insert(model, rows):
     db.session.commit()
 
 
-class Server:
-    """A command serving HTTP on a free loopback port, in a process group of its own (stopped with it)."""
-
-    def __init__(self, command, env, log=None):
-        from ..sandbox.serving import free_port
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        output = open(log, "wb") if log else None  # None: its messages (gunicorn's errors) show with ours
-        self.process = subprocess.Popen([sys.executable, "-m", *command(self.port)], cwd=ROOT, env=env,
-                                        stdout=output or subprocess.DEVNULL, stderr=output, start_new_session=True)
-        if output:
-            output.close()  # the child has its own handle
-
-    def wait_until(self, ready, what):
-        deadline = time.monotonic() + 60
-        while not ready():
-            if self.process.poll() is not None:
-                raise BenchRefused(f"{what} exited with {self.process.returncode} (see its messages above).")
-            if time.monotonic() > deadline:
-                self.close()
-                raise BenchRefused(f"{what} did not start within a minute.")
-            time.sleep(0.1)
-        return self
-
-    def answers(self, path):
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            connection.request("GET", path)
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)  # the master and its workers
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-
-
-class Gunicorn(Server):
-    """`gunicorn <app>` with the given workers and threads."""
-
-    def __init__(self, app_path, env, workers, threads, ready_path):
-        super().__init__(lambda port: ["gunicorn", "--workers", str(workers), "--threads", str(threads),
-                                       "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app_path], env)
-        self.ready_path = ready_path
-
-    def __enter__(self):
-        return self.wait_until(lambda: self.answers(self.ready_path), "gunicorn")
-
-
 class ZendeskSandbox(Server):
     """`flask sandbox zendesk` seeded with `tickets` tickets (ids 1..tickets), its rate limits off."""
 
@@ -215,7 +151,6 @@ class ZendeskSandbox(Server):
         super().__init__(lambda port: ["flask", "--app", "wsgi", "sandbox", "zendesk", "--port", str(port),
                                        "--seed-tickets", str(tickets), "--credentials-out", self.credentials_path],
                          {**os.environ, "WIDGET_INSTANCE_PATH": folder}, log=os.path.join(folder, "zendesk.log"))
-        self.log = os.path.join(folder, "zendesk.log")
         self.credentials = None
 
     def __enter__(self):

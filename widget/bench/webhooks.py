@@ -16,20 +16,17 @@ import json
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 import sqlalchemy
 from sqlalchemy.engine import make_url
 
+from .serving import Gunicorn
 
-ROOT = Path(__file__).resolve().parents[2]  # where wsgi.py is
 RESEND_EVERY = 10
 SUBDOMAIN = "acme"
 
@@ -84,43 +81,6 @@ def stored_events(database_url, installation_id):
         count = db.session.scalar(db.select(db.func.count(InboxEvent.id)).filter_by(installation_id=installation_id))
         db.engine.dispose()
     return count
-
-
-class Gunicorn:
-    """`gunicorn wsgi:app` in a process of its own on a free loopback port, on `database_url`."""
-
-    def __init__(self, database_url, workers, threads):
-        from ..sandbox.serving import free_port  # the sandboxes load with the bench, never at import
-
-        self.port = free_port()
-        self.args = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-                     "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "wsgi:app"]
-        self.env = {**os.environ, "DATABASE_URL": database_url, "WIDGET_ENV": "development",
-                    "SYNC_QUEUE": "thread", "SCHEDULER_ENABLED": "0"}
-        self.process = None
-
-    def __enter__(self):
-        self.process = subprocess.Popen(self.args, cwd=ROOT, env=self.env, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while not self._healthy():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"gunicorn did not start (exit code {self.process.returncode})")
-            time.sleep(0.1)
-        return self
-
-    def _healthy(self):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-
-    def __exit__(self, *exc):
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
 
 
 def event_body(number):
@@ -216,7 +176,10 @@ def run(events, concurrency, database_url=None, workers=2, threads=4):
     with ExitStack() as stack:
         url = stack.enter_context(bench_database(database_url))
         key, secret, installation_id = create_installation(url)
-        server = stack.enter_context(Gunicorn(url, workers, threads))
+        env = {**os.environ, "DATABASE_URL": url, "WIDGET_ENV": "development", "SYNC_QUEUE": "thread",
+               "SCHEDULER_ENABLED": "0"}
+        log = os.path.join(stack.enter_context(tempfile.TemporaryDirectory()), "extension.log")
+        server = stack.enter_context(Gunicorn("wsgi:app", env, workers, threads, "/healthz", log))
         bodies = deliveries(events)
         sender = Sender(server.port, f"/webhooks/zendesk/{key}", secret, bodies, concurrency)
         seconds = sender.run()
