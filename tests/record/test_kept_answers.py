@@ -12,6 +12,7 @@ from tests.helpers import ADMIN, REP, context_for, install
 from widget.extensions import db
 from widget.models import Installation
 from widget.ops.instruments import REQUEST_SECONDS
+from widget.record import kept_answers
 from widget.security import ACTIVITY_STEP
 
 URL = "/record/Contacts/42/tickets"
@@ -151,3 +152,16 @@ def test_only_an_htmx_get_of_a_list_is_answered_before_flask(client, kept, dispa
     assert whole_page.status_code == 200 and b"<html" in whole_page.data
     assert posted.data != first.data
     assert dispatched == [URL, URL]
+
+
+def test_a_kept_answer_that_fails_is_left_to_flask_and_logged(client, kept, dispatched, monkeypatch, caplog):
+    installed, first = kept
+
+    def broken(request, entity, record_id):
+        raise RuntimeError("the kept lists are unreadable")
+    monkeypatch.setattr(kept_answers, "kept_answer", broken)
+    answer = client.get(URL, headers={"X-Widget-Context": context_for(installed, user=REP), **HTMX})
+
+    assert dispatched == [URL] and answer.status_code == 200 and answer.data == first.data
+    (line,) = [record for record in caplog.records if record.name == "widget.record.kept_answers"]
+    assert (line.levelname, line.getMessage(), line.error) == ("WARNING", "kept list not answered", "RuntimeError")

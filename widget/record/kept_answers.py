@@ -10,6 +10,7 @@ rendering under the key the view would use. Anything else (a refusal, a renewal,
 error) goes on to Flask, which answers it as always. The answer is the view's: the same body and
 headers (a renewed context included), a request id, the request's log line and its time in the metrics.
 """
+import logging
 import re
 import time
 
@@ -23,6 +24,7 @@ from . import listing, rendered
 
 ENDPOINT = "record.ticket_list"  # views.ticket_list, whose kept answers these are
 LIST_PATH = re.compile(r"/record/(Leads|Contacts|Accounts|Deals)/([^/]+)/tickets")
+log = logging.getLogger("widget.record.kept_answers")  # the error's kind only: a message may quote a record
 
 
 class KeptListAnswers:
@@ -40,7 +42,8 @@ class KeptListAnswers:
                 with self.app.app_context():
                     try:
                         answer = kept_answer(request, *match.groups())
-                    except Exception:  # e.g. the database unreachable: Flask's answer reports it, as for any view
+                    except Exception as failure:  # e.g. the database unreachable: Flask answers, as for any view
+                        log.warning("kept list not answered", extra={"error": type(failure).__name__})
                         answer = None
                 if answer is not None:
                     body, headers, installation_id = answer
