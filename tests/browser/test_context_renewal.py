@@ -31,6 +31,7 @@ def test_an_open_record_page_renews_its_context_and_sends_the_renewed_one(chromi
     rep.frame_locator("#tickets-widget").locator("h1").wait_for()
     widget = next(f for f in rep.frames if f.url.startswith(extension_url))
     signed_by_crm = parse_qs(urlsplit(widget.url).query)["ctx"][0]
+    widget.wait_for_function("() => window.widgetContext !== undefined")  # widget.js may run after the h1 shows
     on_the_page = widget.evaluate("widgetContext.token()")  # (already renewed if the page took a second)
 
     time.sleep(1.2)

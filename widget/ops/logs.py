@@ -43,11 +43,11 @@ def init_app(app):
 
 
 def _started():
-    g.request_id = request_id(request.headers.get(REQUEST_ID_HEADER))
+    g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
     g.request_started = time.perf_counter()
 
 
-def request_id(sent):
+def request_id_for(sent):
     """The id of a request: the one a proxy sent (X-Request-Id) when it looks like one, else a new one."""
     return sent if sent and REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
 

@@ -47,7 +47,7 @@ class KeptListAnswers:
                         answer = None
                 if answer is not None:
                     body, headers, installation_id = answer
-                    request_id = logs.request_id(request.headers.get(logs.REQUEST_ID_HEADER))
+                    request_id = logs.request_id_for(request.headers.get(logs.REQUEST_ID_HEADER))
                     start_response("200 OK", [*headers, (logs.REQUEST_ID_HEADER, request_id)])
                     logs.answered(request_id, "GET", ENDPOINT, 200, time.perf_counter() - started, installation_id)
                     return [body]
