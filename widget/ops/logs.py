@@ -55,9 +55,8 @@ def request_id_for(sent):
 def _answered(response):
     started = g.get("request_started")
     seconds = time.perf_counter() - started if started is not None else 0.0
-    response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
-    answered(response.headers[REQUEST_ID_HEADER], request.method, request.endpoint, response.status_code, seconds,
-             _installation_id())
+    request_id = response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+    answered(request_id, request.method, request.endpoint, response.status_code, seconds, _installation_id())
     return response
 
 

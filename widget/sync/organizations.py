@@ -33,7 +33,7 @@ def sync_accounts(ctx):
 def push_accounts(ctx, crm_records):
     """Write CRM Accounts (records with the mapped fields) to Zendesk organizations; returns store.Written."""
     mappings = mappings_for(ctx, "Accounts")
-    records = with_mapped_fields(ctx, "Accounts", [r for r in crm_records if r.get("id")])
+    records = with_mapped_fields(ctx, "Accounts", [r for r in crm_records if r.get("id")], mappings)
     result = Written()
     chosen = chosen_organizations(ctx)
     links = links_by_crm(ctx, "organization", "Accounts", [r["id"] for r in records])

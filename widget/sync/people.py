@@ -39,7 +39,7 @@ def push_people(ctx, module, crm_records):
     external_id), each Contact into its Account's organization; returns store.Written."""
     mappings = mappings_for(ctx, module)
     name = crm_stream_name(module)
-    records = with_mapped_fields(ctx, module, [r for r in crm_records if r.get("id")])
+    records = with_mapped_fields(ctx, module, [r for r in crm_records if r.get("id")], mappings)
     result = Written()
     in_scope = _people_scope(ctx, module)
     org_ids = organization_ids(ctx, records)

@@ -74,15 +74,14 @@ def _pull(ctx, zendesk_objects, kind, stream_name, modules):
             continue
         work.setdefault(module, []).append((obj, link, crm_id))
     for module, items in work.items():
-        _pull_module(ctx, module, items, result, kind, stream_name)
+        _pull_module(ctx, module, mappings[module], items, result, kind, stream_name)
     ctx.count(stream_name, read=len(zendesk_objects), written=result.written, errors=result.failed)
     return result
 
 
-def _pull_module(ctx, module, items, result, kind, stream_name):
+def _pull_module(ctx, module, mappings, items, result, kind, stream_name):
     """Write the Zendesk objects' mapped fields to their CRM records of `module` — `items` are
     (object, its Link or None, CRM id) — unless the CRM changed a two-way field later."""
-    mappings = mappings_for(ctx, module)
     records = {r["id"]: r for r in read_records(ctx, module, sorted({crm_id for _, _, crm_id in items}))}
     org_ids = organization_ids(ctx, records.values())
     account_ids = _account_ids(ctx, [obj.get("organization_id") for obj, _, _ in items], mappings)

@@ -45,10 +45,11 @@ def crm_stream(ctx, module, write):
     deletions.catch_up(ctx, module)  # records deleted meanwhile: unlinked
 
 
-def with_mapped_fields(ctx, module, records):
-    """The records, read again (by ids, 100 a call) if they were read without some mapped field: a
-    missing field would otherwise be written to Zendesk as empty."""
-    needed = crm_fields(module, ctx)
+def with_mapped_fields(ctx, module, records, mappings):
+    """The records, read again (by ids, 100 a call) if they were read without some field `mappings` (the
+    installation's, mapping_rows.mappings_for) read: a missing field would otherwise be written to Zendesk
+    as empty."""
+    needed = mapping.crm_fields(module, mappings)
     short = [r["id"] for r in records if any(name not in r for name in needed)]
     if not short:
         return records
